@@ -1,0 +1,3 @@
+module github.com/qgafuzz/qgafuzz
+
+go 1.26

@@ -1,0 +1,120 @@
+package qga
+
+import (
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// Delimiter is the byte that flushes qemu-ga's parser on input and prefixes
+// the reply of guest-sync-delimited on output.
+const Delimiter = 0xFF
+
+// AgentConfig configures a reference Agent. The zero value is qemu-ga 7.2
+// with every command but the four safe ones blocked.
+type AgentConfig struct {
+	// Version is reported by guest-info; empty means DefaultVersion.
+	Version string
+	// Commands is the command table in guest-info order; nil means
+	// Commands72(). Commands other than guest-sync, guest-sync-delimited,
+	// guest-ping and guest-info that are enabled here answer "this feature
+	// or command is not currently supported".
+	Commands []CommandInfo
+	// Limits are the parser limits; zero means qjson.DefaultLimits.
+	Limits qjson.Limits
+
+	// Bug plants one deliberate divergence from qemu-ga. It exists to
+	// prove that the differential fuzzer finds such divergences; leave it
+	// NoBug everywhere else.
+	Bug Bug
+}
+
+// Agent is the reference guest agent: a transducer from request bytes to
+// reply bytes that answers exactly as qemu-ga 7.2 does. It holds parser
+// state across calls, as qemu-ga holds it across reads and connections.
+// An Agent is not safe for concurrent use.
+type Agent struct {
+	cfg     AgentConfig
+	dec     *qjson.Decoder
+	byName  map[string]int
+	info    qjson.Value // guest-info's return value, built on first use
+	reply   []byte
+	replies int64
+}
+
+// NewAgent returns an agent in the start state.
+func NewAgent(cfg AgentConfig) *Agent {
+	if cfg.Version == "" {
+		cfg.Version = DefaultVersion
+	}
+	if cfg.Commands == nil {
+		cfg.Commands = Commands72()
+	}
+	if cfg.Limits == (qjson.Limits{}) {
+		cfg.Limits = qjson.DefaultLimits
+	}
+	a := &Agent{cfg: cfg, byName: make(map[string]int, len(cfg.Commands))}
+	for i, c := range cfg.Commands {
+		a.byName[c.Name] = i
+	}
+	lim := cfg.Limits
+	if cfg.Bug == BugDepthOffByOne {
+		lim.MaxDepth++
+	}
+	a.dec = qjson.NewDecoder(qjson.WithLimits(lim))
+	return a
+}
+
+// Reset discards all parser state, as a restart of the agent process does.
+func (a *Agent) Reset() { a.dec.Reset() }
+
+// Pending reports whether the agent holds partial input.
+func (a *Agent) Pending() bool { return a.dec.Pending() }
+
+// Replies returns how many replies the agent has produced.
+func (a *Agent) Replies() int64 { return a.replies }
+
+// Step consumes input from p until it produces one reply or p is used up.
+// It returns the bytes consumed and the reply (nil if none), which is valid
+// until the next call and ends in '\n'.
+func (a *Agent) Step(p []byte) (n int, reply []byte) {
+	for n < len(p) {
+		k, ok := a.dec.Feed(p[n:])
+		n += k
+		if !ok {
+			continue
+		}
+		ev := a.dec.Event()
+		a.reply = a.respond(a.reply[:0], ev)
+		if a.reply == nil {
+			continue // a command that sends no reply on success
+		}
+		a.replies++
+		return n, a.reply
+	}
+	return n, nil
+}
+
+// Feed processes all of p, the bytes of one read, and appends every reply
+// to dst.
+func (a *Agent) Feed(dst, p []byte) []byte {
+	if a.cfg.Bug == BugSplitUTF8 {
+		p = trimPartialUTF8(p)
+	}
+	for len(p) > 0 {
+		n, r := a.Step(p)
+		p = p[n:]
+		dst = append(dst, r...)
+	}
+	return dst
+}
+
+// respond appends the reply to one parser event, or returns nil when the
+// event gets no reply.
+func (a *Agent) respond(dst []byte, ev qjson.Event) []byte {
+	if ev.Err != nil {
+		if a.cfg.Bug == BugSilentFlush && ev.Err.Desc == "JSON parse error, stray '\xff'" {
+			return nil
+		}
+		return appendReply(dst, errorReply(genericError, ev.Err.Desc), qjson.Value{}, false)
+	}
+	return a.dispatch(dst, ev.Value)
+}

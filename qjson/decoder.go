@@ -1,0 +1,212 @@
+package qjson
+
+// This file holds the Decoder and qemu-ga's streamer: the stage that groups
+// tokens into messages by counting braces and brackets, and enforces the
+// token size, token count and nesting depth limits.
+
+// Limits are the streamer's limits. qemu-ga 7.2 uses DefaultLimits; other
+// values exist for tests and for planted-bug agents.
+type Limits struct {
+	// MaxTokenSize bounds both one token (a longer one is cut and rejected)
+	// and the total token text of one message (whitespace excluded).
+	MaxTokenSize int
+	// MaxTokenCount is the most tokens one message may have.
+	MaxTokenCount int
+	// MaxDepth is the most braces and brackets open at once, counted
+	// together.
+	MaxDepth int
+}
+
+// DefaultLimits are qemu-ga 7.2's limits.
+var DefaultLimits = Limits{
+	MaxTokenSize:  64 << 20,
+	MaxTokenCount: 2 << 20,
+	MaxDepth:      1024,
+}
+
+// Option configures a Decoder.
+type Option func(*Decoder)
+
+// WithLimits replaces DefaultLimits.
+func WithLimits(l Limits) Option { return func(d *Decoder) { d.lim = l } }
+
+// BoundaryOnly makes the Decoder find where each message ends without
+// building values: message events carry no Value, parse errors are not
+// detected (a complete message is reported as a message even if it would not
+// parse), and no memory is allocated per message. Lexical and limit errors
+// are reported as usual, so the events line up one to one with qemu-ga's
+// replies to parsed-or-rejected input.
+func BoundaryOnly() Option { return func(d *Decoder) { d.build = false } }
+
+// Event is one outcome of the input: a complete message (a parsed Value, or
+// in boundary mode just its end) or an error. qemu-ga sends exactly one
+// reply per event.
+type Event struct {
+	// Offset is the 0-based stream offset of the byte that completed the
+	// event. For a number or keyword ended by look-ahead, it is the offset
+	// of the byte after the value, which has not been consumed yet.
+	Offset int64
+	// Value is the parsed message when Err is nil (zero in boundary mode).
+	Value Value
+	// Err is the lexical, limit or parse error, or nil.
+	Err *Error
+}
+
+type tokKind uint8
+
+const (
+	tokLBrace tokKind = iota + 1
+	tokRBrace
+	tokLBracket
+	tokRBracket
+	tokColon
+	tokComma
+	tokString
+	tokInteger
+	tokFloat
+	tokKeyword
+	tokCut // the head of a token cut at MaxTokenSize; always rejected
+)
+
+type token struct {
+	kind       tokKind
+	start, end uint32 // text in Decoder.buf
+}
+
+// Decoder is qemu-ga's input path (lexer, streamer, parser) as a push
+// decoder: feed it bytes in chunks of any size and collect events. Its state
+// persists across Feed calls the way qemu-ga's persists across reads and
+// client connections; Reset gives the fresh state of a restarted agent.
+//
+// A Decoder is not safe for concurrent use.
+type Decoder struct {
+	lim   Limits
+	build bool
+
+	// lexer
+	state    lexState
+	quote    byte // closing quote of the string being lexed
+	tokStart int  // start of the current token in buf
+
+	// streamer
+	buf            []byte  // text of queued tokens, then the current token
+	queue          []token // queued tokens (build mode only)
+	ntok           int
+	size           int
+	brace, bracket int
+
+	pos int64 // stream offset of the next byte to consume
+	ev  Event
+	p   parser
+}
+
+// NewDecoder returns a Decoder in qemu-ga's start state.
+func NewDecoder(opts ...Option) *Decoder {
+	d := &Decoder{lim: DefaultLimits, build: true}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// Reset returns d to its start state, as for a freshly started agent. The
+// stream offset restarts at 0.
+func (d *Decoder) Reset() {
+	d.state = stStart
+	d.resetMessage()
+	d.pos = 0
+	d.ev = Event{}
+}
+
+// Offset returns the stream offset of the next byte Feed will consume.
+func (d *Decoder) Offset() int64 { return d.pos }
+
+// Limits returns the limits in force.
+func (d *Decoder) Limits() Limits { return d.lim }
+
+// Pending reports whether d holds partial input: a token or message begun
+// but not complete, or lexer recovery mode.
+func (d *Decoder) Pending() bool {
+	return d.state != stStart || d.ntok > 0
+}
+
+// Event returns the event completed by the last Feed call that reported one.
+// The Value stays valid until the next Feed call; its strings are copies.
+func (d *Decoder) Event() Event { return d.ev }
+
+// resetMessage drops the partial message and zeroes the counters. Large
+// buffers are released so that one huge message does not pin its memory.
+func (d *Decoder) resetMessage() {
+	const keep = 4 << 20
+	if cap(d.buf) > keep {
+		d.buf = nil
+	}
+	if cap(d.queue) > keep/8 {
+		d.queue = nil
+	}
+	d.buf = d.buf[:0]
+	d.queue = d.queue[:0]
+	d.tokStart = 0
+	d.ntok, d.size, d.brace, d.bracket = 0, 0, 0, 0
+}
+
+// push hands the current token, buf[tokStart:], to the streamer. It reports
+// whether an event completed; off is the offset of the byte responsible.
+func (d *Decoder) push(k tokKind, off int64) bool {
+	tlen := len(d.buf) - d.tokStart
+	switch k {
+	case tokLBrace:
+		d.brace++
+	case tokRBrace:
+		d.brace--
+	case tokLBracket:
+		d.bracket++
+	case tokRBracket:
+		d.bracket--
+	}
+	switch {
+	case d.size+tlen+1 > d.lim.MaxTokenSize:
+		return d.limitError(off, descTokenSize)
+	case d.ntok+1 > d.lim.MaxTokenCount:
+		return d.limitError(off, descTokenCount)
+	case d.brace+d.bracket > d.lim.MaxDepth:
+		return d.limitError(off, descNestingDepth)
+	}
+	if d.build {
+		d.queue = append(d.queue, token{k, uint32(d.tokStart), uint32(len(d.buf))})
+		d.tokStart = len(d.buf)
+	} else {
+		d.buf = d.buf[:d.tokStart]
+	}
+	d.ntok++
+	d.size += tlen
+	if (d.brace > 0 || d.bracket > 0) && d.brace >= 0 && d.bracket >= 0 {
+		return false
+	}
+	if d.build {
+		v, err := d.p.parse(d.queue, d.buf, off)
+		d.ev = Event{Offset: off, Value: v, Err: err}
+	} else {
+		d.ev = Event{Offset: off}
+	}
+	d.resetMessage()
+	return true
+}
+
+func (d *Decoder) limitError(off int64, desc string) bool {
+	d.ev = Event{Offset: off, Err: &Error{Offset: off, Kind: LimitError, Class: genericError, Desc: desc}}
+	d.resetMessage()
+	d.state = stStart
+	return true
+}
+
+// lexError raises a lexical error for the current token followed by byte c,
+// drops the partial message and enters recovery mode.
+func (d *Decoder) lexError(c byte, off int64) bool {
+	d.buf = append(d.buf, c)
+	err := newStrayError(off, d.buf[d.tokStart:])
+	d.ev = Event{Offset: off, Err: err}
+	d.resetMessage()
+	d.state = stRecover
+	return true
+}

@@ -1,0 +1,218 @@
+package qjson
+
+import (
+	"math"
+	"strconv"
+)
+
+// Kind is the type of a Value, following qemu-ga's QObject types.
+type Kind uint8
+
+const (
+	Null   Kind = iota
+	Bool        // true or false
+	Int         // a signed 64-bit integer
+	Uint        // an integer in (2^63-1, 2^64-1], which qemu-ga keeps unsigned
+	Float       // a double: any FLOAT token, and integers out of 64-bit range
+	String      // text; U+0000 is held as a NUL byte
+	Array       // ordered elements
+	Object      // members in input order; duplicate keys cannot occur
+)
+
+var kindNames = [...]string{"null", "bool", "int", "uint", "float", "string", "array", "object"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Value is a parsed JSON value. The zero Value is null.
+type Value struct {
+	kind Kind
+	bits uint64   // bool, int64, uint64 or float64 bits
+	str  string   // String
+	list []Member // Array elements (Key empty) or Object members
+}
+
+// Member is one key/value pair of an object.
+type Member struct {
+	Key   string
+	Value Value
+}
+
+// NullValue returns null.
+func NullValue() Value { return Value{} }
+
+// BoolValue returns true or false.
+func BoolValue(b bool) Value {
+	v := Value{kind: Bool}
+	if b {
+		v.bits = 1
+	}
+	return v
+}
+
+// IntValue returns a signed integer.
+func IntValue(i int64) Value { return Value{kind: Int, bits: uint64(i)} }
+
+// UintValue returns an unsigned integer; values that fit int64 become Int,
+// as qemu-ga's parser would produce them.
+func UintValue(u uint64) Value {
+	if u <= math.MaxInt64 {
+		return IntValue(int64(u))
+	}
+	return Value{kind: Uint, bits: u}
+}
+
+// FloatValue returns a double.
+func FloatValue(f float64) Value { return Value{kind: Float, bits: math.Float64bits(f)} }
+
+// StringValue returns a string.
+func StringValue(s string) Value { return Value{kind: String, str: s} }
+
+// ArrayValue returns an array of the given elements.
+func ArrayValue(elems ...Value) Value {
+	list := make([]Member, len(elems))
+	for i, e := range elems {
+		list[i].Value = e
+	}
+	return Value{kind: Array, list: list}
+}
+
+// ObjectValue returns an object with the members in the given (insertion)
+// order. Keys must be distinct.
+func ObjectValue(members ...Member) Value { return Value{kind: Object, list: members} }
+
+// Kind returns the value's type.
+func (v Value) Kind() Kind { return v.kind }
+
+// Bool returns the boolean, false for other kinds.
+func (v Value) Bool() bool { return v.kind == Bool && v.bits != 0 }
+
+// Int returns the value as int64 and whether it is an Int.
+func (v Value) Int() (int64, bool) { return int64(v.bits), v.kind == Int }
+
+// Uint returns the value as uint64 and whether it is a non-negative integer.
+func (v Value) Uint() (uint64, bool) {
+	return v.bits, v.kind == Uint || (v.kind == Int && int64(v.bits) >= 0)
+}
+
+// Float returns the value as a float64 for any number kind.
+func (v Value) Float() (float64, bool) {
+	switch v.kind {
+	case Int:
+		return float64(int64(v.bits)), true
+	case Uint:
+		return float64(v.bits), true
+	case Float:
+		return math.Float64frombits(v.bits), true
+	}
+	return 0, false
+}
+
+// Str returns the string and whether the value is a String.
+func (v Value) Str() (string, bool) { return v.str, v.kind == String }
+
+// Len returns the number of elements or members.
+func (v Value) Len() int { return len(v.list) }
+
+// Index returns element i of an array.
+func (v Value) Index(i int) Value { return v.list[i].Value }
+
+// Members returns the members of an object in input order. The slice is
+// shared with v.
+func (v Value) Members() []Member {
+	if v.kind != Object {
+		return nil
+	}
+	return v.list
+}
+
+// Get returns the member named key of an object.
+func (v Value) Get(key string) (Value, bool) {
+	if v.kind != Object {
+		return Value{}, false
+	}
+	for i := range v.list {
+		if v.list[i].Key == key {
+			return v.list[i].Value, true
+		}
+	}
+	return Value{}, false
+}
+
+// String returns the qemu-ga serialization of v.
+func (v Value) String() string { return string(AppendValue(nil, v)) }
+
+// Equal reports whether a and b are the same JSON value. Numbers compare by
+// mathematical value across kinds (Int 1 equals Float 1.0, and -0.0 equals
+// 0), because qemu-ga's serializer prints 1.0 as "1", which reads back as an
+// integer. Objects compare as sets of members, since the serializer reorders
+// them.
+func Equal(a, b Value) bool {
+	if isNumber(a.kind) && isNumber(b.kind) {
+		return numbersEqual(a, b)
+	}
+	if a.kind != b.kind {
+		return false
+	}
+	switch a.kind {
+	case Null:
+		return true
+	case Bool:
+		return a.bits == b.bits
+	case String:
+		return a.str == b.str
+	case Array:
+		if len(a.list) != len(b.list) {
+			return false
+		}
+		for i := range a.list {
+			if !Equal(a.list[i].Value, b.list[i].Value) {
+				return false
+			}
+		}
+		return true
+	case Object:
+		if len(a.list) != len(b.list) {
+			return false
+		}
+		for _, m := range a.list {
+			bv, ok := b.Get(m.Key)
+			if !ok || !Equal(m.Value, bv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func isNumber(k Kind) bool { return k == Int || k == Uint || k == Float }
+
+func numbersEqual(a, b Value) bool {
+	if a.kind == b.kind && a.kind != Float {
+		return a.bits == b.bits
+	}
+	if a.kind == Float && b.kind == Float {
+		fa, fb := math.Float64frombits(a.bits), math.Float64frombits(b.bits)
+		return fa == fb || (math.IsNaN(fa) && math.IsNaN(fb))
+	}
+	if a.kind != Float && b.kind != Float { // Int vs Uint: disjoint ranges
+		return false
+	}
+	if b.kind == Float {
+		a, b = b, a
+	}
+	f := math.Float64frombits(a.bits)
+	if f != math.Trunc(f) || math.IsInf(f, 0) {
+		return false
+	}
+	if b.kind == Int {
+		i := int64(b.bits)
+		return f >= -(1<<63) && f < 1<<63 && int64(f) == i
+	}
+	return f >= 1<<63 && f < 1<<64 && uint64(f) == b.bits
+}
