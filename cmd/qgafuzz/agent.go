@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+)
+
+func init() {
+	register(&command{name: "agent", summary: "serve the reference agent (qemu-ga 7.2, byte for byte)", run: runAgent})
+}
+
+const agentHelp = `
+Usage: qgafuzz agent --listen unix:PATH|tcp:HOST:PORT [flags]
+       qgafuzz agent --stdio [flags]
+
+Serves the reference guest agent, which answers guest-sync, guest-sync-delimited,
+guest-ping and guest-info exactly as qemu-ga 7.2 does, reports every other command
+as disabled, and rejects malformed input with qemu-ga's own error replies. Like
+qemu-ga in unix-listen mode it serves one client at a time, keeps its parser state
+across clients, and (unless --survive-reset) stops when a client closes its
+connection with replies unread.
+
+Examples:
+  qgafuzz agent --listen unix:/tmp/qga.sock
+  printf '\xff{"execute":"guest-sync-delimited","arguments":{"id":7}}' | qgafuzz agent --stdio
+`
+
+func runAgent(e *env, args []string) int {
+	fs := newFlagSet(e, "agent", agentHelp)
+	listen := fs.String("listen", "", "address to listen on: unix:PATH or tcp:HOST:PORT")
+	stdio := fs.Bool("stdio", false, "serve one client on standard input and output")
+	version := fs.String("version", qga.DefaultVersion, "version reported by guest-info")
+	survive := fs.Bool("survive-reset", false, "keep serving when a client resets its connection (qemu-ga 7.2 exits)")
+	verbose := fs.Bool("v", false, "log connections on standard error")
+	plant := fs.String("plant-bug", "", "testing only: diverge from qemu-ga in one way, to check that a differential fuzzer notices (one of: "+bugList()+")")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	if (*listen == "") == !*stdio || fs.NArg() > 0 {
+		fmt.Fprintln(e.stderr, "qgafuzz agent: give exactly one of --listen ADDR or --stdio")
+		return exitUsage
+	}
+	cfg := qga.AgentConfig{Version: *version}
+	if *plant != "" {
+		b, ok := qga.ParseBug(*plant)
+		if !ok || b == qga.NoBug {
+			fmt.Fprintf(e.stderr, "qgafuzz agent: unknown --plant-bug %q (one of: %s)\n", *plant, bugList())
+			return exitUsage
+		}
+		cfg.Bug = b
+	}
+	srv := &qga.Server{Agent: qga.NewAgent(cfg), SurviveReset: *survive}
+	if *verbose {
+		srv.OnConnect = func(r string) { fmt.Fprintf(e.stderr, "qgafuzz agent: client connected %s\n", r) }
+		srv.OnDisconnect = func(r string, err error) {
+			fmt.Fprintf(e.stderr, "qgafuzz agent: client gone %s (%v)\n", r, err)
+		}
+	}
+	if *stdio {
+		rw := struct {
+			readerFunc
+			writerFunc
+		}{readerFunc(e.stdin.Read), writerFunc(e.stdout.Write)}
+		if err := srv.ServeConn(rw); err != nil {
+			fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
+			return exitTransport
+		}
+		return exitOK
+	}
+	l, err := qga.Listen(*listen)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
+		return exitTransport
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		if _, ok := <-sig; ok {
+			l.Close()
+		}
+	}()
+	fmt.Fprintf(e.stderr, "qgafuzz agent: listening on %s\n", *listen)
+	err = srv.Serve(l)
+	l.Close()
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
+		if errors.Is(err, qga.ErrChannelReset) {
+			return exitFinding
+		}
+		return exitTransport
+	}
+	return exitOK
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func bugList() string {
+	s := ""
+	for i, b := range qga.Bugs() {
+		if i > 0 {
+			s += ", "
+		}
+		s += b.String()
+	}
+	return s
+}

@@ -1,0 +1,59 @@
+package qga
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// Addresses are written "unix:PATH" or "tcp:HOST:PORT", the forms qgafuzz
+// accepts on its command line for agents and proxies.
+
+// ParseAddr splits an address into a network and an address for package net.
+func ParseAddr(addr string) (network, address string, err error) {
+	kind, rest, ok := strings.Cut(addr, ":")
+	if !ok || rest == "" {
+		return "", "", fmt.Errorf("qga: address %q: want unix:PATH or tcp:HOST:PORT", addr)
+	}
+	switch kind {
+	case "unix", "tcp":
+		return kind, rest, nil
+	}
+	return "", "", fmt.Errorf("qga: address %q: unknown kind %q, want unix:PATH or tcp:HOST:PORT", addr, kind)
+}
+
+// Listen listens on addr. A unix socket file left behind by a process that
+// is gone is removed first; one that still accepts connections is an error.
+func Listen(addr string) (net.Listener, error) {
+	network, address, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	if network == "unix" {
+		if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.Dial("unix", address); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("qga: %s: another process is listening there", address)
+			}
+			os.Remove(address)
+		}
+	}
+	return net.Listen(network, address)
+}
+
+// Dial connects to addr.
+func Dial(ctx context.Context, addr string) (net.Conn, error) {
+	network, address, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, address)
+}
+
+// isClosed reports whether err means the listener or connection was closed
+// on purpose.
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
