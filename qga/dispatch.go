@@ -113,7 +113,7 @@ func (a *Agent) dispatch(dst []byte, req qjson.Value) []byte {
 		}
 		return appendReply(dst, returnReply(qjson.IntValue(n)), id, hasID)
 	case CmdPing, CmdInfo:
-		if extra, ok := unexpectedArgument(args, ""); ok {
+		if extra, ok := unexpectedArgument(args); ok {
 			return fail(genericError, "Parameter '"+extra+"' is unexpected")
 		}
 		if name == CmdPing {
@@ -126,19 +126,6 @@ func (a *Agent) dispatch(dst []byte, req qjson.Value) []byte {
 		return appendReply(dst, returnReply(a.infoValue()), id, hasID)
 	}
 	return fail(genericError, descUnsupported)
-}
-
-// unexpectedArgument returns the first argument, in hash order, that is not
-// the declared parameter.
-func unexpectedArgument(args qjson.Value, declared string) (string, bool) {
-	members := args.Members()
-	var orderBuf [8]int
-	for _, i := range qjson.AppendHashOrder(orderBuf[:0], members) {
-		if members[i].Key != declared {
-			return members[i].Key, true
-		}
-	}
-	return "", false
 }
 
 // infoValue builds guest-info's return value once per agent.

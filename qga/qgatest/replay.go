@@ -106,10 +106,9 @@ func (c *Conn) Exchange(data []byte, idle, timeout time.Duration) ([]byte, error
 	}
 
 	var (
-		out      []byte
-		readErr  error
-		timedOut bool
-		buf      = make([]byte, 64<<10)
+		out     []byte
+		readErr error
+		buf     = make([]byte, 64<<10)
 	)
 	for {
 		n, err := c.nc.Read(buf)
@@ -127,11 +126,9 @@ func (c *Conn) Exchange(data []byte, idle, timeout time.Duration) ([]byte, error
 			mu.Lock()
 			d := deadline()
 			mu.Unlock()
-			now := time.Now()
-			if now.Before(d) {
+			if time.Now().Before(d) {
 				continue // a deadline that was extended meanwhile
 			}
-			timedOut = !now.Before(hard)
 			break
 		}
 		if errors.Is(err, io.EOF) {
@@ -149,31 +146,23 @@ func (c *Conn) Exchange(data []byte, idle, timeout time.Duration) ([]byte, error
 		stillWriting := writing
 		mu.Unlock()
 		if stillWriting {
-			// Unblock the writer; what it managed to send is lost to us.
+			// Unblock the writer; whatever it did not send is dropped.
 			_ = c.nc.SetWriteDeadline(time.Now())
 		}
 		writeErr = <-werr
 		_ = c.nc.SetWriteDeadline(time.Time{})
-		if stillWriting && writeErr == nil {
-			stillWriting = false // it finished just in time
-		}
-		if stillWriting {
-			switch {
-			case readErr != nil:
-			case c.eof:
-				writeErr = fmt.Errorf("peer closed during write: %w", io.EOF)
-			case timedOut:
-				writeErr = ErrTimeout
-			}
-		}
 	}
 	switch {
 	case readErr != nil:
 		return out, fmt.Errorf("qgatest: read: %w", readErr)
-	case writeErr != nil && !errors.Is(writeErr, os.ErrDeadlineExceeded):
-		return out, fmt.Errorf("qgatest: write: %w", writeErr)
-	case writeErr != nil:
+	case writeErr != nil && errors.Is(writeErr, os.ErrDeadlineExceeded):
+		// We cut the write short: the read side ended first.
+		if c.eof {
+			return out, fmt.Errorf("qgatest: peer closed during write: %w", io.EOF)
+		}
 		return out, ErrTimeout
+	case writeErr != nil:
+		return out, fmt.Errorf("qgatest: write: %w", writeErr)
 	case c.eof:
 		return out, io.EOF
 	}
@@ -186,9 +175,12 @@ func (c *Conn) Drain(idle time.Duration) ([]byte, error) {
 }
 
 // Close drains pending replies (CloseDrainIdle of silence) and then closes
-// the connection. Draining matters: qemu-ga 7.2 exits when a client closes
+// the connection. A nil Conn is a no-op. Draining matters: qemu-ga 7.2 exits when a client closes
 // while replies sit unread in its receive buffer.
 func (c *Conn) Close() error {
+	if c == nil {
+		return nil
+	}
 	if !c.eof {
 		_, _ = c.Drain(CloseDrainIdle)
 	}

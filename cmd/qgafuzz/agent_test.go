@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startAgentCommand runs "qgafuzz agent --listen unix:SOCK" in process and
+// waits until it accepts connections.
+func startAgentCommand(t *testing.T, extra ...string) (sock string, stderr *syncBuffer) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "qgaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock = filepath.Join(dir, "agent.sock")
+	stderr = &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}
+	done := make(chan int, 1)
+	go func() { done <- run(e, append([]string{"agent", "--listen", "unix:" + sock}, extra...)) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("qgafuzz agent exited with %d: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("qgafuzz agent did not listen on %s: %v", sock, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return sock, stderr
+}
+
+// TestAgentCommandReplaysVectors replays every recorded vector against
+// "qgafuzz agent" over a unix socket, with the recorder's own semantics
+// (setup, steps, reconnects, reading until idle).
+func TestAgentCommandReplaysVectors(t *testing.T) {
+	path, err := qgatest.VectorsPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := qgatest.LoadVectors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, stderr := startAgentCommand(t)
+	var conn *qgatest.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	// The in-process agent answers within microseconds; a short idle keeps
+	// the replay fast without changing what is compared.
+	idle := 30 * time.Millisecond
+	for i := range vs {
+		v := &vs[i]
+		if v.Big() && testing.Short() {
+			continue
+		}
+		if v.Big() {
+			v.IdleMS = 200 // the limit vectors take a moment to parse
+		}
+		got, steps, next, err := qgatest.RunVector(qgatest.DialUnix(sock), conn, v, idle)
+		conn = next
+		if err != nil {
+			t.Fatalf("%s: %v\nagent stderr: %s", v.Name, err, stderr.String())
+		}
+		if !bytes.Equal(got, v.Output) {
+			t.Errorf("%s: want %q, got %q", v.Name, v.Output, got)
+			continue
+		}
+		for j := range v.StepOutputs {
+			if j >= len(steps) || !bytes.Equal(steps[j], v.StepOutputs[j]) {
+				t.Errorf("%s: step %d: want %q, got %q", v.Name, j, v.StepOutputs[j], steps)
+				break
+			}
+		}
+	}
+}
