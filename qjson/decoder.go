@@ -61,7 +61,8 @@ const (
 	tokRBracket
 	tokColon
 	tokComma
-	tokString
+	tokString      // a string that needs decoding (escapes or bytes >= 0x80)
+	tokPlainString // a string of ASCII bytes without escapes
 	tokInteger
 	tokFloat
 	tokKeyword
@@ -86,11 +87,13 @@ type Decoder struct {
 	// lexer
 	state    lexState
 	quote    byte // closing quote of the string being lexed
+	plain    bool // the string being lexed is ASCII without escapes
 	tokStart int  // start of the current token in buf
 
 	// streamer
 	buf            []byte  // text of queued tokens, then the current token
 	queue          []token // queued tokens (build mode only)
+	open           []int32 // queue indices of the open containers (build mode)
 	ntok           int
 	size           int
 	brace, bracket int
@@ -146,24 +149,17 @@ func (d *Decoder) resetMessage() {
 	}
 	d.buf = d.buf[:0]
 	d.queue = d.queue[:0]
+	d.open = d.open[:0]
 	d.tokStart = 0
 	d.ntok, d.size, d.brace, d.bracket = 0, 0, 0, 0
 }
 
-// push hands the current token, buf[tokStart:], to the streamer. It reports
-// whether an event completed; off is the offset of the byte responsible.
-func (d *Decoder) push(k tokKind, off int64) bool {
-	tlen := len(d.buf) - d.tokStart
-	switch k {
-	case tokLBrace:
-		d.brace++
-	case tokRBrace:
-		d.brace--
-	case tokLBracket:
-		d.bracket++
-	case tokRBracket:
-		d.bracket--
-	}
+// push hands a token of tlen bytes to the streamer; the brace and bracket
+// counters already count it. In build mode its text is d.buf[d.tokStart:]
+// (empty for structural tokens, whose text the parser never reads). It
+// reports whether an event completed; off is the offset of the byte
+// responsible.
+func (d *Decoder) push(k tokKind, tlen int, off int64) bool {
 	switch {
 	case d.size+tlen+1 > d.lim.MaxTokenSize:
 		return d.limitError(off, descTokenSize)
@@ -183,6 +179,12 @@ func (d *Decoder) push(k tokKind, off int64) bool {
 	if (d.brace > 0 || d.bracket > 0) && d.brace >= 0 && d.bracket >= 0 {
 		return false
 	}
+	return d.complete(off)
+}
+
+// complete ends the message: it parses the queue in build mode and makes
+// the event.
+func (d *Decoder) complete(off int64) bool {
 	if d.build {
 		v, err := d.p.parse(d.queue, d.buf, off)
 		d.ev = Event{Offset: off, Value: v, Err: err}

@@ -36,7 +36,7 @@ func (k ErrorKind) String() string {
 //
 // Desc holds the description exactly as qemu-ga holds it internally; for a
 // lexical error it embeds the raw bytes of the offending token, which need not
-// be valid UTF-8. AppendError renders it the way qemu-ga puts it on the wire.
+// be valid UTF-8. AppendString renders it the way qemu-ga puts it on the wire.
 type Error struct {
 	// Offset is the 0-based stream offset of the byte that raised the error.
 	Offset int64

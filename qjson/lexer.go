@@ -1,8 +1,14 @@
 package qjson
 
-// This file is qemu-ga's lexer: a byte-at-a-time state machine, written as
-// one loop over the chunk with fast paths for runs of string body bytes and
-// for bytes skipped in recovery mode.
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// This file is qemu-ga's lexer: a byte-at-a-time state machine. The start
+// state takes whole tokens at once when they lie within the chunk (strings
+// eight bytes at a time); a token that runs past the end of the chunk is
+// buffered and finished by the per-state code on the next call.
 
 type lexState uint8
 
@@ -37,9 +43,10 @@ const (
 var (
 	startClass [256]uint8
 	structKind [256]tokKind
-	// strBody[q][c] is true when c continues a string closed by quote q
-	// (index 0 for '"', 1 for '\'') without ending it or escaping.
-	strBody [2][256]bool
+	// strStop[c] is true for the bytes a string body cannot simply take:
+	// controls, the backslash, and bytes >= 0x80 (which make the string
+	// need decoding, or are errors). Quotes are checked separately.
+	strStop [256]bool
 	// recoverSkip[c] is true for bytes that recovery mode discards.
 	recoverSkip [256]bool
 )
@@ -61,9 +68,8 @@ func init() {
 	for c := 'a'; c <= 'z'; c++ {
 		startClass[c] = clsLower
 	}
-	for c := 0x20; c <= 0xFD; c++ {
-		strBody[0][c] = c != '"' && c != '\\'
-		strBody[1][c] = c != '\'' && c != '\\'
+	for c := 0; c < 256; c++ {
+		strStop[c] = c < 0x20 || c == '\\' || c >= 0x80
 	}
 	for c := 0; c < 256; c++ {
 		recoverSkip[c] = startClass[c] != clsStruct && (c >= 0x20 || c == '\t') && c < 0xFE
@@ -71,6 +77,17 @@ func init() {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+
+// endsToken reports whether c, after the digits of an integer or the letters
+// of a keyword, ends the token (as look-ahead).
+func endsToken(k tokKind, c byte) bool {
+	if k == tokKeyword {
+		return !isLower(c)
+	}
+	return !isDigit(c) && c != '.' && c != 'e' && c != 'E'
+}
 
 // Feed consumes bytes from p until one event completes or p is used up. It
 // returns the number of bytes consumed and whether an event is ready (see
@@ -80,87 +97,29 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // A number or keyword is complete only when the byte after it arrives, as in
 // qemu-ga; that byte is then left unconsumed and processed by the next call.
 func (d *Decoder) Feed(p []byte) (n int, ok bool) {
-	base := d.pos
+	n, ok = d.feed(p)
+	d.pos += int64(n)
+	return n, ok
+}
+
+// feed is Feed without the offset update: the stream offset of p[i] is
+// d.pos+i throughout.
+//
+// Token text is kept as qemu-ga keeps it, but lazily: the text of the token
+// being lexed is d.buf[d.tokStart:] followed by the bytes of p taken since,
+// and those are appended to d.buf only when the token is queued (build
+// mode), when the chunk ends inside it, or when an error needs its text.
+func (d *Decoder) feed(p []byte) (int, bool) {
 	i := 0
-	defer func() { d.pos = base + int64(n) }()
 	for i < len(p) {
-		c := p[i]
+		var ok bool
 		switch d.state {
 		case stStart:
-			switch startClass[c] {
-			case clsSpace:
-				i++
-				continue
-			case clsStruct:
-				d.tokStart = len(d.buf)
-				d.buf = append(d.buf, c)
-				i++
-				if d.push(structKind[c], base+int64(i-1)) {
-					return i, true
-				}
-				continue
-			case clsQuote:
-				d.state, d.quote = stString, c
-			case clsZero:
-				d.state = stZero
-			case clsDigit:
-				d.state = stDigits
-			case clsMinus:
-				d.state = stSign
-			case clsLower:
-				d.state = stKeyword
-			default:
-				d.tokStart = len(d.buf)
-				i++
-				return i, d.lexError(c, base+int64(i-1))
-			}
-			d.tokStart = len(d.buf)
-			d.buf = append(d.buf, c)
-			i++
-			continue // a one-byte token cannot exceed the size cut
-
+			i, ok = d.lexStart(p, i)
 		case stString:
-			body := &strBody[0]
-			if d.quote == '\'' {
-				body = &strBody[1]
-			}
-			// Take the run of plain body bytes at once, but never past the
-			// point where the token-size cut must happen.
-			room := d.lim.MaxTokenSize + 1 - (len(d.buf) - d.tokStart)
-			j := i
-			for j < len(p) && j-i < room && body[p[j]] {
-				j++
-			}
-			if j > i {
-				d.buf = append(d.buf, p[i:j]...)
-				i = j
-				if d.cut(base + int64(i-1)) {
-					return i, true
-				}
-				continue
-			}
-			i++
-			switch {
-			case c == d.quote:
-				d.buf = append(d.buf, c)
-				d.state = stStart
-				if d.push(tokString, base+int64(i-1)) {
-					return i, true
-				}
-				continue
-			case c == '\\':
-				d.state = stEscape
-			default:
-				return i, d.lexError(c, base+int64(i-1))
-			}
-
+			i, ok = d.lexString(p, i, i, false)
 		case stEscape:
-			i++
-			if c < 0x20 || c >= 0xFE {
-				return i, d.lexError(c, base+int64(i-1))
-			}
-			d.state = stString
-
+			i, ok = d.lexString(p, i, i, true)
 		case stRecover:
 			for i < len(p) && recoverSkip[p[i]] {
 				i++
@@ -168,38 +127,305 @@ func (d *Decoder) Feed(p []byte) (n int, ok bool) {
 			if i < len(p) {
 				d.state = stStart
 			}
-			continue
+		default: // numbers and keywords
+			i, ok = d.lexNumber(p, i)
+		}
+		if ok {
+			return i, true
+		}
+	}
+	return i, false
+}
 
-		case stKeyword:
-			if c >= 'a' && c <= 'z' {
-				i++
-				break
-			}
-			d.state = stStart
-			if d.push(tokKeyword, base+int64(i)) {
-				return i, true
-			}
-			continue
+// cutIndex returns the index in p from which a byte taken into the current
+// token, whose text is d.buf[d.tokStart:] followed by p[seg:], makes the
+// token longer than MaxTokenSize, or len(p) if none does.
+func (d *Decoder) cutIndex(p []byte, seg int) int {
+	room := d.lim.MaxTokenSize - (len(d.buf) - d.tokStart)
+	if room < len(p)-seg {
+		return seg + room
+	}
+	return len(p)
+}
 
-		default: // number states
-			next, kind := numberNext(d.state, c)
-			if kind != 0 { // ended by look-ahead: c is not consumed
-				d.state = stStart
-				if d.push(kind, base+int64(i)) {
-					return i, true
+// lexStart runs the start state from p[i] until an event completes, the
+// chunk ends, or a token is left unfinished in another state. It takes whole
+// tokens that lie within p and does the streamer's work for them inline, on
+// local copies of the streamer state; everything else goes through the
+// per-state code and push.
+func (d *Decoder) lexStart(p []byte, i int) (int, bool) {
+	var (
+		build          = d.build
+		buf            = d.buf
+		queue          = d.queue
+		open           = d.open
+		ntok, size     = d.ntok, d.size
+		brace, bracket = d.brace, d.bracket
+		maxSize        = d.lim.MaxTokenSize
+	)
+	for i < len(p) {
+		c := p[i]
+		cls := startClass[c]
+		if cls == clsSpace {
+			i++
+			continue
+		}
+		// Find the token's kind, length and end (the index after it), and
+		// the offset of the byte that completes it.
+		var (
+			kind      tokKind
+			tlen, end int
+			at        = i
+			start     = len(buf)
+		)
+		switch cls {
+		case clsStruct:
+			kind, tlen, end = structKind[c], 1, i+1
+			switch kind {
+			case tokLBrace:
+				brace++
+			case tokRBrace:
+				brace--
+			case tokLBracket:
+				bracket++
+			case tokRBracket:
+				bracket--
+			}
+		case clsQuote:
+			lim := len(p)
+			if maxSize < lim-i {
+				lim = i + maxSize
+			}
+			j := scanString(p, i+1, max(lim, i+1), c)
+			if j == len(p) || p[j] != c {
+				// Escapes, bytes >= 0x80, errors, the cut or the end of
+				// the chunk: lex the rest one case at a time.
+				d.buf, d.queue, d.open = buf, queue, open
+				d.ntok, d.size, d.brace, d.bracket = ntok, size, brace, bracket
+				d.tokStart = start
+				d.quote, d.plain = c, true
+				return d.lexString(p, j, i, false)
+			}
+			kind, end, at = tokPlainString, j+1, j
+			tlen = end - i
+		case clsDigit, clsLower:
+			// Digits or letters up to the cut; the token is done if the
+			// look-ahead byte is here and ends it.
+			lim := len(p)
+			if maxSize < lim-i {
+				lim = max(i+maxSize, i+1)
+			}
+			j := i + 1
+			kind = tokInteger
+			if c >= 'a' {
+				kind = tokKeyword
+				for j < lim && isLower(p[j]) {
+					j++
 				}
-				continue
+			} else {
+				for j < lim && isDigit(p[j]) {
+					j++
+				}
+			}
+			if j == len(p) || !endsToken(kind, p[j]) {
+				d.buf, d.queue, d.open = append(buf, p[i:j]...), queue, open
+				d.ntok, d.size, d.brace, d.bracket = ntok, size, brace, bracket
+				d.tokStart = start
+				d.state = stDigits
+				if kind == tokKeyword {
+					d.state = stKeyword
+				}
+				return j, false
+			}
+			tlen, end, at = j-i, j, j
+		default:
+			d.buf, d.queue, d.open = buf, queue, open
+			d.ntok, d.size, d.brace, d.bracket = ntok, size, brace, bracket
+			d.tokStart = start
+			switch cls {
+			case clsZero:
+				d.state = stZero
+			case clsMinus:
+				d.state = stSign
+			default:
+				return i + 1, d.lexError(c, d.pos+int64(i))
+			}
+			d.buf = append(d.buf, c)
+			return i + 1, false // a one-byte token cannot exceed the size cut
+		}
+		i = end
+
+		// The streamer (see push).
+		switch {
+		case size+tlen+1 > maxSize:
+			return i, d.limitError(d.pos+int64(at), descTokenSize)
+		case ntok+1 > d.lim.MaxTokenCount:
+			return i, d.limitError(d.pos+int64(at), descTokenCount)
+		case brace+bracket > d.lim.MaxDepth:
+			return i, d.limitError(d.pos+int64(at), descNestingDepth)
+		}
+		ntok++
+		size += tlen
+		if build {
+			if kind >= tokString {
+				buf = append(buf, p[i-tlen:i]...)
+			}
+			// The text of a structural token is not kept: its end counts
+			// the commas of an open container instead, from which the
+			// parser sizes the container's members.
+			end := uint32(len(buf))
+			if kind < tokString {
+				start, end = 0, 0
+			}
+			queue = append(queue, token{kind, uint32(start), end})
+			switch kind {
+			case tokLBrace, tokLBracket:
+				open = append(open, int32(len(queue)-1))
+			case tokRBrace, tokRBracket:
+				if len(open) > 0 {
+					open = open[:len(open)-1]
+				}
+			case tokComma:
+				if len(open) > 0 {
+					queue[open[len(open)-1]].end++
+				}
+			}
+		}
+		if brace > 0 && bracket >= 0 || bracket > 0 && brace >= 0 {
+			continue
+		}
+		d.buf, d.queue, d.open = buf, queue, open
+		d.tokStart = len(buf)
+		return i, d.complete(d.pos + int64(at))
+	}
+	d.buf, d.queue, d.open = buf, queue, open
+	d.ntok, d.size, d.brace, d.bracket = ntok, size, brace, bracket
+	d.tokStart = len(buf)
+	return i, false
+}
+
+// lexString lexes the body of the string token whose text is
+// d.buf[d.tokStart:] followed by p[seg:i], from p[i]; esc says that p[i] is
+// the byte after a backslash. It returns in stStart when the string ends or
+// an event completes, else in stString or stEscape at the end of p.
+func (d *Decoder) lexString(p []byte, i, seg int, esc bool) (int, bool) {
+	quote := d.quote
+	lim := d.cutIndex(p, seg)
+	for {
+		if esc { // p[i] is escaped: any byte but a control, 0xFE or 0xFF
+			if i == len(p) {
+				d.buf = append(d.buf, p[seg:]...)
+				d.state = stEscape
+				return i, false
+			}
+			if c := p[i]; c < 0x20 || c >= 0xFE {
+				d.buf = append(d.buf, p[seg:i]...)
+				return i + 1, d.lexError(c, d.pos+int64(i))
+			}
+			if i >= lim {
+				return i + 1, d.limitError(d.pos+int64(i), descTokenSize)
 			}
 			i++
-			if next == stRecover {
-				return i, d.lexError(c, base+int64(i-1))
-			}
-			d.state = next
+			esc = false
+			continue
 		}
-		// c was consumed as part of the current token.
+		i = scanString(p, i, min(lim, len(p)), quote)
+		if i == len(p) {
+			d.buf = append(d.buf, p[seg:]...)
+			d.state = stString
+			return i, false
+		}
+		switch c := p[i]; {
+		case c == quote: // never cut
+			i++
+			kind := tokString
+			if d.plain {
+				kind = tokPlainString
+			}
+			tlen := len(d.buf) - d.tokStart + i - seg
+			if d.build {
+				d.buf = append(d.buf, p[seg:i]...)
+			}
+			d.state = stStart
+			return i, d.push(kind, tlen, d.pos+int64(i-1))
+		case c == '\\':
+			d.plain = false
+			esc = true
+		case c < 0x20 || c >= 0xFE:
+			d.buf = append(d.buf, p[seg:i]...)
+			return i + 1, d.lexError(c, d.pos+int64(i))
+		default: // a byte >= 0x80, or a body byte at the cut
+			if c >= 0x80 {
+				d.plain = false
+			}
+			if i > lim {
+				// Only with MaxTokenSize <= 0, right after the opening
+				// quote: the old lexer found no room for a body byte and
+				// took it for an error.
+				d.buf = append(d.buf, p[seg:i]...)
+				return i + 1, d.lexError(c, d.pos+int64(i))
+			}
+		}
+		if i >= lim {
+			return i + 1, d.limitError(d.pos+int64(i), descTokenSize)
+		}
+		i++
+	}
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// scanString returns the index of the first byte of p[i:end] that is not a
+// plain string body byte (see strStop) or is quote, or end if there is none.
+// It looks at eight bytes at a time: for each test below, the lowest flagged
+// byte of the word is exact (borrows only carry out of flagged bytes).
+func scanString(p []byte, i, end int, quote byte) int {
+	q := uint64(quote) * lsb
+	for ; i+8 <= end; i += 8 {
+		w := binary.LittleEndian.Uint64(p[i:])
+		// bytes < 0x20 or >= 0x80, == quote, == '\\'
+		m := ((w - 0x20*lsb) | w | (w ^ q - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < end; i++ {
+		if c := p[i]; strStop[c] || c == quote {
+			return i
+		}
+	}
+	return i
+}
+
+// lexNumber runs the number and keyword states, one byte at a time.
+func (d *Decoder) lexNumber(p []byte, i int) (int, bool) {
+	for i < len(p) {
+		c := p[i]
+		next, kind := stKeyword, tokKind(0)
+		if d.state == stKeyword {
+			if !isLower(c) {
+				next, kind = stStart, tokKeyword
+			}
+		} else {
+			next, kind = numberNext(d.state, c)
+		}
+		if kind != 0 { // ended by look-ahead: c is not consumed
+			d.state = stStart
+			return i, d.push(kind, len(d.buf)-d.tokStart, d.pos+int64(i))
+		}
+		i++
+		if next == stRecover {
+			return i, d.lexError(c, d.pos+int64(i-1))
+		}
+		d.state = next
 		d.buf = append(d.buf, c)
-		if d.cut(base + int64(i-1)) {
-			return i, true
+		if len(d.buf)-d.tokStart > d.lim.MaxTokenSize {
+			// qemu-ga's token size cut: the token is rejected and the
+			// lexer starts afresh on the next byte.
+			return i, d.limitError(d.pos+int64(i-1), descTokenSize)
 		}
 	}
 	return i, false
@@ -271,13 +497,3 @@ func numberNext(s lexState, c byte) (lexState, tokKind) {
 	panic("qjson: not a number state")
 }
 
-// cut applies qemu-ga's token size cut: a token that has grown past
-// MaxTokenSize is handed to the streamer (which rejects it) and the lexer
-// starts afresh on the next byte.
-func (d *Decoder) cut(off int64) bool {
-	if len(d.buf)-d.tokStart <= d.lim.MaxTokenSize {
-		return false
-	}
-	d.state = stStart
-	return d.push(tokCut, off)
-}

@@ -11,20 +11,29 @@ import (
 type parser struct {
 	toks  []token
 	text  []byte
+	stext string // text as a string, made on first need
 	i     int
 	off   int64
 	err   *Error
-	stack []Member // scratch space shared by all open containers
-	sbuf  []byte   // scratch space for decoding strings
+	sbuf  []byte // scratch space for decoding strings
+	// free is the unused tail of the last block of members handed out to
+	// containers. Blocks are never reused, so values stay valid forever.
+	free []Member
 }
+
+const (
+	// memberBlock is the number of members allocated at once for small
+	// containers.
+	memberBlock = 128
+	// maxPresize bounds the members allocated for a container before they
+	// are parsed (the lexer's comma count can be wrong for bad input).
+	maxPresize = 1024
+)
 
 func (p *parser) parse(toks []token, text []byte, off int64) (Value, *Error) {
 	p.toks, p.text, p.i, p.off, p.err = toks, text, 0, off, nil
 	v := p.value()
-	p.toks, p.text = nil, nil
-	if cap(p.stack) > 1<<16 {
-		p.stack = nil
-	}
+	p.toks, p.text, p.stext = nil, nil, ""
 	if cap(p.sbuf) > 1<<16 {
 		p.sbuf = nil
 	}
@@ -34,8 +43,16 @@ func (p *parser) parse(toks []token, text []byte, off int64) (Value, *Error) {
 	return v, nil
 }
 
+// maxParseMsg is the longest parse error message qemu-ga produces: on a
+// live 7.2 agent an invalid keyword of 1006 letters or more comes back cut
+// to 1023 bytes of message, closing quote lost.
+const maxParseMsg = 1024 - 1
+
 func (p *parser) fail(msg string) Value {
 	if p.err == nil {
+		if len(msg) > maxParseMsg {
+			msg = msg[:maxParseMsg]
+		}
 		p.err = newParseError(p.off, msg)
 	}
 	return Value{}
@@ -57,20 +74,24 @@ func (p *parser) value() Value {
 	if !ok {
 		return p.fail(msgPrematureEnd)
 	}
-	text := p.text[t.start:t.end]
 	switch t.kind {
 	case tokLBrace:
-		return p.object()
+		return p.object(t.end)
 	case tokLBracket:
-		return p.array()
+		return p.array(t.end)
+	case tokPlainString:
+		return StringValue(p.plainStr(t))
+	case tokInteger:
+		return integerValue(p.text[t.start:t.end])
+	}
+	text := p.text[t.start:t.end]
+	switch t.kind {
 	case tokString:
 		s, ok := p.str(text)
 		if !ok {
 			return Value{}
 		}
 		return StringValue(s)
-	case tokInteger:
-		return integerValue(text)
 	case tokFloat:
 		f, _ := strconv.ParseFloat(string(text), 64) // ±Inf on overflow, like strtod
 		return FloatValue(f)
@@ -91,6 +112,20 @@ func (p *parser) value() Value {
 // integerValue classifies an INTEGER token as qemu-ga does: int64 when it
 // fits, else uint64 when it has no sign and fits, else a double.
 func integerValue(text []byte) Value {
+	if len(text) <= 18 { // cannot overflow; the lexer checked the syntax
+		digits := text
+		if text[0] == '-' {
+			digits = text[1:]
+		}
+		var u uint64
+		for _, c := range digits {
+			u = u*10 + uint64(c-'0')
+		}
+		if text[0] == '-' {
+			return IntValue(-int64(u))
+		}
+		return IntValue(int64(u))
+	}
 	if i, err := strconv.ParseInt(string(text), 10, 64); err == nil {
 		return IntValue(i)
 	}
@@ -103,38 +138,42 @@ func integerValue(text []byte) Value {
 	return FloatValue(f)
 }
 
-func (p *parser) array() Value {
-	base := len(p.stack)
+// array parses an array after its '['; commas is the lexer's count of
+// commas directly inside it.
+func (p *parser) array(commas uint32) Value {
 	if t, ok := p.peek(); ok && t.kind == tokRBracket {
 		p.i++
 		return Value{kind: Array, list: []Member{}}
 	}
-	for {
+	var list []Member
+	for n := 0; ; n++ {
 		v := p.value()
 		if p.err != nil {
-			p.stack = p.stack[:base]
 			return Value{}
 		}
-		p.stack = append(p.stack, Member{Value: v})
+		if n == len(list) {
+			list = p.grow(list, commas)
+		}
+		list[n].Value = v
 		t, ok := p.next()
 		if ok && t.kind == tokRBracket {
-			break
+			return Value{kind: Array, list: list[: n+1 : n+1]}
 		}
 		if !ok || t.kind != tokComma {
-			p.stack = p.stack[:base]
 			return p.fail(msgListSeparator)
 		}
 	}
-	return Value{kind: Array, list: p.pop(base)}
 }
 
-func (p *parser) object() Value {
-	base := len(p.stack)
+// object parses an object after its '{'; commas is the lexer's count of
+// commas directly inside it.
+func (p *parser) object(commas uint32) Value {
 	if t, ok := p.peek(); ok && t.kind == tokRBrace {
 		p.i++
 		return Value{kind: Object, list: []Member{}}
 	}
-	for {
+	var list []Member
+	for n := 0; ; n++ {
 		k := p.value()
 		if p.err == nil && k.kind != String {
 			p.fail(msgKeyNotString)
@@ -148,24 +187,24 @@ func (p *parser) object() Value {
 		if p.err == nil {
 			v = p.value()
 		}
-		if p.err == nil && p.hasKey(base, k.str) {
+		if p.err == nil && hasKey(list[:n], k.str) {
 			p.fail(msgDuplicateKey)
 		}
 		if p.err != nil {
-			p.stack = p.stack[:base]
 			return Value{}
 		}
-		p.stack = append(p.stack, Member{Key: k.str, Value: v})
+		if n == len(list) {
+			list = p.grow(list, commas)
+		}
+		list[n] = Member{Key: k.str, Value: v}
 		t, ok := p.next()
 		if ok && t.kind == tokRBrace {
-			break
+			return Value{kind: Object, list: list[: n+1 : n+1]}
 		}
 		if !ok || t.kind != tokComma {
-			p.stack = p.stack[:base]
 			return p.fail(msgDictSeparator)
 		}
 	}
-	return Value{kind: Object, list: p.pop(base)}
 }
 
 func (p *parser) peek() (token, bool) {
@@ -175,38 +214,53 @@ func (p *parser) peek() (token, bool) {
 	return p.toks[p.i], true
 }
 
-// pop moves the members collected since base into a slice of their own.
-func (p *parser) pop(base int) []Member {
-	list := make([]Member, len(p.stack)-base)
-	copy(list, p.stack[base:])
-	clear(p.stack[base:])
-	p.stack = p.stack[:base]
+// grow makes room for one more member of a container. The first call,
+// once the first member has parsed, allocates as many members as the
+// container has commas plus one; the count is only wrong (too low) for
+// input that does not parse, or past maxPresize.
+func (p *parser) grow(list []Member, commas uint32) []Member {
+	if list != nil {
+		list = append(list, Member{})
+		return list[:cap(list)]
+	}
+	n := int(min(commas, maxPresize-1)) + 1
+	if n > memberBlock/4 {
+		return make([]Member, n)
+	}
+	if n > len(p.free) {
+		p.free = make([]Member, memberBlock)
+	}
+	list = p.free[:n:n]
+	p.free = p.free[n:]
 	return list
 }
 
-func (p *parser) hasKey(base int, key string) bool {
-	for _, m := range p.stack[base:] {
-		if m.Key == key {
+func hasKey(members []Member, key string) bool {
+	for i := range members {
+		if members[i].Key == key {
 			return true
 		}
 	}
 	return false
 }
 
+// plainStr returns the body of a tokPlainString token, which needs no
+// decoding: a common member name, or a substring of the message text.
+func (p *parser) plainStr(t token) string {
+	body := p.text[t.start+1 : t.end-1]
+	if s, ok := internString(body); ok {
+		return s
+	}
+	if p.stext == "" {
+		p.stext = string(p.text)
+	}
+	return p.stext[t.start+1 : t.end-1]
+}
+
 // str decodes a string token (quotes included). Raw bytes are validated as
 // modified UTF-8 and escapes as qemu-ga does; the first problem wins.
 func (p *parser) str(tok []byte) (string, bool) {
 	body := tok[1 : len(tok)-1]
-	plain := true
-	for _, c := range body {
-		if c == '\\' || c >= 0x80 {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return internString(body), true
-	}
 	out := p.sbuf[:0]
 	for i := 0; i < len(body); {
 		c := body[i]
@@ -317,31 +371,34 @@ func hex4(s []byte, at int) int32 {
 	return v
 }
 
-// internString avoids allocating for the member names every request has.
-func internString(b []byte) string {
+// internString avoids allocating for the member names and values every
+// request and reply has.
+func internString(b []byte) (string, bool) {
 	switch string(b) {
 	case "execute":
-		return "execute"
+		return "execute", true
 	case "arguments":
-		return "arguments"
+		return "arguments", true
 	case "id":
-		return "id"
+		return "id", true
 	case "return":
-		return "return"
+		return "return", true
 	case "error":
-		return "error"
+		return "error", true
 	case "class":
-		return "class"
+		return "class", true
 	case "desc":
-		return "desc"
+		return "desc", true
 	case "guest-sync":
-		return "guest-sync"
+		return "guest-sync", true
 	case "guest-sync-delimited":
-		return "guest-sync-delimited"
+		return "guest-sync-delimited", true
 	case "guest-ping":
-		return "guest-ping"
+		return "guest-ping", true
 	case "guest-info":
-		return "guest-info"
+		return "guest-info", true
+	case "":
+		return "", true
 	}
-	return string(b)
+	return "", false
 }
