@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -190,19 +191,29 @@ func (g *QemuGA) start() error {
 	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = childSysProcAttr()
 	cmd.WaitDelay = stopGrace
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", g.Bin, err)
-	}
-	g.Cmd = cmd
 	done := make(chan struct{})
-	g.done = done
+	started := make(chan error, 1)
 	go func() {
+		// Pdeathsig fires when the *thread* that forked the child exits
+		// (go.dev/issue/27505), so fork and wait from one locked thread
+		// that lives exactly as long as the agent.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		err := cmd.Wait()
 		g.outMu.Lock()
 		g.waitErr = err
 		g.outMu.Unlock()
 		close(done)
 	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("start %s: %w", g.Bin, err)
+	}
+	g.Cmd = cmd
+	g.done = done
 	if err := g.waitReady(); err != nil {
 		_ = g.Stop()
 		return err
