@@ -12,4 +12,14 @@
 //
 // Serve puts an Agent on a listener, one client at a time, like qemu-ga in
 // unix-listen mode.
+//
+// Client is the careful host end of the channel: it resynchronises with
+// guest-sync-delimited whenever it does not know where the channel stands,
+// matches every reply to its request by a fresh random id, and never
+// returns a reply that belongs to another request:
+//
+//	c, err := qga.DialClient(ctx, "unix:/tmp/qga.sock", qga.ClientOptions{})
+//	var info qjson.Value
+//	err = c.Execute(ctx, qga.CmdInfo, nil, &info)
+//	c.Close() // drains first: qemu-ga 7.2 exits on unread replies
 package qga

@@ -1,0 +1,427 @@
+package qga
+
+import (
+	"cmp"
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// This file is the host client's public face: options, constructors, the
+// request cycle and Close. The client never returns a reply that belongs to
+// another request: whenever it does not know where the channel stands
+// (first use, after a timeout, a protocol error or a reconnect) it
+// resynchronises with guest-sync-delimited before sending, and every
+// request carries a fresh "id" that the reply must echo.
+//
+// The Client spawns no goroutines and reads no clock or randomness except
+// through ClientOptions, so a simulator that supplies a virtual Transport, a
+// virtual clock and a seeded PRNG gets bit-for-bit reproducible behaviour.
+
+// Resync selects how a Client gets back in step with the agent.
+type Resync uint8
+
+const (
+	// ResyncDelimited is the careful strategy of spec §7.1: send 0xFF and
+	// guest-sync-delimited with a fresh id, discard every byte up to a
+	// 0xFF, and accept only {"return": id} right after it. Requests carry
+	// an "id" member and replies must echo it. Only this strategy (and its
+	// fallback ResyncFlushPlain) guarantees never to return a stale reply.
+	ResyncDelimited Resync = iota
+	// ResyncFlushPlain is the careful strategy for agents without
+	// guest-sync-delimited: 0xFF (which flushes the agent's parser), then
+	// guest-sync; lines are skipped until {"return": id}, and a 0xFF in the
+	// input starts a new line. A stale partial line can make it time out
+	// (never return a wrong reply); the next call then succeeds.
+	ResyncFlushPlain
+	// ResyncPlain is the naive pre-delimited host: guest-sync without 0xFF,
+	// read lines until {"return": id}; requests carry no "id" and the next
+	// line is taken as the reply. A half-sent request left in the agent
+	// swallows the sync. It exists to be shown broken by the simulator.
+	ResyncPlain
+	// ResyncNone never synchronises: send the request, take the next line.
+	// Stale replies are returned as if they were fresh. Simulator use only.
+	ResyncNone
+)
+
+var resyncNames = [...]string{"delimited", "flush-plain", "plain", "none"}
+
+func (r Resync) String() string {
+	if int(r) < len(resyncNames) {
+		return resyncNames[r]
+	}
+	return "Resync(?)"
+}
+
+// careful reports whether the strategy tags requests with ids and matches
+// replies by them.
+func (r Resync) careful() bool { return r == ResyncDelimited || r == ResyncFlushPlain }
+
+// Defaults for ClientOptions.
+const (
+	// DefaultTimeout bounds a call whose context has no deadline.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMaxReplySize is 16 MiB: four orders of magnitude above the
+	// largest reply of the read-only commands (guest-info is ~3 KB; fsinfo
+	// and network listings of big guests are tens of KB), and enough for
+	// guest-file-read chunks of several MiB, while keeping a misbehaving
+	// agent from costing more than a few tens of MiB. Callers that fetch
+	// larger payloads (guest-exec-status can carry 16 MiB of output,
+	// base64-encoded) raise it.
+	DefaultMaxReplySize = 16 << 20
+	// DefaultMaxDiscard is 64 MiB, qemu-ga's own limit on one message
+	// (spec §2.8, §3.4): a resynchronisation that must skip more than that
+	// is facing a flood, not stale replies, and gives up with a
+	// ProtocolError (the next call continues skipping). Discarding streams
+	// and costs no memory.
+	DefaultMaxDiscard = 64 << 20
+	// DefaultDrainTimeout bounds the drain done by Close.
+	DefaultDrainTimeout = 500 * time.Millisecond
+)
+
+// ClientOptions configure a Client. The zero value is the careful client
+// with the defaults above, the real clock and crypto-seeded ids.
+type ClientOptions struct {
+	// Timeout bounds each call whose context has no deadline
+	// (DefaultTimeout if zero). It covers the resync, the request and the
+	// reply together.
+	Timeout time.Duration
+	// MaxReplySize is the longest reply line accepted, in bytes
+	// (DefaultMaxReplySize if zero). A longer reply fails the call with
+	// *ReplyTooLargeError after reading MaxReplySize+1 bytes of it; the
+	// line buffer never grows beyond that. It also caps the JSON tokens of
+	// one reply at MaxReplySize/64 (at least 4096).
+	MaxReplySize int
+	// MaxDiscard caps the bytes one call may skip (stale data before the
+	// sync reply, own stale replies), DefaultMaxDiscard if zero.
+	MaxDiscard int64
+	// Resync is the synchronisation strategy; the zero value is
+	// ResyncDelimited.
+	Resync Resync
+	// FallbackPlain lets ResyncDelimited switch, for the rest of the
+	// Client's life, to ResyncFlushPlain when the agent answers
+	// guest-sync-delimited with CommandNotFound. Without it such an agent
+	// fails the sync with a ProtocolError that says so.
+	FallbackPlain bool
+	// Reconnect lets a call redial (with Redial) when the transport has
+	// reached EOF or failed, instead of returning ErrClosed. The new
+	// connection is always resynchronised first, since qemu-ga keeps
+	// parser state across connections. A request whose reply was cut off
+	// by EOF is never re-sent: that call returns ErrClosed and the next
+	// one redials.
+	Reconnect bool
+	// Redial opens a new transport. DialClient sets it to redial the same
+	// address; a simulator sets its own.
+	Redial func(ctx context.Context) (Transport, error)
+	// DrainTimeout bounds the drain in Close (DefaultDrainTimeout if zero).
+	DrainTimeout time.Duration
+	// Now is the clock used for deadlines (time.Now if nil).
+	Now func() time.Time
+	// Rand supplies sync and request ids (a ChaCha8 seeded from
+	// crypto/rand if nil). Ids are Uint64()>>1, i.e. in [0, 2^63-1].
+	Rand rand.Source
+}
+
+// ClientStats count what a Client has done, for tests and simulations.
+type ClientStats struct {
+	Calls        int64 // Execute calls that reached the channel
+	Syncs        int64 // resynchronisations attempted
+	Redials      int64 // transports replaced
+	Discarded    int64 // bytes skipped while resynchronising or as stale replies
+	StaleReplies int64 // replies to earlier calls recognised and skipped
+}
+
+// Client is a careful host end of a guest-agent channel. It is safe for
+// concurrent use; calls are serialised, and a caller waiting for its turn
+// gives up when its context is done.
+type Client struct {
+	opts   ClientOptions
+	resync Resync // opts.Resync, or ResyncFlushPlain after a fallback
+	sem    chan struct{}
+	t      Transport
+	rand   rand.Source
+	dec    *qjson.Decoder
+	in     inbuf
+	line   []byte
+	wbuf   []byte
+	shape  []int32 // scratch for checkShape
+
+	synced bool // the channel is known to be in step
+	broken bool // the transport failed; redial or ErrClosed
+	closed bool // Close was called
+	recent [16]int64
+	nrec   int
+	rdl    time.Time // read deadline last set on t
+	wdl    time.Time
+	stats  ClientStats
+}
+
+// NewClient returns a Client over t (which must not be nil). It sends
+// nothing until the first call, which resynchronises first.
+func NewClient(t Transport, opts ClientOptions) *Client {
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxReplySize <= 0 {
+		opts.MaxReplySize = DefaultMaxReplySize
+	}
+	if opts.MaxDiscard <= 0 {
+		opts.MaxDiscard = DefaultMaxDiscard
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	src := opts.Rand
+	if src == nil {
+		var seed [32]byte
+		_, _ = crand.Read(seed[:]) // never fails on supported platforms
+		src = rand.NewChaCha8(seed)
+	}
+	lim := qjson.Limits{
+		MaxTokenSize:  opts.MaxReplySize + 1,
+		MaxTokenCount: min(max(opts.MaxReplySize/64, 4096), qjson.DefaultLimits.MaxTokenCount),
+		MaxDepth:      qjson.DefaultLimits.MaxDepth,
+	}
+	return &Client{
+		opts:   opts,
+		resync: opts.Resync,
+		sem:    make(chan struct{}, 1),
+		t:      t,
+		rand:   src,
+		dec:    qjson.NewDecoder(qjson.WithLimits(lim)),
+		in:     inbuf{buf: make([]byte, readBufSize)},
+	}
+}
+
+// DialClient connects to addr (unix:PATH, tcp:HOST:PORT or file:PATH, see
+// DialTransport) and returns a Client that redials the same address when
+// opts.Reconnect is set and opts.Redial is nil.
+func DialClient(ctx context.Context, addr string, opts ClientOptions) (*Client, error) {
+	t, err := DialTransport(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Redial == nil {
+		timeout := cmp.Or(opts.Timeout, DefaultTimeout)
+		opts.Redial = func(ctx context.Context) (Transport, error) {
+			// Bounded here, on the real network only: the Client itself
+			// uses no timers, so that simulations can supply their own.
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return DialTransport(ctx, addr)
+		}
+	}
+	return NewClient(t, opts), nil
+}
+
+// Execute runs command with args and stores its "return" value in result.
+//
+// args may be nil (no arguments), a qjson.Value object, JSON text as []byte
+// or json.RawMessage (parsed with qemu-ga's own parser), or any value that
+// encoding/json marshals to an object. result may be nil (discard),
+// *qjson.Value, *[]byte or *json.RawMessage (the value in qemu-ga's
+// serialisation), or anything encoding/json unmarshals into.
+//
+// Errors: *AgentError when the agent answered with an error, or one
+// matching ErrTimeout, ErrClosed, ErrProtocol, ErrReplyTooLarge or
+// ErrInvalidRequest. Commands that send no reply on success
+// (guest-shutdown, guest-suspend-*) end in ErrTimeout.
+func (c *Client) Execute(ctx context.Context, command string, args, result any) error {
+	argText, err := encodeArgs(args)
+	if err != nil {
+		return err
+	}
+	if err := c.acquire(ctx); err != nil {
+		return err
+	}
+	defer c.release()
+	v, err := c.call(ctx, command, argText)
+	if err != nil {
+		return err
+	}
+	return decodeResult(command, v, result)
+}
+
+// Sync resynchronises now, whatever the channel state.
+func (c *Client) Sync(ctx context.Context) error {
+	if err := c.acquire(ctx); err != nil {
+		return err
+	}
+	defer c.release()
+	if c.closed {
+		return closedError("sync", nil)
+	}
+	c.synced = false
+	return c.prepare(ctx, c.deadline(ctx))
+}
+
+// Synced reports whether the channel is known to be in step, i.e. the next
+// call will not resynchronise first.
+func (c *Client) Synced() bool {
+	c.sem <- struct{}{}
+	defer c.release()
+	return c.synced
+}
+
+// Stats returns counters of the Client's activity. Like Synced, it waits
+// for a call in progress.
+func (c *Client) Stats() ClientStats {
+	c.sem <- struct{}{}
+	defer c.release()
+	return c.stats
+}
+
+// Close drains and closes the transport. It waits for a call in progress
+// (bounded by that call's deadline). Draining matters: qemu-ga 7.2 exits
+// when a client closes a connection with replies unread, so Close first
+// shuts down the write side when the transport allows it (the agent then
+// answers what it has and closes), and reads until EOF, DrainTimeout or
+// MaxDiscard bytes. Transports without deadlines are closed at once.
+func (c *Client) Close() error {
+	c.sem <- struct{}{}
+	defer c.release()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if !c.broken {
+		c.drain()
+	}
+	return c.t.Close()
+}
+
+func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case c.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case c.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctxError("waiting for another call", ctx.Err())
+	}
+}
+
+func (c *Client) release() { <-c.sem }
+
+// deadline is the context's deadline, else now + Timeout.
+func (c *Client) deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return c.opts.Now().Add(c.opts.Timeout)
+}
+
+// call is one request cycle: get in step, send, read the matching reply.
+func (c *Client) call(ctx context.Context, command string, args []byte) (qjson.Value, error) {
+	if c.closed {
+		return qjson.Value{}, closedError("sending "+command, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return qjson.Value{}, ctxError("sending "+command, err)
+	}
+	c.stats.Calls++
+	dl := c.deadline(ctx)
+	if err := c.prepare(ctx, dl); err != nil {
+		return qjson.Value{}, err
+	}
+	id := c.newID()
+	careful := c.resync.careful()
+	c.wbuf = appendRequest(c.wbuf[:0], command, args, id, careful)
+	err := c.write(ctx, dl, c.wbuf, "sending "+command)
+	var v qjson.Value
+	if err == nil {
+		v, err = c.readReply(ctx, dl, command, id, careful)
+	}
+	c.remember(id) // a late reply to this request is recognised as stale
+	c.afterCall(err)
+	return v, err
+}
+
+// afterCall updates the channel state after a call and releases buffers
+// that one large message grew.
+func (c *Client) afterCall(err error) {
+	if !channelKnown(err) {
+		c.synced = false
+		if errors.Is(err, ErrClosed) {
+			c.broken = true
+		}
+	}
+	if cap(c.line) > 1<<20 {
+		c.line = nil
+	}
+	if cap(c.wbuf) > 1<<20 {
+		c.wbuf = nil
+	}
+}
+
+// prepare makes the channel usable: redial a failed transport (when
+// allowed) and resynchronise when the state is unknown. A transport that
+// dies during the sync is redialled once.
+func (c *Client) prepare(ctx context.Context, dl time.Time) error {
+	redialed := false
+	for {
+		if c.broken {
+			if !c.opts.Reconnect || c.opts.Redial == nil {
+				return closedError("sending", errBroken)
+			}
+			if err := c.redial(ctx); err != nil {
+				return err
+			}
+			redialed = true
+		}
+		if c.synced {
+			return nil
+		}
+		err := c.sync(ctx, dl)
+		if err == nil {
+			return nil
+		}
+		c.afterCall(err)
+		if !c.broken || redialed || !c.opts.Reconnect || c.opts.Redial == nil {
+			return err
+		}
+	}
+}
+
+func (c *Client) redial(ctx context.Context) error {
+	_ = c.t.Close()
+	t, err := c.opts.Redial(ctx)
+	if err != nil {
+		return closedError("reconnecting", err)
+	}
+	c.stats.Redials++
+	c.t, c.broken, c.synced = t, false, false
+	c.rdl, c.wdl = time.Time{}, time.Time{}
+	c.in.reset()
+	return nil
+}
+
+// newID returns a fresh id in [0, 2^63-1] (spec §7.1: larger values are
+// rejected by guest-sync).
+func (c *Client) newID() int64 { return int64(c.rand.Uint64() >> 1) }
+
+// remember records an id this client used; replies carrying it later are
+// stale and skipped instead of failing the call.
+func (c *Client) remember(id int64) {
+	c.recent[c.nrec%len(c.recent)] = id
+	c.nrec++
+}
+
+func (c *Client) isRecent(id int64) bool {
+	for i := 0; i < min(c.nrec, len(c.recent)); i++ {
+		if c.recent[i] == id {
+			return true
+		}
+	}
+	return false
+}
