@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/sim"
+)
+
+func init() {
+	register(&command{name: "proxy", summary: "put a real host and a real agent under the simulator's faults", run: runProxy})
+}
+
+const proxyHelp = `
+Usage: qgafuzz proxy --listen unix:A --upstream unix:B --faults SPEC [--seed N] [flags]
+
+Listens on A and forwards each client connection to a new connection to B (a real
+qemu-ga in unix-listen mode, or any agent), applying the simulator's byte faults
+to both directions: a seeded, content-aware counterpart of toxiproxy. Requests are
+cut into chunks at message boundaries and replies at line ends, and the faults
+that hit the n-th chunk of connection c in one direction depend only on the seed,
+c, the direction and n. When a client goes away (or the reconnect fault cuts it),
+the upstream connection is half-closed and drained before it is closed, so that
+qemu-ga 7.2 (which exits when a client leaves replies unread) survives.
+
+SPEC is a fault list as for "qgafuzz sim --faults" (e.g.
+"fragment:rate=1,max=1" or "ff:rate=0.3,dir=h2a,late:rate=0.1"), "swarm" or "all"
+(the kinds a proxy can apply), or "none". The agent-side kinds (restart, reboot)
+need a simulated agent and are refused. Kinds:
+`
+
+const proxyExamples = `
+Examples:
+  qemu-ga -m unix-listen -p /tmp/qga.sock -b ... &
+  qgafuzz proxy --listen unix:/tmp/faulty.sock --upstream unix:/tmp/qga.sock \
+      --faults 'fragment:rate=1,max=1' --seed 7 -v
+  qgafuzz call --connect unix:/tmp/faulty.sock guest-ping
+`
+
+func runProxy(e *env, args []string) int {
+	fs := newFlagSet(e, "proxy", proxyHelp+sim.FaultHelp()+proxyExamples)
+	listen := fs.String("listen", "", "address to listen on: unix:PATH or tcp:HOST:PORT")
+	upstream := fs.String("upstream", "", "the agent's address: unix:PATH or tcp:HOST:PORT")
+	faults := fs.String("faults", "none", "fault `SPEC`: a list, swarm, all or none")
+	seed := fs.Uint64("seed", 1, "seed of the fault decisions")
+	maxConns := fs.Int("max-conns", 0, "exit after serving this many connections (0: run until interrupted)")
+	idle := fs.Duration("idle", 20*time.Millisecond, "hold a partial message this long before sending it on")
+	verbose := fs.Bool("v", false, "log connections and every fault on standard error")
+	if code, ok := parseFlags(fs, e, args); !ok {
+		return code
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "qgafuzz proxy: "+format+"\n", a...)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	if *listen == "" || *upstream == "" {
+		return usage("--listen and --upstream are required")
+	}
+	if _, _, err := qga.ParseAddr(*upstream); err != nil {
+		return usage("--upstream: %v", err)
+	}
+	if *maxConns < 0 {
+		return usage("--max-conns must not be negative")
+	}
+	fl, err := sim.ProxyFaults(*faults, *seed)
+	if err != nil {
+		return usage("--faults: %v", err)
+	}
+	up := *upstream
+	p, err := sim.NewProxy(fl, *seed, func(ctx context.Context) (net.Conn, error) { return qga.Dial(ctx, up) })
+	if err != nil {
+		return usage("--faults: %v", err)
+	}
+	p.MaxConns, p.Idle = *maxConns, *idle
+	var mu sync.Mutex
+	logf := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(e.stderr, "qgafuzz proxy: "+s)
+	}
+	if *verbose {
+		p.Log = logf
+	}
+	l, err := qga.Listen(*listen)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz proxy:", err)
+		return exitTransport
+	}
+	defer l.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logf("listening on " + *listen + ", upstream " + up + ", faults " + specList(fl) + ", seed " + strconv.FormatUint(*seed, 10))
+	if err := p.Serve(ctx, l); err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz proxy:", err)
+		return exitTransport
+	}
+	return exitOK
+}
+
+func specList(fl []sim.Fault) string {
+	if len(fl) == 0 {
+		return "none"
+	}
+	s := ""
+	for i, f := range fl {
+		if i > 0 {
+			s += " "
+		}
+		s += f.Spec()
+	}
+	return s
+}

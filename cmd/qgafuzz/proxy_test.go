@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+)
+
+// TestProxyCommandQemuGA puts "qgafuzz proxy" with fragmentation and
+// duplicated replies in front of a live qemu-ga: the careful client still
+// gets exactly its replies, the proxy exits after its one connection, and
+// qemu-ga survives.
+func TestProxyCommandQemuGA(t *testing.T) {
+	ga := qgatest.StartQemuGA(t)
+	dir, err := os.MkdirTemp("", "qgpx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "p.sock")
+	stderr := &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(e, []string{"proxy", "--listen", "unix:" + sock, "--upstream", "unix:" + ga.Socket,
+			"--faults", "fragment:rate=1,max=4,gap=200us,dup:rate=0.5,dir=a2h", "--seed", "3", "--max-conns", "1", "-v"})
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(stderr.String(), "listening on") {
+		select {
+		case code := <-done:
+			t.Fatalf("proxy exited with %d: %s", code, stderr)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy did not start: %s", stderr)
+		}
+	}
+	ctx := context.Background()
+	c, err := qga.DialClient(ctx, "unix:"+sock, qga.ClientOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 5; i++ {
+		var id int64
+		if err := c.Execute(ctx, "guest-sync", map[string]int64{"id": i * 11}, &id); err != nil || id != i*11 {
+			t.Fatalf("guest-sync %d: %d, %v\n%s", i*11, id, err, stderr)
+		}
+		if err := c.Execute(ctx, "guest-ping", nil, nil); err != nil {
+			t.Fatalf("guest-ping: %v", err)
+		}
+	}
+	if st := c.Stats(); st.StaleReplies == 0 {
+		t.Logf("no duplicated reply reached the client (stats %+v)", st)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("proxy exit %d: %s", code, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("proxy did not exit after --max-conns 1: %s", stderr)
+	}
+	for _, want := range []string{"conn 1 h2a fragment", "conn 1 a2h fragment", "conn 1 a2h dup", "conn 1: closed"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, stderr)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !ga.Alive() {
+		t.Fatal("qemu-ga exited")
+	}
+	if conn, err := net.Dial("unix", ga.Socket); err != nil {
+		t.Fatal(err)
+	} else {
+		conn.Close()
+	}
+}
+
+func TestProxyCommandUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{}, {"--listen", "unix:/tmp/x.sock"}, {"--listen", "unix:/tmp/x.sock", "--upstream", "bogus"},
+		{"--listen", "unix:/tmp/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", "restart"},
+		{"--listen", "unix:/tmp/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", "nope"},
+	} {
+		var out, errb syncBuffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
+		if code := run(e, append([]string{"proxy"}, args...)); code != exitUsage || errb.String() == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
+		}
+	}
+	var errb syncBuffer
+	e := &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: &errb}
+	run(e, []string{"proxy", "--listen", "unix:/tmp/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", "reboot"})
+	if !strings.Contains(errb.String(), "simulated agent") {
+		t.Fatalf("reboot in a proxy: %s", errb.String())
+	}
+}

@@ -1,0 +1,158 @@
+package sim
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+)
+
+// This file is the host side: the virtual Transport the real qga.Client
+// talks through, and host sessions. A session is one host process with its
+// own Client; a reconnect fault kills it and a new one starts, while the
+// channel (and whatever the agent wrote into it) carries on, as on
+// virtio-serial.
+
+var (
+	// errHostGone is what a dead host process's transport returns; the
+	// client reports it as a closed channel, and the workload starts a
+	// new session.
+	errHostGone = errors.New("sim: the host process died (reconnect fault)")
+	// errDeadlock is returned by a read without a deadline when nothing
+	// can ever arrive.
+	errDeadlock = errors.New("sim: read without a deadline and nothing in flight")
+	// errStopped is returned once the run has stopped (agent panic).
+	errStopped = errors.New("sim: run stopped")
+)
+
+type hostActor struct {
+	sess      int32
+	dead      bool
+	client    *qga.Client
+	backAfter time.Duration // reconnect delay after a crash
+	rx        []piece       // delivered to the host, not yet read
+	rxLen     int
+}
+
+func (h *hostActor) receive(pc piece) {
+	h.rx = append(h.rx, pc)
+	h.rxLen += len(pc.data)
+}
+
+// transport is one session's qga.Transport over the virtual channel.
+type transport struct {
+	w      *world
+	sess   int32
+	closed bool
+	rdl    time.Duration
+	hasRDL bool
+}
+
+// Read returns what the channel has delivered, or runs the simulation
+// until something arrives or the read deadline passes in virtual time.
+func (t *transport) Read(p []byte) (int, error) {
+	w := t.w
+	for {
+		switch {
+		case t.closed:
+			return 0, net.ErrClosed
+		case w.host.sess != t.sess || w.host.dead:
+			return 0, errHostGone
+		case w.stop:
+			return 0, errStopped
+		case len(p) == 0:
+			return 0, nil
+		case w.host.rxLen > 0:
+			return w.hostRead(p), nil
+		case t.hasRDL && w.now >= t.rdl:
+			w.tr.add(w.now, "host", "timeout", nil, "")
+			return 0, os.ErrDeadlineExceeded
+		}
+		limit := forever
+		if t.hasRDL {
+			limit = t.rdl
+		}
+		w.runUntil(w.readable, limit)
+		if !t.hasRDL && w.host.rxLen == 0 && !w.host.dead && !w.stop {
+			return 0, errDeadlock
+		}
+	}
+}
+
+// hostRead copies delivered bytes into p and shows them to the checker,
+// which learns which replies the client has seen.
+func (w *world) hostRead(p []byte) int {
+	h := &w.host
+	n := 0
+	for n < len(p) && len(h.rx) > 0 {
+		pc := &h.rx[0]
+		k := copy(p[n:], pc.data)
+		w.chk.feed(pc.data[:k], pc.tag)
+		n += k
+		if k == len(pc.data) {
+			h.rx = h.rx[1:]
+		} else {
+			pc.data = pc.data[k:]
+		}
+	}
+	if len(h.rx) == 0 {
+		h.rx = nil
+	}
+	h.rxLen -= n
+	w.tr.add(w.now, "host", "read", p[:n], "")
+	return n
+}
+
+// Write hands p to the channel at once: writes never block. Faults decide
+// how and when its bytes arrive.
+func (t *transport) Write(p []byte) (int, error) {
+	w := t.w
+	switch {
+	case t.closed:
+		return 0, net.ErrClosed
+	case w.host.sess != t.sess || w.host.dead:
+		return 0, errHostGone
+	case w.stop:
+		return 0, errStopped
+	}
+	w.writeCall = append(w.writeCall, w.call)
+	tag := int32(len(w.writeCall))
+	w.tr.add(w.now, "host", "write", p, "")
+	w.send(&w.h2a, NewChunk(p, tag), SiteH2A, t.sess)
+	return len(p), nil
+}
+
+// Close closes this session's end. The channel itself stays.
+func (t *transport) Close() error {
+	t.closed = true
+	return nil
+}
+
+// SetReadDeadline sets the virtual instant at which a blocked Read fails
+// with os.ErrDeadlineExceeded.
+func (t *transport) SetReadDeadline(d time.Time) error {
+	t.hasRDL = !d.IsZero()
+	t.rdl = d.Sub(Epoch)
+	return nil
+}
+
+// SetWriteDeadline is accepted; writes never block.
+func (t *transport) SetWriteDeadline(time.Time) error { return nil }
+
+// newSession starts a host process: a new transport and a new Client,
+// with its own id stream (a restarted host does not reuse ids).
+func (w *world) newSession() {
+	h := &w.host
+	h.sess++
+	h.dead = false
+	h.client = qga.NewClient(&transport{w: w, sess: h.sess}, qga.ClientOptions{
+		Resync: w.resync,
+		Now:    w.virtualNow,
+		Rand:   streamSource(w.cfg.seed, purposeClient, uint64(h.sess)),
+	})
+	w.chk.newSession()
+	w.stats.Sessions++
+	w.tr.add(w.now, "host", "session", nil, "session "+itoa(int64(h.sess))+", client "+string(w.cfg.client))
+}

@@ -1,0 +1,297 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// This file applies the simulator's byte faults to real connections: a
+// proxy between a real host and a real agent (qemu-ga or any other), a
+// seeded, content-aware counterpart of toxiproxy for unix sockets. The
+// host-to-agent stream is cut into chunks at message boundaries (found by
+// qemu-ga's own lexer in boundary mode), the agent-to-host stream at line
+// ends, so the same byte stream gives the same chunks whatever the read
+// sizes, and the faults that fire on the n-th chunk of connection c in
+// direction d depend only on (seed, c, d, n).
+
+// Proxy forwards each accepted connection to a new upstream connection,
+// with faults.
+type Proxy struct {
+	Faults []Fault
+	Seed   uint64
+	// Dial opens the upstream connection for a client.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// Log, if set, receives one line per connection event and fault.
+	Log func(string)
+	// Idle is how long a partial message or line is held, waiting for
+	// its end, before it is sent on as a chunk (20ms if zero).
+	Idle time.Duration
+	// MaxConns stops Serve after this many connections have been served
+	// (0: serve until the context ends).
+	MaxConns int
+}
+
+// NewProxy checks that every fault can act on a real connection.
+func NewProxy(faults []Fault, seed uint64, dial func(ctx context.Context) (net.Conn, error)) (*Proxy, error) {
+	for _, f := range faults {
+		if f.Sites()&(SiteH2A|SiteA2H|SiteConn) == 0 {
+			return nil, fmt.Errorf("fault %s acts on a simulated agent and cannot be applied to a real one by a proxy "+
+				"(proxy faults: %s)", f.Name(), proxyKinds())
+		}
+	}
+	return &Proxy{Faults: faults, Seed: seed, Dial: dial}, nil
+}
+
+func proxyKinds() string {
+	s := ""
+	for _, k := range kinds {
+		if !k.SimOnly {
+			if s != "" {
+				s += ", "
+			}
+			s += k.Name
+		}
+	}
+	return s
+}
+
+// ProxyFaults is ParseFaults for the proxy: "swarm" (for seed) and "all"
+// keep only the kinds a proxy can apply.
+func ProxyFaults(spec string, seed uint64) ([]Fault, error) {
+	var fs []Fault
+	switch spec {
+	case "swarm", "all":
+		all, _ := ResolveFaults(spec, seed)
+		for _, f := range all {
+			if k, _ := KindByName(f.Name()); !k.SimOnly {
+				fs = append(fs, f)
+			}
+		}
+		return fs, nil
+	}
+	return ParseFaults(spec)
+}
+
+func (p *Proxy) logf(format string, args ...any) {
+	if p.Log != nil {
+		p.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// Serve accepts connections on l until ctx ends (then it closes l and
+// every connection) or MaxConns connections have been served.
+func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { <-ctx.Done(); l.Close() }()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for n := 0; p.MaxConns == 0 || n < p.MaxConns; n++ {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.serveConn(ctx, n+1, c)
+		}()
+	}
+	return nil
+}
+
+// serveConn proxies one client. When the client is done (or a reconnect
+// fault cuts it), the upstream write side is shut down and the upstream
+// is read to its end before closing, so that a real qemu-ga never sees a
+// connection closed with replies unread (qemu-ga 7.2 exits on that).
+func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
+	defer client.Close()
+	up, err := p.Dial(ctx)
+	if err != nil {
+		p.logf("conn %d: upstream: %v", conn, err)
+		return
+	}
+	defer up.Close()
+	p.logf("conn %d: open", conn)
+	var once sync.Once
+	hangup := func() { once.Do(func() { p.logf("conn %d: client connection cut", conn); client.Close() }) }
+	stop := context.AfterFunc(ctx, func() { client.Close(); up.Close() })
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.pump(conn, SiteA2H, up, client, hangup)
+		if cw, ok := client.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}()
+	p.pump(conn, SiteH2A, client, up, hangup)
+	if cw, ok := up.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	} else {
+		up.Close()
+	}
+	<-done
+	p.logf("conn %d: closed", conn)
+}
+
+// pump copies src to dst chunk by chunk, through the faults of dir.
+func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func()) {
+	var insts []*faultInst
+	seen := map[string]uint64{}
+	for i, f := range p.Faults {
+		if f.Sites()&(dir|SiteConn) == 0 {
+			continue
+		}
+		purpose := purposeProxy + ":" + dir.String() + ":" + f.Name()
+		insts = append(insts, &faultInst{f: f, idx: i, sites: f.Sites(),
+			dec: rand.New(streamSource(p.Seed, purpose, uint64(conn)<<16|seen[f.Name()]))})
+		seen[f.Name()]++
+	}
+	idle := p.Idle
+	if idle <= 0 {
+		idle = 20 * time.Millisecond
+	}
+	prmSrc := rand.NewPCG(0, 0)
+	prm := rand.New(prmSrc)
+	start := time.Now()
+	var sp splitter
+	if dir == SiteH2A {
+		sp.dec = qjson.NewDecoder(qjson.BoundaryOnly())
+	}
+	dstOK := true
+	send := func(b []byte) {
+		c := NewChunk(b, TagNone)
+		for _, site := range []Site{dir, SiteConn} {
+			op := Opportunity{Site: site, Now: time.Since(start), Chunk: c}
+			for _, fi := range insts {
+				if fi.sites&site == 0 {
+					continue
+				}
+				fire, seed := fi.roll(0, false)
+				if !fire {
+					continue
+				}
+				prmSrc.Seed(seed, 0x5eed)
+				if desc := fi.f.Apply(&op, prm); desc != "" {
+					p.logf("conn %d %s %s #%d: %s", conn, dir, fi.f.Name(), fi.n, desc)
+				}
+			}
+			if op.Action == ActHangup {
+				hangup()
+			}
+		}
+		for _, s := range c.Segs {
+			if s.Gap > 0 {
+				time.Sleep(s.Gap)
+			}
+			if dstOK && len(s.Data) > 0 {
+				if _, err := dst.Write(s.Data); err != nil {
+					dstOK = false // keep reading src: its bytes must be drained
+				}
+			}
+		}
+	}
+	buf := make([]byte, 4096)
+	for {
+		if sp.pending() {
+			src.SetReadDeadline(time.Now().Add(idle))
+		} else {
+			src.SetReadDeadline(time.Time{})
+		}
+		n, err := src.Read(buf)
+		for _, chunk := range sp.split(buf[:n]) {
+			send(chunk)
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				send(sp.flush())
+				continue
+			}
+			if rest := sp.flush(); len(rest) > 0 {
+				send(rest)
+			}
+			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
+				p.logf("conn %d %s: %v", conn, dir, err)
+			}
+			return
+		}
+	}
+}
+
+// splitter cuts a stream into chunks: after each message (h2a, with dec)
+// plus the whitespace that follows it, or after each '\n' (a2h).
+type splitter struct {
+	dec *qjson.Decoder
+	buf []byte
+}
+
+const maxChunk = 64 << 10
+
+func (s *splitter) pending() bool { return len(s.buf) > 0 }
+
+func (s *splitter) flush() []byte {
+	b := s.buf
+	s.buf = nil
+	return b
+}
+
+func (s *splitter) split(p []byte) [][]byte {
+	var out [][]byte
+	for len(p) > 0 {
+		end := -1
+		if s.dec == nil {
+			for i, c := range p {
+				if c == '\n' {
+					end = i + 1
+					break
+				}
+			}
+		} else if n, ok := s.dec.Feed(p); ok {
+			end = n
+			for end < len(p) && (p[end] == ' ' || p[end] == '\n' || p[end] == '\r' || p[end] == '\t') {
+				end++
+			}
+			// Whitespace after a message completes nothing, but the
+			// lexer must see it (a LF ends recovery mode).
+			for k := n; k < end; {
+				m, _ := s.dec.Feed(p[k:end])
+				if m == 0 {
+					break
+				}
+				k += m
+			}
+			if end == 0 {
+				// A number or keyword ended by the next byte: the event
+				// belongs to what is already buffered.
+				if len(s.buf) > 0 {
+					out = append(out, s.flush())
+				}
+				continue
+			}
+		}
+		if end < 0 {
+			s.buf = append(s.buf, p...)
+			if len(s.buf) >= maxChunk {
+				out = append(out, s.flush())
+			}
+			return out
+		}
+		s.buf = append(s.buf, p[:end]...)
+		out = append(out, s.flush())
+		p = p[end:]
+	}
+	return out
+}

@@ -1,0 +1,286 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// proxyLog collects a proxy's log lines.
+type proxyLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *proxyLog) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+}
+
+func (l *proxyLog) count(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.lines {
+		if strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// startProxy runs a proxy with faults in front of upstream (a unix socket
+// path) and returns the path it listens on.
+func startProxy(t *testing.T, faults string, seed uint64, upstream string) (string, *proxyLog) {
+	t.Helper()
+	fl, err := ProxyFaults(faults, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProxy(fl, seed, func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", upstream)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &proxyLog{}
+	p.Log = log.add
+	dir, err := os.MkdirTemp("", "qgap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "proxy.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("proxy: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
+	return path, log
+}
+
+// exchange writes in on a new connection to path, reads until want bytes
+// arrived (or, with want < 0, until idle of silence), then half-closes and
+// drains, as a polite qemu-ga client must.
+func exchange(t *testing.T, path string, in []byte, want int, idle time.Duration) []byte {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(10 * time.Second)
+	for (want < 0 || len(got) < want) && time.Now().Before(deadline) {
+		c.SetReadDeadline(time.Now().Add(idle))
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && want < 0 {
+				break
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+		}
+	}
+	c.(*net.UnixConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	return got
+}
+
+var proxyInput = []byte("\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":123}}\n" +
+	"{\"execute\":\"guest-ping\"}\n" +
+	"{\"execute\":\"guest-sync\",\"arguments\":{\"id\":-5}}\n" +
+	"{\"execute\":\"guest-n\xc3\xb6pe\",\"id\":\"\xe2\x82\xac\"}\n" +
+	"{\"execute\":\"guest-ping\",\"arguments\":{\"x\":1},\"id\":\"z\"}\n" +
+	"[1] 2 \"abc\"{\"execute\":\"guest-sync\",\"arguments\":{\"id\":77}}")
+
+// TestProxyQemuGAFragmented: with every request and reply cut into single
+// bytes (and UTF-8 characters split), a live qemu-ga answers byte for byte
+// as without the proxy.
+func TestProxyQemuGAFragmented(t *testing.T) {
+	ga := qgatest.StartQemuGA(t)
+	want := qga.NewAgent(qga.AgentConfig{}).Feed(nil, proxyInput)
+	path, log := startProxy(t, "fragment:rate=1,max=1,gap=100us;utf8split:rate=1,max=5ms", 1, ga.Socket)
+	got := exchange(t, path, proxyInput, len(want), 2*time.Second)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("through the proxy:\n got %q\nwant %q", got, want)
+	}
+	if n := log.count("h2a fragment"); n < 6 {
+		t.Fatalf("only %d requests were fragmented", n)
+	}
+	if log.count("a2h fragment") < 6 || log.count("h2a utf8split") < 1 {
+		t.Fatalf("replies or UTF-8 not split:\n%s", strings.Join(log.lines, "\n"))
+	}
+	if !ga.Alive() {
+		t.Fatal("qemu-ga exited")
+	}
+}
+
+// TestProxyQemuGAClientSyncs: with stray 0xFF bytes injected into the
+// requests, the careful client still gets in step with a live qemu-ga and
+// never returns anything but the right reply.
+func TestProxyQemuGAClientSyncs(t *testing.T) {
+	ga := qgatest.StartQemuGA(t)
+	path, log := startProxy(t, "ff:rate=0.4,dir=h2a", 5, ga.Socket)
+	ctx := context.Background()
+	c, err := qga.DialClient(ctx, "unix:"+path, qga.ClientOptions{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for i := int64(0); i < 40 && ok < 5; i++ {
+		var v qjson.Value
+		if err := c.Execute(ctx, "guest-sync", map[string]int64{"id": 1000 + i}, &v); err != nil {
+			continue
+		}
+		if n, isInt := v.Int(); !isInt || n != 1000+i {
+			t.Fatalf("call %d returned %v", i, v)
+		}
+		ok++
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ok < 5 {
+		t.Fatalf("only %d of 40 calls succeeded", ok)
+	}
+	if log.count("h2a ff") == 0 {
+		t.Fatal("no 0xFF was injected")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !ga.Alive() {
+		t.Fatal("qemu-ga exited")
+	}
+}
+
+// TestProxyQemuGAReconnect: the reconnect fault cuts client connections,
+// yet qemu-ga (which exits when a client leaves replies unread) survives,
+// because the proxy drains the upstream side.
+func TestProxyQemuGAReconnect(t *testing.T) {
+	ga := qgatest.StartQemuGA(t)
+	path, log := startProxy(t, "reconnect:rate=0.5", 2, ga.Socket)
+	for i := 0; i < 6; i++ {
+		exchange(t, path, proxyInput, -1, 100*time.Millisecond)
+	}
+	if log.count("client connection cut") == 0 {
+		t.Fatal("no connection was cut")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !ga.Alive() {
+		t.Fatalf("qemu-ga exited: %s", ga.LogTail(5))
+	}
+	c, err := qga.DialClient(context.Background(), "unix:"+ga.Socket, qga.ClientOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Execute(context.Background(), "guest-ping", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProxyDeterministic: the same seed and the same stream give the same
+// faults and the same bytes; another seed gives other faults.
+func TestProxyDeterministic(t *testing.T) {
+	const faults = "fragment:rate=0.5,gap=0s;dup:rate=0.3;bitflip:rate=0.2;ff:rate=0.2;loss:rate=0.2"
+	run := func(seed uint64) ([]byte, []string) {
+		addr := "unix:" + filepath.Join(t.TempDir(), "a.sock")
+		l, err := qga.Listen(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{}), SurviveReset: true}
+		go srv.Serve(l)
+		defer l.Close()
+		path, log := startProxy(t, faults, seed, strings.TrimPrefix(addr, "unix:"))
+		got := exchange(t, path, bytes.Repeat(proxyInput, 3), -1, 200*time.Millisecond)
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return got, append([]string(nil), log.lines...)
+	}
+	out1, log1 := run(11)
+	out2, log2 := run(11)
+	_, log3 := run(12)
+	if !bytes.Equal(out1, out2) {
+		t.Fatalf("seed 11 twice, two outputs:\n%q\n%q", out1, out2)
+	}
+	// The two directions are two goroutines: each direction's faults are
+	// deterministic, their interleaving in the log is not.
+	for _, dir := range []string{" h2a ", " a2h "} {
+		a, b := only(log1, dir), only(log2, dir)
+		if a != b {
+			t.Fatalf("seed 11 twice,%sfaults differ:\n%s\n--\n%s", dir, a, b)
+		}
+		if a == only(log3, dir) {
+			t.Fatalf("seeds 11 and 12 gave the same%sfaults", dir)
+		}
+		if strings.Count(a, "\n") < 5 {
+			t.Fatalf("few%sfaults: %s", dir, a)
+		}
+	}
+}
+
+func only(lines []string, sub string) string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestProxyRejectsAgentFaults(t *testing.T) {
+	for _, spec := range []string{"restart", "reboot:rate=1"} {
+		fl, err := ProxyFaults(spec, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewProxy(fl, 1, nil); err == nil || !strings.Contains(err.Error(), "simulated agent") {
+			t.Fatalf("%s: %v", spec, err)
+		}
+	}
+	for _, spec := range []string{"all", "swarm"} {
+		fl, err := ProxyFaults(spec, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewProxy(fl, 1, nil); err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// This file runs one simulation: options, the world that holds every
+// actor, the workload loop, and the result.
+
+// Strategy is the host client's way of staying in step with the agent.
+type Strategy string
+
+const (
+	// Delimited is the careful qga.Client: 0xFF + guest-sync-delimited,
+	// requests tagged with ids.
+	Delimited Strategy = "delimited"
+	// FlushPlain is the careful client for agents without the delimited
+	// sync: 0xFF + guest-sync, ids on requests.
+	FlushPlain Strategy = "flush-plain"
+	// Plain is a pre-delimiter host: guest-sync without 0xFF, the next
+	// line taken as the reply.
+	Plain Strategy = "plain"
+	// Naive never synchronises: it sends and takes the next line.
+	Naive Strategy = "naive"
+)
+
+// Strategies lists the strategies in the order help shows them.
+var Strategies = []Strategy{Delimited, FlushPlain, Plain, Naive}
+
+func (s Strategy) resync() (qga.Resync, error) {
+	switch s {
+	case Delimited, "":
+		return qga.ResyncDelimited, nil
+	case FlushPlain:
+		return qga.ResyncFlushPlain, nil
+	case Plain:
+		return qga.ResyncPlain, nil
+	case Naive:
+		return qga.ResyncNone, nil
+	}
+	return 0, fmt.Errorf("unknown client strategy %q (want delimited, flush-plain, plain or naive)", s)
+}
+
+// DefaultSteps is the workload length of a run.
+const DefaultSteps = 40
+
+// Options configure a run (or, in a batch, every run).
+type Options struct {
+	Seed   uint64
+	Client Strategy // Delimited if empty
+	// Faults is "swarm" (or empty: a random subset with random rates per
+	// seed), "all", "none", or a list such as "dup:rate=0.1,late".
+	Faults string
+	Steps  int // DefaultSteps if zero
+	// Trace keeps the trace lines in Result.Trace (the hash is always
+	// computed).
+	Trace bool
+	// AgentBug plants a bug in the reference agent (qga.AgentConfig.Bug).
+	AgentBug qga.Bug
+	// NewAgent replaces the reference agent (tests of the invariants).
+	NewAgent func() Agent
+	// AgentLimits are the parser limits the memory invariant checks
+	// against (qjson.DefaultLimits if zero).
+	AgentLimits qjson.Limits
+}
+
+// ResolveFaults returns the fault mix of spec for seed.
+func ResolveFaults(spec string, seed uint64) ([]Fault, error) {
+	switch strings.TrimSpace(spec) {
+	case "", "swarm":
+		return SwarmFaults(seed), nil
+	case "all":
+		return AllFaults(), nil
+	}
+	return ParseFaults(spec)
+}
+
+// runConfig is everything a run depends on.
+type runConfig struct {
+	seed   uint64
+	client Strategy
+	faults []Fault
+	ops    []Op
+	plan   []Event // replay: the events to fire; nil: roll the dice
+	replay bool
+	opts   *Options
+}
+
+// world holds every actor of one run.
+type world struct {
+	cfg          *runConfig
+	resync       qga.Resync
+	now          time.Duration
+	virtualNow   func() time.Time
+	readable     func() bool
+	tm           timers
+	h2a, a2h     pipe
+	agent        agentActor
+	host         hostActor
+	faults       []*faultInst
+	tr           tracer
+	chk          checker
+	quiet, stop  bool
+	step         int
+	call         int32 // the call in progress, 0 between calls
+	callDeadline time.Duration
+	calls        []callRec // calls made, in order (call k is calls[k-1])
+	writeCall    []int32   // the call of each host write (write tag t is writeCall[t-1])
+	events       []Event
+	viol         []Violation
+	stats        Stats
+	opp          Opportunity
+	win          []piece
+	prmSrc       *rand.PCG
+	prm          *rand.Rand
+}
+
+func newWorld(cfg *runConfig) (*world, error) {
+	resync, err := cfg.client.resync()
+	if err != nil {
+		return nil, err
+	}
+	w := &world{cfg: cfg, resync: resync, tr: newTracer(cfg.opts.Trace), chk: newChecker()}
+	w.virtualNow = func() time.Time { return Epoch.Add(w.now) }
+	w.readable = func() bool { return w.host.rxLen > 0 || w.host.dead }
+	w.prmSrc = rand.NewPCG(0, 0)
+	w.prm = rand.New(w.prmSrc)
+	var a Agent
+	if cfg.opts.NewAgent != nil {
+		a = cfg.opts.NewAgent()
+	} else {
+		a = qga.NewAgent(qga.AgentConfig{Bug: cfg.opts.AgentBug})
+	}
+	lim := cfg.opts.AgentLimits
+	if lim == (qjson.Limits{}) {
+		lim = qjson.DefaultLimits
+	}
+	w.agent = agentActor{a: a, maxHeld: lim.MaxTokenSize + 1}
+	seen := map[string]uint64{}
+	for i, f := range cfg.faults {
+		fi := &faultInst{f: f, idx: i, sites: f.Sites(),
+			dec: newStream(cfg.seed, purposeFault+":"+f.Name(), seen[f.Name()])}
+		seen[f.Name()]++
+		if cfg.replay {
+			fi.plan = map[planKey]uint64{}
+			for _, e := range cfg.plan {
+				if e.Fault == i {
+					fi.plan[planKey{e.Step, e.N}] = e.Seed
+				}
+			}
+		}
+		w.faults = append(w.faults, fi)
+	}
+	return w, nil
+}
+
+// Run runs one seed.
+func Run(opts Options) (*Result, error) {
+	if opts.Steps <= 0 {
+		opts.Steps = DefaultSteps
+	}
+	faults, err := ResolveFaults(opts.Faults, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	return execute(&runConfig{seed: opts.Seed, client: opts.Client, faults: faults,
+		ops: GenOps(opts.Seed, opts.Steps), opts: &opts})
+}
+
+func execute(cfg *runConfig) (*Result, error) {
+	if cfg.client == "" {
+		cfg.client = Delimited
+	}
+	w, err := newWorld(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.main()
+	w.stats.Virtual = w.now
+	res := &Result{Seed: cfg.seed, Client: cfg.client, Faults: Specs(cfg.faults), Ops: cfg.ops,
+		Events: w.events, Violations: w.viol, TraceHash: w.tr.sum(), TraceLines: w.tr.n,
+		Stats: w.stats, Replayed: cfg.replay, AgentBug: cfg.opts.AgentBug}
+	if cfg.opts.Trace {
+		res.Trace = w.tr.out
+	}
+	return res, nil
+}
+
+// main is the host's life: the workload, then the quiet phase. A panic
+// outside the agent (in the client or the simulator) is a finding too.
+func (w *world) main() {
+	defer func() {
+		if r := recover(); r != nil {
+			w.violate(InvPanic, fmt.Sprintf("panic: %v", r))
+			w.viol[len(w.viol)-1].Detail = string(debug.Stack())
+			w.stop = true
+		}
+	}()
+	w.newSession()
+	for i, op := range w.cfg.ops {
+		if w.stop {
+			return
+		}
+		w.step = i + 1
+		w.opp = Opportunity{Site: SiteStep}
+		w.offer(&w.opp)
+		w.settleHost()
+		if op.Think > 0 {
+			w.runUntil(nil, w.now+op.Think)
+		}
+		w.settleHost()
+		w.doCall(op)
+	}
+	if !w.stop {
+		w.quietPhase()
+	}
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Seed       uint64      `json:"seed"`
+	Client     Strategy    `json:"client"`
+	Faults     []string    `json:"faults"`
+	Ops        []Op        `json:"-"`
+	Events     []Event     `json:"events"`
+	Violations []Violation `json:"violations,omitempty"`
+	TraceHash  string      `json:"trace_sha256"`
+	TraceLines int         `json:"trace_lines"`
+	Stats      Stats       `json:"stats"`
+	Replayed   bool        `json:"replayed,omitempty"`
+	AgentBug   qga.Bug     `json:"-"`
+	// Trace holds the JSON Lines when Options.Trace was set.
+	Trace []byte `json:"-"`
+}
+
+// Failed reports whether an invariant was violated.
+func (r *Result) Failed() bool { return len(r.Violations) > 0 }
+
+// First returns the first violation, or nil.
+func (r *Result) First() *Violation {
+	if len(r.Violations) == 0 {
+		return nil
+	}
+	return &r.Violations[0]
+}

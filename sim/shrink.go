@@ -1,0 +1,205 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+)
+
+// This file shrinks a failing schedule: it removes fault events and
+// workload steps while a replay still violates the same invariant, by
+// delta debugging over the events, then over the steps, until neither
+// shrinks. A replay fires only the events it is given, so every candidate
+// is a subset of what failed, and the result lists only what the failure
+// needs.
+
+// ShrinkStats say how much shrinking did.
+type ShrinkStats struct {
+	Replays              int
+	EventsBefore, Events int
+	StepsBefore, Steps   int
+}
+
+func (s ShrinkStats) String() string {
+	return fmt.Sprintf("%d of %d fault events, %d of %d steps, %d replays",
+		s.Events, s.EventsBefore, s.Steps, s.StepsBefore, s.Replays)
+}
+
+// DefaultShrinkBudget bounds the replays one shrink may use.
+const DefaultShrinkBudget = 4000
+
+type shrinker struct {
+	opts   *Options
+	target string
+	budget int
+	stats  ShrinkStats
+}
+
+// Shrink minimises the failing run r (which must have failed) and returns
+// the minimal schedule and its replay. budget bounds the replays
+// (DefaultShrinkBudget if zero).
+func Shrink(r *Result, budget int) (*Schedule, *Result, ShrinkStats, error) {
+	return shrinkWith(r.Schedule(), &Options{Seed: r.Seed, Client: r.Client, AgentBug: r.AgentBug}, budget)
+}
+
+// shrinkWith shrinks s under opts (which may carry a test agent).
+func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, ShrinkStats, error) {
+	if budget <= 0 {
+		budget = DefaultShrinkBudget
+	}
+	first, err := replayWith(s, opts)
+	if err != nil {
+		return nil, nil, ShrinkStats{}, err
+	}
+	if !first.Failed() {
+		return nil, nil, ShrinkStats{}, fmt.Errorf("sim: the schedule of seed %d does not fail when replayed", s.Seed)
+	}
+	sh := &shrinker{opts: opts, target: first.First().Invariant, budget: budget}
+	sh.stats = ShrinkStats{Replays: 1, EventsBefore: len(s.Events), StepsBefore: len(s.Ops)}
+	cur := *s
+	cur.Events = first.Events
+	for changed := true; changed && sh.budget > 0; {
+		changed = false
+		if ev, ok := sh.events(&cur); ok {
+			cur.Events, changed = ev, true
+		}
+		if ops, ev, ok := sh.steps(&cur); ok {
+			cur.Ops, cur.Events, changed = ops, ev, true
+		}
+	}
+	min := compact(&cur)
+	res, err := replayWith(min, opts)
+	if err != nil {
+		return nil, nil, sh.stats, err
+	}
+	sh.stats.Replays++
+	if !res.Failed() || res.First().Invariant != sh.target {
+		return nil, nil, sh.stats, fmt.Errorf("sim: internal error: the shrunk schedule of seed %d no longer fails", s.Seed)
+	}
+	min.Violation, min.TraceHash = res.First(), res.TraceHash
+	sh.stats.Events, sh.stats.Steps = len(min.Events), len(min.Ops)
+	return min, res, sh.stats, nil
+}
+
+// try replays s with ops and events and reports whether it still violates
+// the target invariant, returning the events that actually fired.
+func (sh *shrinker) try(s *Schedule, ops []Op, events []Event) ([]Event, bool) {
+	if sh.budget <= 0 {
+		return nil, false
+	}
+	sh.budget--
+	sh.stats.Replays++
+	c := *s
+	c.Ops, c.Events = ops, events
+	r, err := replayWith(&c, sh.opts)
+	if err != nil || !r.Failed() {
+		return nil, false
+	}
+	for _, v := range r.Violations {
+		if v.Invariant == sh.target {
+			return r.Events, true
+		}
+	}
+	return nil, false
+}
+
+// events removes fault events: whole faults first, then delta debugging
+// over what is left, then one at a time.
+func (sh *shrinker) events(s *Schedule) ([]Event, bool) {
+	ev, changed := s.Events, false
+	for _, f := range faultsOf(ev) {
+		rest := slices.DeleteFunc(slices.Clone(ev), func(e Event) bool { return e.Fault == f })
+		if got, ok := sh.try(s, s.Ops, rest); ok {
+			ev, changed = got, true
+		}
+	}
+	for n := 2; len(ev) >= 2; {
+		size := (len(ev) + n - 1) / n
+		reduced := false
+		for i := 0; i < len(ev); i += size {
+			rest := slices.Concat(ev[:i], ev[min(i+size, len(ev)):])
+			if got, ok := sh.try(s, s.Ops, rest); ok {
+				ev, changed, reduced = got, true, true
+				n = max(n-1, 2)
+				break
+			}
+		}
+		if !reduced {
+			if n >= len(ev) {
+				break
+			}
+			n = min(2*n, len(ev))
+		}
+	}
+	for i := len(ev) - 1; i >= 0 && i < len(ev); i-- {
+		rest := slices.Delete(slices.Clone(ev), i, i+1)
+		if got, ok := sh.try(s, s.Ops, rest); ok {
+			ev, changed = got, true
+		}
+	}
+	return ev, changed
+}
+
+// steps removes workload steps: the tail after the failure first, then
+// halves, then one at a time from the end.
+// Events of a removed step go with it; later events move up one step.
+func (sh *shrinker) steps(s *Schedule) ([]Op, []Event, bool) {
+	ops, ev, changed := s.Ops, s.Events, false
+	accept := func(from, to int) bool {
+		cand := slices.Concat(ops[:from], ops[to:])
+		var cev []Event
+		for _, e := range ev {
+			switch {
+			case e.Step <= from:
+				cev = append(cev, e)
+			case e.Step > to:
+				e.Step -= to - from
+				cev = append(cev, e)
+			}
+		}
+		got, ok := sh.try(s, cand, cev)
+		if ok {
+			ops, ev, changed = cand, got, true
+		}
+		return ok
+	}
+	for k := len(ops) / 2; k >= 1 && len(ops) > 1; k /= 2 {
+		for len(ops) > k && accept(len(ops)-k, len(ops)) {
+		}
+	}
+	for i := len(ops) - 1; i >= 0 && len(ops) > 1; i-- {
+		if i < len(ops) {
+			accept(i, i+1)
+		}
+	}
+	return ops, ev, changed
+}
+
+func faultsOf(ev []Event) []int {
+	var out []int
+	for _, e := range ev {
+		if !slices.Contains(out, e.Fault) {
+			out = append(out, e.Fault)
+		}
+	}
+	return out
+}
+
+// compact drops the faults that no longer fire and renumbers the events.
+// A fault without events never fires in a replay, so this changes nothing.
+func compact(s *Schedule) *Schedule {
+	c := *s
+	used := faultsOf(s.Events)
+	slices.Sort(used)
+	c.Faults = nil
+	remap := map[int]int{}
+	for _, f := range used {
+		remap[f] = len(c.Faults)
+		c.Faults = append(c.Faults, s.Faults[f])
+	}
+	c.Events = make([]Event, len(s.Events))
+	for i, e := range s.Events {
+		e.Fault = remap[e.Fault]
+		c.Events[i] = e
+	}
+	return &c
+}

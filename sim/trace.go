@@ -1,0 +1,158 @@
+package sim
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strconv"
+	"time"
+	"unicode/utf16"
+)
+
+// This file records what happens in a run as JSON Lines, one event per
+// line: {"t": virtual ns, "actor": host|agent|chan|fault|check,
+// "event": ..., "hex": bytes, "info": text}. Every run hashes its events
+// (SHA-256) whether or not the lines are kept, so that determinism can be
+// checked cheaply: the same seed and options give the same hash.
+
+// TraceLine is one decoded trace line.
+type TraceLine struct {
+	T     int64  `json:"t"`
+	Actor string `json:"actor"`
+	Event string `json:"event"`
+	Hex   string `json:"hex,omitempty"`
+	Info  string `json:"info,omitempty"`
+}
+
+type tracer struct {
+	h    hash.Hash
+	keep bool
+	out  []byte
+	bin  []byte
+	n    int
+}
+
+func newTracer(keep bool) tracer { return tracer{h: sha256.New(), keep: keep} }
+
+// add records one event. Every event is hashed in a binary form (time,
+// then actor, event, bytes and info, each with its length), which is
+// cheaper than hashing the JSON line and identical whether or not the
+// line is kept; with keep the JSON line is appended to out.
+func (t *tracer) add(ts time.Duration, actor, event string, data []byte, info string) {
+	b := binary.LittleEndian.AppendUint64(t.bin[:0], uint64(ts))
+	for _, s := range [...]string{actor, event} {
+		b = append(binary.AppendUvarint(b, uint64(len(s))), s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(data)))
+	t.h.Write(b)
+	t.h.Write(data)
+	b = append(binary.AppendUvarint(b[:0], uint64(len(info))), info...)
+	t.h.Write(b)
+	t.bin = b
+	t.n++
+	if !t.keep {
+		return
+	}
+	l := append(t.out, `{"t":`...)
+	l = strconv.AppendInt(l, int64(ts), 10)
+	l = append(l, `,"actor":"`...)
+	l = append(l, actor...)
+	l = append(l, `","event":"`...)
+	l = append(l, event...)
+	l = append(l, '"')
+	if data != nil {
+		l = append(l, `,"hex":"`...)
+		l = hex.AppendEncode(l, data)
+		l = append(l, '"')
+	}
+	if info != "" {
+		l = append(l, `,"info":`...)
+		l = appendJSONString(l, info)
+	}
+	t.out = append(l, "}\n"...)
+}
+
+func (t *tracer) sum() string { return hex.EncodeToString(t.h.Sum(nil)) }
+
+// appendJSONString appends s as a JSON string in ASCII: what JSON needs
+// escaped, and every other rune outside printable ASCII as \uXXXX
+// (invalid UTF-8 as \ufffd), so that trace files are plain ASCII.
+func appendJSONString(dst []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	u := func(dst []byte, r rune) []byte {
+		return append(dst, '\\', 'u', hexDigits[r>>12&15], hexDigits[r>>8&15], hexDigits[r>>4&15], hexDigits[r&15])
+	}
+	dst = append(dst, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r == '\n':
+			dst = append(dst, '\\', 'n')
+		case r >= 0x20 && r < 0x7f:
+			dst = append(dst, byte(r))
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			dst = u(u(dst, r1), r2)
+		default:
+			dst = u(dst, r)
+		}
+	}
+	return append(dst, '"')
+}
+
+// traceHeader is the first line of a trace file: the schedule that
+// produced it, so that the file can be replayed.
+type traceHeader struct {
+	T        int64     `json:"t"`
+	Actor    string    `json:"actor"`
+	Event    string    `json:"event"`
+	Schedule *Schedule `json:"schedule"`
+}
+
+// WriteTrace writes r's trace to path as JSON Lines, preceded by a header
+// line holding its schedule (so "qgafuzz sim --replay" accepts the file).
+// r must have been run with its trace kept.
+func WriteTrace(path string, r *Result) error {
+	if r.Trace == nil {
+		return fmt.Errorf("sim: the run of seed %d did not keep its trace", r.Seed)
+	}
+	head, err := json.Marshal(traceHeader{Actor: "sim", Event: "schedule", Schedule: r.Schedule()})
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.Write(head)
+	b.WriteByte('\n')
+	b.Write(r.Trace)
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// ReadTrace decodes trace lines (a header line, if present, is skipped).
+func ReadTrace(rd io.Reader) ([]TraceLine, error) {
+	var out []TraceLine
+	sc := bufio.NewScanner(rd)
+	sc.Buffer(nil, 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var tl TraceLine
+		if err := json.Unmarshal(line, &tl); err != nil {
+			return nil, fmt.Errorf("trace line %d: %w", n, err)
+		}
+		if tl.Actor == "sim" {
+			continue
+		}
+		out = append(out, tl)
+	}
+	return out, sc.Err()
+}

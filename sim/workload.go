@@ -1,0 +1,206 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// This file is the host's workload: a random mix of calls with deadlines,
+// each of which has a reply that identifies it (a unique sync id, a unique
+// bad command or argument name), so that a stale reply returned as fresh
+// is detectable.
+
+// Op kinds.
+const (
+	OpSync          = "sync"           // guest-sync with a unique id: returns that id
+	OpSyncDelimited = "sync-delimited" // guest-sync-delimited as a request: 0xFF-prefixed reply
+	OpPing          = "ping"           // guest-ping: returns {}
+	OpInfo          = "info"           // guest-info: returns the command list (~3 KB)
+	OpBadCommand    = "bad-command"    // an unknown command with a unique name: CommandNotFound
+	OpBadArgument   = "bad-argument"   // guest-sync with a unique unexpected argument
+	OpBadPing       = "bad-ping"       // guest-ping with a unique unexpected argument
+)
+
+var opWeights = []struct {
+	kind   string
+	weight int
+}{
+	{OpSync, 30}, {OpPing, 18}, {OpSyncDelimited, 8}, {OpInfo, 4},
+	{OpBadCommand, 10}, {OpBadArgument, 10}, {OpBadPing, 10},
+}
+
+// Deadlines and pauses between calls, in virtual time.
+var (
+	deadlines = []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond,
+		time.Second, 3 * time.Second}
+	thinks = []time.Duration{0, 100 * time.Microsecond, 5 * time.Millisecond, 100 * time.Millisecond}
+)
+
+// Op is one call of the workload.
+type Op struct {
+	Kind     string        `json:"kind"`
+	N        int64         `json:"n"`           // the call's unique number (sync id, name suffix)
+	Deadline time.Duration `json:"deadline_ns"` // from the start of the call
+	Think    time.Duration `json:"think_ns"`    // pause before the call
+}
+
+// GenOps returns the workload of seed: steps calls.
+func GenOps(seed uint64, steps int) []Op {
+	r := newStream(seed, purposeWorkload, 0)
+	total := 0
+	for _, o := range opWeights {
+		total += o.weight
+	}
+	ops := make([]Op, steps)
+	for i := range ops {
+		k := r.IntN(total)
+		kind := ""
+		for _, o := range opWeights {
+			if k < o.weight {
+				kind = o.kind
+				break
+			}
+			k -= o.weight
+		}
+		ops[i] = Op{Kind: kind, N: int64(r.Uint64() >> 1),
+			Deadline: deadlines[r.IntN(len(deadlines))], Think: thinks[r.IntN(len(thinks))]}
+	}
+	return ops
+}
+
+// request returns the command and arguments of op.
+func (op Op) request() (string, any) {
+	suffix := strconv.FormatInt(op.N%1000000000, 10)
+	id := qjson.Member{Key: "id", Value: qjson.IntValue(op.N)}
+	switch op.Kind {
+	case OpSync:
+		return qga.CmdSync, qjson.ObjectValue(id)
+	case OpSyncDelimited:
+		return qga.CmdSyncDelimited, qjson.ObjectValue(id)
+	case OpInfo:
+		return qga.CmdInfo, nil
+	case OpBadCommand:
+		return "guest-nope-" + suffix, nil
+	case OpBadArgument:
+		return qga.CmdSync, qjson.ObjectValue(id, qjson.Member{Key: "x" + suffix, Value: qjson.IntValue(1)})
+	case OpBadPing:
+		return qga.CmdPing, qjson.ObjectValue(qjson.Member{Key: "p" + suffix, Value: qjson.BoolValue(true)})
+	}
+	return qga.CmdPing, nil
+}
+
+func (op Op) describe() string {
+	cmd, args := op.request()
+	if v, ok := args.(qjson.Value); ok {
+		return cmd + " " + v.String()
+	}
+	return cmd
+}
+
+// callRec is one call made: its op and the host writes it made (the
+// resynchronisations, then the request).
+type callRec struct {
+	op      Op
+	first   int32 // tag of its first write
+	request int32 // tag of its request (its last write), 0 if none
+}
+
+// Liveness: once faults stop and their effects have passed, the client
+// must succeed within livenessCalls calls of livenessDeadline each.
+const (
+	livenessCalls    = 5
+	livenessDeadline = 2 * time.Second
+)
+
+// doCall runs one call of the workload through the session's client and
+// checks what it returned. It reports whether the call succeeded.
+func (w *world) doCall(op Op) bool {
+	w.calls = append(w.calls, callRec{op: op, first: int32(len(w.writeCall)) + 1})
+	k := int32(len(w.calls))
+	w.call, w.callDeadline = k, w.now+op.Deadline
+	cmd, args := op.request()
+	w.tr.add(w.now, "host", "call", nil, "#"+itoa(int64(k))+" "+op.describe()+" deadline "+fmtDur(op.Deadline))
+	ctx, cancel := context.WithDeadline(context.Background(), Epoch.Add(w.callDeadline))
+	var raw []byte
+	err := w.host.client.Execute(ctx, cmd, args, &raw)
+	cancel()
+	w.call, w.callDeadline = 0, 0
+	rec := &w.calls[k-1]
+	if n := int32(len(w.writeCall)); n >= rec.first {
+		rec.request = n // the client's last write in a call is the request
+	}
+	w.stats.count(err)
+	if err == nil {
+		w.tr.add(w.now, "host", "result", nil, "#"+itoa(int64(k))+" ok "+string(clip(raw, 200)))
+	} else {
+		w.tr.add(w.now, "host", "result", nil, "#"+itoa(int64(k))+" "+err.Error())
+	}
+	w.call = k // violations found now belong to this call
+	w.checkCall(k, raw, err)
+	w.call = 0
+	return err == nil
+}
+
+// quietPhase stops the faults, lets their effects pass, and checks that
+// the client recovers.
+func (w *world) quietPhase() {
+	w.quiet = true
+	w.step = len(w.cfg.ops) + 1
+	w.tm.cancel(timerAgentDown, timerHostCrash)
+	w.runUntil(nil, w.drainTime())
+	w.tr.add(w.now, "host", "quiet", nil, "faults stopped and drained")
+	start := w.now
+	r := newStream(w.cfg.seed, purposeQuiet, 0)
+	for i := 1; i <= livenessCalls && !w.stop; i++ {
+		w.settleHost()
+		op := Op{Kind: OpSync, N: int64(r.Uint64() >> 1), Deadline: livenessDeadline}
+		if i%2 == 0 {
+			op.Kind = OpPing
+		}
+		if w.doCall(op) {
+			w.stats.LivenessCalls, w.stats.LivenessTime = i, w.now-start
+			return
+		}
+	}
+	if !w.stop {
+		w.violate(InvLiveness, fmt.Sprintf("no call succeeded in %d calls (%s) after the faults stopped and drained",
+			livenessCalls, fmtDur(w.now-start)))
+	}
+}
+
+// Stats count what happened in a run.
+type Stats struct {
+	Calls         int           `json:"calls"`
+	OK            int           `json:"ok"`
+	AgentErrors   int           `json:"agent_errors"`
+	Timeouts      int           `json:"timeouts"`
+	Protocol      int           `json:"protocol_errors"`
+	Closed        int           `json:"closed"`
+	Sessions      int           `json:"sessions"`
+	LivenessCalls int           `json:"liveness_calls"`
+	LivenessTime  time.Duration `json:"liveness_ns"`
+	Virtual       time.Duration `json:"virtual_ns"`
+}
+
+func (s *Stats) count(err error) {
+	s.Calls++
+	var ae *qga.AgentError
+	switch {
+	case err == nil:
+		s.OK++
+	case errors.As(err, &ae):
+		s.AgentErrors++
+	case errors.Is(err, qga.ErrTimeout):
+		s.Timeouts++
+	case errors.Is(err, qga.ErrClosed):
+		s.Closed++
+	default:
+		s.Protocol++
+	}
+}
