@@ -1,0 +1,165 @@
+package corpus_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+)
+
+var (
+	buildOnce sync.Once
+	serverBin string
+	buildErr  error
+	buildDir  string
+)
+
+// tool returns a Tool on a coverage server built once for the package's
+// tests.
+func tool(t *testing.T) *corpus.Tool {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the coverage server")
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "corpus-test-")
+		if buildErr == nil {
+			serverBin, buildErr = corpus.Build(context.Background(), "..", buildDir)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	srv := &corpus.Server{Bin: serverBin}
+	t.Cleanup(srv.Close)
+	return &corpus.Tool{Server: srv}
+}
+
+// TestCountersPresent fails loudly when the fuzzing instrumentation's
+// counters cannot be found: the section bounds used by Counters
+// (runtime.__start___sancov_cntrs, runtime.__stop___sancov_cntrs) are not
+// a public API, and a Go release may move them.
+func TestCountersPresent(t *testing.T) {
+	if n := len(corpus.Counters()); n != 0 {
+		t.Fatalf("plain test binary has %d counters; expected none without -fuzz", n)
+	}
+	tl := tool(t)
+	_, inputs, _ := readAll(t, "parser")
+	r, err := tl.Server.Run("parser", inputs[0])
+	if err != nil {
+		t.Fatalf("the coverage server does not run (Go %s): %v\nIf the server says it has no 8-bit counters, this Go release moved the "+
+			"fuzzing counters' section bounds: update corpus/cover_server.go", runtime.Version(), err)
+	}
+	if len(r.Features) < 50 {
+		t.Fatalf("Go %s: an input of the parser target touched %d features; the fuzzing counters are not where corpus.Counters looks "+
+			"(runtime.__start___sancov_cntrs): update corpus/cover_server.go", runtime.Version(), len(r.Features))
+	}
+	if r.Fail != "" || r.Err != "" {
+		t.Fatalf("seed failed: %+v", r)
+	}
+	again, _ := tl.Server.Run("parser", inputs[0])
+	if len(again.Features) != len(r.Features) {
+		t.Fatalf("the same input gave %d then %d features", len(r.Features), len(again.Features))
+	}
+	bad, err := tl.Server.Run("no-such-target", nil)
+	if err != nil || !strings.Contains(bad.Err, "no target") {
+		t.Fatalf("unknown target: %+v, %v", bad, err)
+	}
+}
+
+func readAll(t *testing.T, target string) ([]string, [][]byte, error) {
+	es, _, err := corpus.ReadDirs(target)
+	if err != nil || len(es) == 0 {
+		t.Fatalf("corpus/%s: %v", target, err)
+	}
+	var names []string
+	var data [][]byte
+	for _, e := range es {
+		names, data = append(names, e.Name), append(data, e.Data)
+	}
+	return names, data, nil
+}
+
+// TestMinimizeKeepsCoverage minimizes the parser's seeds together with the
+// agent's (a corpus with much overlap) and checks the written corpus has
+// exactly the coverage of the whole set, with fewer files.
+func TestMinimizeKeepsCoverage(t *testing.T) {
+	tl := tool(t)
+	out := filepath.Join(t.TempDir(), "min")
+	r, err := tl.Minimize(context.Background(), "parser", []string{"parser", "agent"}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	if r.FeaturesAfter != r.FeaturesBefore || r.FeaturesBefore < 500 {
+		t.Fatalf("coverage %d -> %d", r.FeaturesBefore, r.FeaturesAfter)
+	}
+	if r.FilesAfter == 0 || r.FilesAfter*2 > r.FilesBefore || r.BytesAfter >= r.BytesBefore {
+		t.Fatalf("files %d -> %d, bytes %d -> %d", r.FilesBefore, r.FilesAfter, r.BytesBefore, r.BytesAfter)
+	}
+	if r.Duplicates == 0 {
+		t.Fatal("the parser and agent seeds are the same files; duplicates not counted")
+	}
+	// The output must not be reused, nor an input directory.
+	if _, err := tl.Minimize(context.Background(), "parser", []string{"parser"}, out); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("non-empty --out: %v", err)
+	}
+	if _, err := tl.Minimize(context.Background(), "parser", []string{"parser"}, "parser"); err == nil {
+		t.Fatal("--out equal to an input was accepted")
+	}
+}
+
+// TestMergeAddsOnlyNewCoverage merges a corpus into a part of itself.
+func TestMergeAddsOnlyNewCoverage(t *testing.T) {
+	tl := tool(t)
+	into := filepath.Join(t.TempDir(), "into")
+	names, data, _ := readAll(t, "parser")
+	var part []corpus.Entry
+	for i := 0; i < len(names); i += 10 {
+		part = append(part, corpus.Entry{Name: names[i], Data: data[i]})
+	}
+	if _, err := corpus.Write(into, corpus.Raw, part); err != nil {
+		t.Fatal(err)
+	}
+	r, err := tl.Merge(context.Background(), "parser", into, []string{"parser"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Added == 0 || r.Added >= r.Candidates || r.FeaturesAfter <= r.FeaturesBefore {
+		t.Fatalf("first merge: %+v", r)
+	}
+	r2, err := tl.Merge(context.Background(), "parser", into, []string{"parser"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Added != 0 || r2.FeaturesBefore != r.FeaturesAfter {
+		t.Fatalf("second merge added %d (features %d, after the first %d)", r2.Added, r2.FeaturesBefore, r.FeaturesAfter)
+	}
+}
+
+// TestMinimizeFullDisk minimizes into a directory on a tiny file system:
+// the command fails, and neither the output directory nor a temporary
+// directory is left behind.
+func TestMinimizeFullDisk(t *testing.T) {
+	tl := tool(t)
+	mnt := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", mnt).Run(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v", err)
+	}
+	defer exec.Command("umount", mnt).Run()
+	out := filepath.Join(mnt, "min")
+	_, err := tl.Minimize(context.Background(), "parser", []string{"parser"}, out)
+	if err == nil || !strings.Contains(err.Error(), "no space") {
+		t.Fatalf("want a no-space error, got %v", err)
+	}
+	ents, _ := os.ReadDir(mnt)
+	if len(ents) != 0 {
+		t.Fatalf("left behind: %v", ents)
+	}
+}

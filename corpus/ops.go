@@ -1,0 +1,295 @@
+package corpus
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// This file is what `qgafuzz corpus` does: minimize, merge and stats
+// (which measure coverage through the server) and import/export (which
+// only convert).
+
+// Tool measures coverage with a running coverage server.
+type Tool struct {
+	Server *Server
+	// Log receives one line per skipped file (unreadable, undecodable,
+	// failing inputs). Nil discards.
+	Log io.Writer
+	// Progress, if set, is called while inputs are measured.
+	Progress func(target string, done, total int)
+}
+
+func (t *Tool) logf(format string, args ...any) {
+	if t.Log != nil {
+		fmt.Fprintf(t.Log, format+"\n", args...)
+	}
+}
+
+// Measured is a set of inputs with their coverage.
+type Measured struct {
+	Entries  []Entry
+	Items    []Item // of Entries, in order
+	Failing  []Entry
+	Problems []Problem
+	Dups     int
+	Elapsed  time.Duration
+	// Exec is the time spent in the target itself (one run per input;
+	// the server runs each input twice to drop unstable features).
+	Exec time.Duration
+}
+
+// Features returns the number of distinct features of the set.
+func (m *Measured) Features() int { return len(Union(m.Items)) }
+
+// PerInput returns the measuring time per input.
+func (m *Measured) PerInput() time.Duration {
+	n := len(m.Entries) + len(m.Failing)
+	if n == 0 {
+		return 0
+	}
+	return m.Elapsed / time.Duration(n)
+}
+
+// ExecPerInput returns the target's own time per input (one run).
+func (m *Measured) ExecPerInput() time.Duration {
+	n := len(m.Entries) + len(m.Failing)
+	if n == 0 {
+		return 0
+	}
+	return m.Exec / time.Duration(n)
+}
+
+// Measure reads the inputs of paths and measures each. Failing inputs are
+// set aside (a corpus must not hold crashers: Go's engine would stop on
+// them before fuzzing), unreadable ones reported.
+func (t *Tool) Measure(ctx context.Context, target string, paths ...string) (*Measured, error) {
+	es, probs, err := ReadDirs(paths...)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range probs {
+		t.logf("%s", p)
+	}
+	es, dups := Dedup(es)
+	data := make([][]byte, len(es))
+	for i, e := range es {
+		data[i] = e.Data
+	}
+	start := time.Now()
+	res, err := t.Server.MeasureData(ctx, target, data, func(done int) {
+		if t.Progress != nil {
+			t.Progress(target, done, len(data))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := &Measured{Problems: probs, Dups: dups, Elapsed: time.Since(start)}
+	for i, r := range res {
+		m.Exec += r.Duration
+		switch {
+		case r.Err != "":
+			m.Problems = append(m.Problems, Problem{es[i].Path, fmt.Errorf("%s", r.Err)})
+			t.logf("skipping %s: %s", es[i].Path, r.Err)
+		case r.Fail != "":
+			m.Failing = append(m.Failing, es[i])
+			t.logf("skipping %s: it fails (%s); keep crashers out of corpora", es[i].Path, r.Fail)
+		default:
+			m.Entries = append(m.Entries, es[i])
+			m.Items = append(m.Items, Item{Size: len(es[i].Data), Features: r.Features})
+		}
+	}
+	return m, nil
+}
+
+// MinimizeReport says what Minimize did.
+type MinimizeReport struct {
+	Target                  string
+	FilesBefore, FilesAfter int
+	BytesBefore, BytesAfter int64
+	Duplicates, Failing     int
+	Skipped                 int
+	FeaturesBefore          int
+	FeaturesAfter           int // measured again on the written files
+	Elapsed, PerInput       time.Duration
+	ExecPerInput            time.Duration
+}
+
+// Minimize writes to out a subset of the inputs of dirs with the same
+// coverage. out must not exist or be empty; it is written in a temporary
+// sibling directory and renamed into place, so it is never half-written.
+func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out string) (*MinimizeReport, error) {
+	if err := checkOut(out, dirs); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	m, err := t.Measure(ctx, target, dirs...)
+	if err != nil {
+		return nil, err
+	}
+	keep := Cover(m.Items, nil)
+	sel := make([]Entry, len(keep))
+	for i, k := range keep {
+		sel[i] = m.Entries[k]
+	}
+	if err := writeDirAtomic(out, sel); err != nil {
+		return nil, err
+	}
+	after, err := t.Measure(ctx, target, out)
+	if err != nil {
+		return nil, err
+	}
+	return &MinimizeReport{Target: target,
+		FilesBefore: len(m.Entries) + m.Dups + len(m.Failing), FilesAfter: len(sel),
+		BytesBefore: Size(m.Entries) + Size(m.Failing), BytesAfter: Size(sel),
+		Duplicates: m.Dups, Failing: len(m.Failing), Skipped: len(m.Problems),
+		FeaturesBefore: m.Features(), FeaturesAfter: after.Features(),
+		Elapsed: time.Since(start), PerInput: m.PerInput(), ExecPerInput: m.ExecPerInput()}, nil
+}
+
+// checkOut refuses an output directory that holds files or is one of the
+// inputs, so that minimizing never mixes with or destroys what is there.
+func checkOut(out string, dirs []string) error {
+	ao, _ := filepath.Abs(out)
+	for _, d := range dirs {
+		if ad, _ := filepath.Abs(d); ad == ao {
+			return fmt.Errorf("corpus: --out %s is one of the input directories; write the minimized corpus elsewhere, then swap directories", out)
+		}
+	}
+	ents, err := os.ReadDir(out)
+	if err == nil && len(ents) > 0 {
+		return fmt.Errorf("corpus: --out %s is not empty; give a new directory", out)
+	}
+	return nil
+}
+
+// writeDirAtomic writes es into a new directory out through a temporary
+// sibling and a rename.
+func writeDirAtomic(out string, es []Entry) error {
+	parent := filepath.Dir(filepath.Clean(out))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("corpus: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".tmp-"+filepath.Base(out)+"-")
+	if err != nil {
+		return fmt.Errorf("corpus: %w", err)
+	}
+	if _, err := Write(tmp, Raw, es); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	os.Chmod(tmp, 0o755)
+	if err := os.Rename(tmp, out); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("corpus: %w", err)
+	}
+	return nil
+}
+
+// MergeReport says what Merge did.
+type MergeReport struct {
+	Target                        string
+	FilesBefore, Candidates       int
+	Added                         int
+	BytesAdded                    int64
+	FeaturesBefore, FeaturesAfter int
+	Skipped                       int
+}
+
+// Merge adds to into the inputs of dirs that add coverage to it.
+func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*MergeReport, error) {
+	if err := os.MkdirAll(into, 0o755); err != nil {
+		return nil, fmt.Errorf("corpus: %w", err)
+	}
+	base, err := t.Measure(ctx, target, into)
+	if err != nil {
+		return nil, err
+	}
+	cand, err := t.Measure(ctx, target, dirs...)
+	if err != nil {
+		return nil, err
+	}
+	have := Union(base.Items)
+	keep := Cover(cand.Items, have)
+	sel := make([]Entry, len(keep))
+	for i, k := range keep {
+		sel[i] = cand.Entries[k]
+	}
+	res, err := Write(into, Raw, sel)
+	if err != nil {
+		return nil, err
+	}
+	all := append(append([]Item(nil), base.Items...), pick(cand.Items, keep)...)
+	return &MergeReport{Target: target, FilesBefore: len(base.Entries) + len(base.Failing) + base.Dups,
+		Candidates: len(cand.Entries), Added: res.Written, BytesAdded: res.Bytes,
+		FeaturesBefore: len(have), FeaturesAfter: len(Union(all)),
+		Skipped: len(base.Problems) + len(cand.Problems)}, nil
+}
+
+func pick(items []Item, idx []int) []Item {
+	out := make([]Item, len(idx))
+	for i, k := range idx {
+		out[i] = items[k]
+	}
+	return out
+}
+
+// Stats describes a corpus directory.
+type Stats struct {
+	Files, Duplicates int
+	Bytes             int64
+	Largest           Entry
+	Problems          []Problem
+	// Set when coverage was measured.
+	Target   string
+	Features int
+	Failing  int
+	PerInput time.Duration
+	// ExecPerInput is the target's own time per input.
+	ExecPerInput time.Duration
+}
+
+// ReadStats counts the files of dirs; with a tool and a target it also
+// measures their coverage.
+func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*Stats, error) {
+	es, probs, err := ReadDirs(dirs...)
+	if err != nil {
+		return nil, err
+	}
+	st := &Stats{Files: len(es), Bytes: Size(es), Problems: probs}
+	for _, e := range es {
+		if len(e.Data) > len(st.Largest.Data) || st.Largest.Path == "" {
+			st.Largest = e
+		}
+	}
+	_, st.Duplicates = Dedup(es)
+	if t == nil || target == "" {
+		return st, nil
+	}
+	m, err := t.Measure(ctx, target, dirs...)
+	if err != nil {
+		return nil, err
+	}
+	st.Target, st.Features, st.Failing, st.PerInput, st.ExecPerInput = target, m.Features(), len(m.Failing), m.PerInput(), m.ExecPerInput()
+	return st, nil
+}
+
+// Convert copies the inputs of srcs into dst in format f (import: raw;
+// export: native, gofuzz or libfuzzer). For gofuzz, dst is a go-fuzz
+// workdir and the inputs go to its corpus/ directory.
+func Convert(f Format, dst string, srcs ...string) (WriteResult, []Problem, error) {
+	es, probs, err := ReadDirs(srcs...)
+	if err != nil {
+		return WriteResult{}, nil, err
+	}
+	es, _ = Dedup(es)
+	if f == GoFuzz {
+		dst = filepath.Join(dst, "corpus")
+	}
+	res, err := Write(dst, f, es)
+	return res, probs, err
+}

@@ -1,0 +1,414 @@
+package fuzz
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+)
+
+// This file holds the differential driver's endpoints for agents behind
+// sockets: one already listening (SocketEndpoint), or a command that the
+// driver starts and restarts (CommandEndpoint). An agent behind a socket
+// must see the writes of a stream as separate reads wherever the stream
+// splits them (qemu-ga's behaviour differs from a buggy agent's only then,
+// for example inside a UTF-8 sequence), so the player waits after each
+// write for the replies it expects, or for a short pause when none is
+// expected, before the next write.
+
+// Endpoint is one side of a differential comparison.
+type Endpoint interface {
+	// Name is shown in reports.
+	Name() string
+	// Play sends a stream and returns every reply byte received for it.
+	// pace holds the replies the reference agent gives to each op; a
+	// socket endpoint uses it to pace its writes and to know when the
+	// replies are complete. An error means the agent is in an unknown
+	// state (dead, hung, disconnected); the driver calls Reset next.
+	Play(st qgatest.Stream, pace [][]byte) ([]byte, error)
+	// Reset brings the agent back to a usable state after an error or a
+	// divergence: reconnect, restart, flush.
+	Reset() error
+	Close() error
+}
+
+// inProcess is an in-process agent: a fresh qga.Agent per stream, fed one
+// op at a time.
+type inProcess struct {
+	name string
+	cfg  qga.AgentConfig
+}
+
+// InProcessEndpoint returns an endpoint for an in-process reference agent
+// built with cfg (cfg.Bug plants a bug).
+func InProcessEndpoint(cfg qga.AgentConfig) Endpoint {
+	name := "built-in reference agent"
+	if cfg.Bug != qga.NoBug {
+		name = "built-in agent with planted bug " + cfg.Bug.String()
+	}
+	return &inProcess{name: name, cfg: cfg}
+}
+
+func (p *inProcess) Name() string { return p.name }
+func (p *inProcess) Play(st qgatest.Stream, _ [][]byte) ([]byte, error) {
+	return bytes.Join(qgatest.ReferenceReplies(p.cfg, st), nil), nil
+}
+func (p *inProcess) Reset() error { return nil }
+func (p *inProcess) Close() error { return nil }
+
+// SocketOptions tune how a socket endpoint waits.
+type SocketOptions struct {
+	// Hang is the longest wait for the replies of one stream (default 2 s);
+	// an agent that has not sent them by then is reported as hung.
+	Hang time.Duration
+	// Idle ends the wait early when the agent has sent nothing for this
+	// long after the last write (default 100 ms): an agent that answers
+	// less than the reference is reported without waiting for Hang.
+	Idle time.Duration
+	// Pause is the gap after a write that expects no reply, so that the
+	// agent reads it separately from the next one (default 2 ms).
+	Pause time.Duration
+}
+
+func (o *SocketOptions) defaults() {
+	if o.Hang <= 0 {
+		o.Hang = 2 * time.Second
+	}
+	if o.Idle <= 0 {
+		o.Idle = 100 * time.Millisecond
+	}
+	if o.Pause <= 0 {
+		o.Pause = 2 * time.Millisecond
+	}
+}
+
+// SocketEndpoint is an agent listening on addr (unix:PATH or tcp:HOST:PORT).
+type SocketEndpoint struct {
+	Addr string
+	Opts SocketOptions
+	// restart, when set, restarts the agent process (CommandEndpoint).
+	restart func() error
+
+	conn net.Conn
+	mu   sync.Mutex
+	got  []byte
+	eof  error
+	more chan struct{}
+}
+
+// NewSocketEndpoint returns an endpoint for an agent listening on addr.
+func NewSocketEndpoint(addr string, o SocketOptions) *SocketEndpoint {
+	o.defaults()
+	return &SocketEndpoint{Addr: addr, Opts: o}
+}
+
+func (s *SocketEndpoint) Name() string { return "agent at " + s.Addr }
+
+func (s *SocketEndpoint) dial() error {
+	network, address, err := qga.ParseAddr(s.Addr)
+	if err != nil {
+		return err
+	}
+	c, err := qgatest.DialRetry(func() (net.Conn, error) { return net.Dial(network, address) }, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", s.Addr, err)
+	}
+	more := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.conn, s.eof, s.more = c, nil, more
+	s.mu.Unlock()
+	go s.read(c, more)
+	return nil
+}
+
+func (s *SocketEndpoint) read(c net.Conn, more chan struct{}) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		s.mu.Lock()
+		if s.conn == c {
+			s.got = append(s.got, buf[:n]...)
+			if err != nil {
+				s.eof = err
+			}
+		}
+		s.mu.Unlock()
+		select {
+		case more <- struct{}{}:
+		default:
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// wait waits until n bytes have arrived, the connection ended, nothing
+// arrived for idle, or the deadline passed. It reports the byte count.
+func (s *SocketEndpoint) wait(n int, idle time.Duration, deadline time.Time) (int, error) {
+	last := -1
+	quiet := time.Now().Add(idle)
+	for {
+		s.mu.Lock()
+		have, eof := len(s.got), s.eof
+		s.mu.Unlock()
+		now := time.Now()
+		switch {
+		case have >= n:
+			return have, nil
+		case eof != nil:
+			return have, fmt.Errorf("connection closed by the agent (%v) after %d of %d reply bytes", eof, have, n)
+		case now.After(deadline):
+			return have, fmt.Errorf("hang: %d of %d reply bytes after %v", have, n, s.Opts.Hang)
+		case have != last:
+			last, quiet = have, now.Add(idle)
+		case now.After(quiet):
+			return have, nil // the agent went quiet: compare what it sent
+		}
+		t := time.NewTimer(min(time.Until(quiet), time.Until(deadline)) + time.Millisecond)
+		select {
+		case <-s.more:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Play writes the stream op by op, pacing as described above.
+func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) {
+	s.mu.Lock()
+	s.got = s.got[:0]
+	s.mu.Unlock()
+	if s.conn == nil {
+		if err := s.dial(); err != nil {
+			return nil, err
+		}
+	}
+	deadline := time.Now().Add(s.Opts.Hang)
+	expect := 0
+	var err error
+	for i, op := range st.Ops {
+		if op.Reconnect {
+			// Read every reply first: qemu-ga 7.2 exits when a client
+			// closes with replies unread.
+			if _, err = s.wait(expect, s.Opts.Idle, deadline); err != nil {
+				break
+			}
+			s.closeConn()
+			if err = s.dial(); err != nil {
+				break
+			}
+			continue
+		}
+		_ = s.conn.SetWriteDeadline(deadline)
+		if _, err = s.conn.Write(op.Data); err != nil {
+			err = fmt.Errorf("writing to the agent: %w", err)
+			break
+		}
+		if i < len(pace) {
+			expect += len(pace[i])
+		}
+		if i < len(pace) && len(pace[i]) > 0 {
+			if _, err = s.wait(expect, s.Opts.Idle, deadline); err != nil {
+				break
+			}
+		} else if i+1 < len(st.Ops) {
+			time.Sleep(s.Opts.Pause)
+		}
+	}
+	if err == nil {
+		// All expected bytes, then a short pause for any extra ones.
+		if _, err = s.wait(expect, s.Opts.Idle, deadline); err == nil {
+			_, err = s.wait(expect+1, s.Opts.Pause*5, deadline)
+		}
+	}
+	s.mu.Lock()
+	got := bytes.Clone(s.got)
+	s.mu.Unlock()
+	return got, err
+}
+
+func (s *SocketEndpoint) closeConn() {
+	if s.conn == nil {
+		return
+	}
+	s.mu.Lock()
+	c := s.conn
+	s.conn = nil
+	s.mu.Unlock()
+	_ = c.Close()
+}
+
+// Reset reconnects (after restarting the agent, for a command endpoint)
+// and flushes the agent's parser with the stream fence.
+func (s *SocketEndpoint) Reset() error {
+	s.closeConn()
+	if s.restart != nil {
+		if err := s.restart(); err != nil {
+			return err
+		}
+	}
+	if err := s.dial(); err != nil {
+		return err
+	}
+	fence := qgatest.Stream{Ops: []qgatest.Op{{Data: qgatest.Fence}}}
+	got, err := s.Play(fence, qgatest.ReferenceReplies(qga.AgentConfig{}, fence))
+	if err == nil && !bytes.HasSuffix(got, qgatest.FenceReply) {
+		err = fmt.Errorf("agent does not answer the fence after a reset (got %q)", clip(got))
+	}
+	return err
+}
+
+func (s *SocketEndpoint) Close() error {
+	s.closeConn()
+	return nil
+}
+
+// CommandEndpoint is an agent started by the driver: Command is run by
+// sh -c with {sock} replaced by a fresh unix socket path, and restarted
+// whenever it dies (each death is reported by the driver as a finding).
+type CommandEndpoint struct {
+	*SocketEndpoint
+	Command string
+	dir     string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	exitErr error
+	log     *lockedBuffer
+}
+
+// StartCommandEndpoint starts the command and waits until its socket
+// accepts connections.
+func StartCommandEndpoint(command string, o SocketOptions) (*CommandEndpoint, error) {
+	if !strings.Contains(command, "{sock}") {
+		return nil, fmt.Errorf("fuzz: agent command %q has no {sock} placeholder for the socket path", command)
+	}
+	dir, err := os.MkdirTemp("", "qgafuzz-agent")
+	if err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	c := &CommandEndpoint{SocketEndpoint: NewSocketEndpoint("unix:"+sock, o), Command: command, dir: dir}
+	c.SocketEndpoint.restart = c.restart
+	if err := c.start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *CommandEndpoint) Name() string { return "agent command " + c.Command }
+
+func (c *CommandEndpoint) start() error {
+	sock := strings.TrimPrefix(c.Addr, "unix:")
+	_ = os.Remove(sock)
+	cmd := exec.Command("sh", "-c", strings.ReplaceAll(c.Command, "{sock}", sock))
+	c.log = &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = c.log, c.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("fuzz: starting agent command: %w", err)
+	}
+	c.cmd, c.done = cmd, make(chan struct{})
+	go func(done chan struct{}) { c.exitErr = cmd.Wait(); close(done) }(c.done)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if conn, err := net.Dial("unix", sock); err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-c.done:
+			return fmt.Errorf("fuzz: agent command exited at startup (%v): %s", c.exitErr, c.log.bytes())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.stop()
+			return fmt.Errorf("fuzz: agent command's socket %s not accepting after 10s", sock)
+		}
+	}
+}
+
+// Alive reports whether the agent process is running.
+func (c *CommandEndpoint) Alive() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitExit waits up to d for the process to exit (a dead agent's socket
+// fails before its exit is reaped) and reports whether it still runs.
+func (c *CommandEndpoint) waitExit(d time.Duration) bool {
+	select {
+	case <-c.done:
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// ExitStatus describes how the agent process ended ("" while it runs).
+func (c *CommandEndpoint) ExitStatus() string {
+	if c.Alive() {
+		return ""
+	}
+	return fmt.Sprintf("%v; output: %q", c.exitErr, c.log.bytes())
+}
+
+func (c *CommandEndpoint) restart() error {
+	c.stop()
+	return c.start()
+}
+
+// stop kills the agent's process group.
+func (c *CommandEndpoint) stop() {
+	if c.cmd == nil || !c.Alive() {
+		return
+	}
+	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(2 * time.Second):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-c.done
+	}
+}
+
+func (c *CommandEndpoint) Close() error {
+	c.SocketEndpoint.Close()
+	c.stop()
+	return os.RemoveAll(c.dir)
+}
+
+// lockedBuffer keeps the first 64 KiB of a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.b.Len() < 64<<10 {
+		w.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (w *lockedBuffer) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return clip(bytes.Clone(w.b.Bytes()))
+}

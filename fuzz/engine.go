@@ -1,0 +1,306 @@
+package fuzz
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// This file drives the coverage-guided engines as subprocesses, all from
+// the same target bodies: native Go fuzzing (go test -fuzz), go-fuzz
+// (scripts/gofuzz.sh) and libFuzzer (scripts/libfuzzer.sh). It re-emits
+// their progress lines as Progress values and moves their crashers into a
+// CrashStore.
+
+// Engines lists the engine names.
+var Engines = []string{"native", "gofuzz", "libfuzzer"}
+
+// EngineOptions configure RunEngine.
+type EngineOptions struct {
+	// Root is the qgafuzz source tree (see ModuleRoot).
+	Root   string
+	Target Target
+	// Time bounds the run (0: the engine runs until ctx is done).
+	Time time.Duration
+	// Corpus is the working corpus directory (raw inputs, read as seeds in
+	// addition to corpus/<target>; libFuzzer also writes new inputs
+	// there, native fuzzing keeps its own under Corpus/.native-cache and
+	// go-fuzz its work directory under Corpus/.gofuzz).
+	Corpus string
+	// Out receives crashers (see CrashStore).
+	Out string
+	// Jobs is the number of parallel workers (0: the engine's default).
+	Jobs int
+	// Env is added to the engine's environment (e.g. QGAFUZZ_PLANT_BUG).
+	Env []string
+	// Progress receives the engine's progress as it runs.
+	Progress func(Progress)
+	// Log receives the engine's raw output (nil: discarded).
+	Log io.Writer
+}
+
+// Progress is one progress report of an engine.
+type Progress struct {
+	Engine      string
+	Elapsed     time.Duration
+	Execs       int64
+	ExecsPerSec float64
+	Corpus      int // inputs in the corpus
+	NewCoverage int // inputs added for new coverage in this run (native, libFuzzer) or coverage bits (go-fuzz)
+	Crashes     int
+}
+
+func (p Progress) String() string {
+	return fmt.Sprintf("%s: elapsed %v, execs %d (%.0f/s), corpus %d, new coverage %d, crashes %d",
+		p.Engine, p.Elapsed.Round(time.Second), p.Execs, p.ExecsPerSec, p.Corpus, p.NewCoverage, p.Crashes)
+}
+
+// Result is the outcome of an engine run.
+type Result struct {
+	Last     Progress
+	Crashers []Crasher
+}
+
+// RunEngine runs one engine on one target and stores its crashers in
+// o.Out. It returns an error when the engine could not run at all.
+func RunEngine(ctx context.Context, engine string, o EngineOptions) (Result, error) {
+	if o.Corpus == "" {
+		o.Corpus = filepath.Join(o.Root, "out", "corpus", o.Target.Name)
+	}
+	if o.Out == "" {
+		o.Out = filepath.Join(o.Root, "out", "crashers", o.Target.Name)
+	}
+	for _, d := range []string{o.Corpus, o.Out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return Result{}, err
+		}
+	}
+	switch engine {
+	case "native":
+		return runNative(ctx, o)
+	case "gofuzz":
+		return runGoFuzz(ctx, o)
+	case "libfuzzer":
+		return runLibFuzzer(ctx, o)
+	}
+	return Result{}, fmt.Errorf("fuzz: unknown engine %q (one of %s)", engine, strings.Join(Engines, ", "))
+}
+
+// runCmd runs cmd, feeding each output line to line, and stops it with
+// SIGINT (then SIGKILL) when ctx is done.
+func runCmd(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)) error {
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+		case <-done:
+		}
+	}()
+	scanDone := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for sc.Scan() {
+			if log != nil {
+				fmt.Fprintln(log, sc.Text())
+			}
+			line(sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, pr)
+		close(scanDone)
+	}()
+	err := cmd.Wait()
+	close(done)
+	pw.Close()
+	<-scanDone
+	return err
+}
+
+var (
+	nativeRE   = regexp.MustCompile(`^fuzz: elapsed: (\d+)s, execs: (\d+) \((\d+)/sec\), new interesting: (\d+) \(total: (\d+)\)`)
+	nativeFail = regexp.MustCompile(`Failing input written to (\S+)`)
+	nativeSeed = regexp.MustCompile(`failure while testing seed corpus entry: Fuzz\w+/(\S+)`)
+)
+
+func runNative(ctx context.Context, o EngineOptions) (Result, error) {
+	fn := o.Target.FuncName()
+	args := []string{"test", "-run", "^$", "-fuzz", "^" + fn + "$", "-fuzzminimizetime", "500x"}
+	if o.Time > 0 {
+		args = append(args, "-fuzztime", o.Time.String())
+	}
+	if o.Jobs > 0 {
+		args = append(args, "-parallel", strconv.Itoa(o.Jobs))
+	}
+	args = append(args, "./fuzz/", "-test.fuzzcachedir="+filepath.Join(o.Corpus, ".native-cache"))
+	cmd := exec.Command("go", args...)
+	cmd.Dir = o.Root
+	cmd.Env = append(append(os.Environ(), o.Env...), CorpusEnv+"="+o.Corpus)
+	res := Result{Last: Progress{Engine: "native"}}
+	var failing []string
+	seedFail := ""
+	var tail []string // the engine's last lines, for crash reports
+	err := runCmd(ctx, cmd, o.Log, func(l string) {
+		if tail = append(tail, l); len(tail) > 200 {
+			tail = tail[1:]
+		}
+		if m := nativeRE.FindStringSubmatch(l); m != nil {
+			p := &res.Last
+			s, _ := strconv.Atoi(m[1])
+			p.Elapsed = time.Duration(s) * time.Second
+			p.Execs, _ = strconv.ParseInt(m[2], 10, 64)
+			p.ExecsPerSec, _ = strconv.ParseFloat(m[3], 64)
+			p.NewCoverage, _ = strconv.Atoi(m[4])
+			p.Corpus, _ = strconv.Atoi(m[5])
+			if o.Progress != nil {
+				o.Progress(*p)
+			}
+		}
+		if m := nativeFail.FindStringSubmatch(l); m != nil {
+			failing = append(failing, m[1])
+		}
+		if m := nativeSeed.FindStringSubmatch(l); m != nil {
+			seedFail = m[1]
+		}
+	})
+	if seedFail != "" {
+		// A seed fails before fuzzing starts: store it like any crasher.
+		data, rerr := o.nativeSeed(fn, seedFail)
+		if rerr != nil {
+			return res, rerr
+		}
+		c, serr := o.store(data, fmt.Sprintf("seed %s fails (native Go fuzzing replays the seeds first); go test said:\n%s\n\n",
+			seedFail, strings.Join(tail, "\n")))
+		if serr != nil {
+			return res, serr
+		}
+		res.Crashers = append(res.Crashers, c)
+		res.Last.Crashes++
+		return res, nil
+	}
+	for _, f := range failing {
+		path := f
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(o.Root, "fuzz", f)
+		}
+		data, rerr := ReadNativeInput(path)
+		if rerr != nil {
+			return res, rerr
+		}
+		c, serr := o.store(data, fmt.Sprintf("found by native Go fuzzing (%s); go test said:\n%s\n\n", f, strings.Join(tail, "\n")))
+		if serr != nil {
+			return res, serr
+		}
+		res.Crashers = append(res.Crashers, c)
+		res.Last.Crashes++
+		// The input stays out of the source tree: in testdata/fuzz it
+		// would fail every later plain go test of the package.
+		_ = os.Remove(path)
+		// And so do the directories go test made for it, when empty.
+		_ = os.Remove(filepath.Dir(path))
+		_ = os.Remove(filepath.Dir(filepath.Dir(path)))
+		_ = os.Remove(filepath.Dir(filepath.Dir(filepath.Dir(path))))
+	}
+	if err != nil && len(failing) == 0 && ctx.Err() == nil {
+		return res, fmt.Errorf("fuzz: go test -fuzz failed: %w; its output ends:\n%s", err, strings.Join(tail[max(0, len(tail)-30):], "\n"))
+	}
+	// go test's last line reports the rate of its last interval (often
+	// 0/sec); the summary gives the average.
+	if res.Last.Elapsed > 0 {
+		res.Last.ExecsPerSec = float64(res.Last.Execs) / res.Last.Elapsed.Seconds()
+	}
+	return res, nil
+}
+
+// nativeSeed returns the seed that go test names "seed#N" (the N-th f.Add
+// of the Fuzz function: corpus/<target>, then the working corpus) or by
+// file name (testdata/fuzz/FuzzX or the fuzz cache).
+func (o EngineOptions) nativeSeed(fn, name string) ([]byte, error) {
+	if n, ok := strings.CutPrefix(name, "seed#"); ok {
+		i, err := strconv.Atoi(n)
+		if err != nil {
+			return nil, fmt.Errorf("fuzz: bad seed name %q", name)
+		}
+		_, seeds, err := ReadCorpus(CorpusDir(o.Root, o.Target.Name))
+		if err != nil {
+			return nil, err
+		}
+		_, more, err := ReadCorpus(o.Corpus)
+		if err != nil {
+			return nil, err
+		}
+		if seeds = append(seeds, more...); i >= len(seeds) {
+			return nil, fmt.Errorf("fuzz: go test names seed #%d of %d", i, len(seeds))
+		}
+		return seeds[i], nil
+	}
+	for _, dir := range []string{filepath.Join(o.Root, "fuzz", "testdata", "fuzz", fn), filepath.Join(o.Corpus, ".native-cache", fn)} {
+		if b, err := ReadNativeInput(filepath.Join(dir, name)); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("fuzz: cannot find the failing seed %s of %s", name, fn)
+}
+
+// store saves a crasher with the report of re-running it in process.
+func (o EngineOptions) store(data []byte, header string) (Crasher, error) {
+	report := header
+	if len(o.Env) > 0 {
+		// The engine ran with settings (a planted bug) this process
+		// does not have: its own output is the report.
+		return CrashStore{Dir: o.Out}.Save(data, report)
+	}
+	if f := Run(o.Target, data); f != nil {
+		report += "re-run in process:\n" + f.Report()
+	} else {
+		report += "(does not fail when re-run in process: it depends on the engine's state or timing)\n"
+	}
+	return CrashStore{Dir: o.Out}.Save(data, report)
+}
+
+// CorpusEnv names the environment variable through which the native Fuzz
+// functions get an extra seed directory.
+const CorpusEnv = "QGAFUZZ_CORPUS"
+
+// ReadNativeInput reads a file in the native fuzzing corpus format ("go
+// test fuzz v1" and one []byte literal) and returns the input.
+func ReadNativeInput(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.SplitN(strings.TrimSpace(string(b)), "\n", 2)
+	if len(lines) != 2 || lines[0] != "go test fuzz v1" {
+		return nil, fmt.Errorf("fuzz: %s is not a go test fuzz v1 file", path)
+	}
+	lit, ok := strings.CutPrefix(strings.TrimSpace(lines[1]), "[]byte(")
+	lit, ok2 := strings.CutSuffix(lit, ")")
+	if !ok || !ok2 {
+		return nil, fmt.Errorf("fuzz: %s does not hold one []byte value", path)
+	}
+	s, err := strconv.Unquote(lit)
+	if err != nil {
+		return nil, fmt.Errorf("fuzz: %s: %w", path, err)
+	}
+	return []byte(s), nil
+}

@@ -1,0 +1,159 @@
+package fuzz
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// This file is the one place where inputs are written to and read from
+// disk: corpora (one raw input per file, the format of every engine) and
+// crashers. Every file is written atomically (a temporary file in the same
+// directory, synced, then renamed), so a reader never sees a partially
+// written input, even if qgafuzz is killed mid-write.
+
+// WriteFileAtomic writes data to path through a temporary file and a
+// rename.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("fuzz: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadCorpus reads every regular file of dir (not recursively; hidden and
+// temporary files are skipped) as one input, sorted by name. A missing
+// directory is an empty corpus.
+func ReadCorpus(dir string) (names []string, inputs [][]byte, err error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, nil, err
+		}
+		names = append(names, e.Name())
+		inputs = append(inputs, b)
+	}
+	return names, inputs, nil
+}
+
+// CrashStore keeps crashers in a directory: for each failing input, the
+// input itself (crash-<hash>, raw, as every engine and `qgafuzz repro` read
+// it) and a report (crash-<hash>.txt). The input is written first and both
+// atomically, so a crasher file is always complete; a missing report only
+// means the writer was interrupted between the two renames.
+type CrashStore struct {
+	Dir string
+}
+
+// Crasher is one stored crasher.
+type Crasher struct {
+	Path   string // the raw input
+	Report string // the report file (Path + ".txt")
+	// New is false when the same input was stored before.
+	New bool
+}
+
+// Save stores a failing input and its report. Saving the same input twice
+// keeps one copy.
+func (s CrashStore) Save(data []byte, report string) (Crasher, error) {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return Crasher{}, err
+	}
+	p := filepath.Join(s.Dir, "crash-"+InputName(data))
+	c := Crasher{Path: p, Report: p + ".txt"}
+	if _, err := os.Stat(p); err == nil {
+		return c, nil
+	}
+	c.New = true
+	if err := WriteFileAtomic(p, data); err != nil {
+		return c, err
+	}
+	if err := WriteFileAtomic(c.Report, []byte(report)); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// SaveFailure stores a failure with its report.
+func (s CrashStore) SaveFailure(f *Failure) (Crasher, error) {
+	return s.Save(f.Input, f.Report())
+}
+
+// List returns the stored crashers' input paths, sorted.
+func (s CrashStore) List() ([]string, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.Type().IsRegular() && strings.HasPrefix(n, "crash-") && !strings.HasSuffix(n, ".txt") {
+			out = append(out, filepath.Join(s.Dir, n))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ModuleRoot finds the qgafuzz source tree (the directory holding its
+// go.mod) from dir upwards. The engines need it: they build the fuzz
+// package from source, and the seed corpora live in it.
+func ModuleRoot(dir string) (string, error) {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/qgafuzz/qgafuzz\n") {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fmt.Errorf("fuzz: %s is not inside the qgafuzz source tree (no go.mod of github.com/qgafuzz/qgafuzz above it); run from a checkout", dir)
+		}
+		d = parent
+	}
+}
+
+// CorpusDir is the seed corpus directory of a target in the source tree.
+func CorpusDir(root, target string) string { return filepath.Join(root, "corpus", target) }

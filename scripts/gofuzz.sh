@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Build and run a qgafuzz fuzz target under github.com/dvyukov/go-fuzz.
+#
+# Usage:
+#   scripts/gofuzz.sh build TARGET            build out/gofuzz/TARGET.zip
+#   scripts/gofuzz.sh run TARGET [DURATION]   build, then fuzz (default 60s; 0 = until ^C)
+#   scripts/gofuzz.sh targets                 list the targets
+#
+# Environment:
+#   GOFUZZ_PROCS    worker processes (default: number of CPUs)
+#   GOFUZZ_WORKDIR  go-fuzz's work directory (default out/gofuzz/TARGET);
+#                   it keeps the corpus and the crashers between runs
+#   GOFUZZ_SEEDS    a directory of extra seed inputs (raw files)
+#
+# The seed corpus corpus/TARGET/ is copied into the work directory's corpus
+# on every run (go-fuzz reads raw files). Crashers land in
+# WORKDIR/crashers/ (the input, .quoted and .output files). go-fuzz has no
+# dictionary option: it extracts tokens from the instrumented code's string
+# literals, which include the protocol's tokens (fuzz/diffdriver.go).
+#
+# go-fuzz's last release is from 2022. go-fuzz-build is installed at the
+# version pinned in go.mod; when it no longer builds or runs with this Go
+# release the script says so and exits with status 3: use the native engine
+# (qgafuzz fuzz --engine native) or libFuzzer (scripts/libfuzzer.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+targets="agent delimiter differential parser scenario"
+
+die() { echo "gofuzz.sh: $*" >&2; exit "${2:-2}"; }
+broken() {
+  echo "gofuzz.sh: go-fuzz is broken with $(go version | cut -d' ' -f3): $*" >&2
+  echo "gofuzz.sh: go-fuzz is unmaintained since 2022; use 'qgafuzz fuzz --engine native' or scripts/libfuzzer.sh" >&2
+  exit 3
+}
+
+funcname() { # parser -> FuzzParser
+  local t=$1
+  echo "Fuzz$(tr '[:lower:]' '[:upper:]' <<<"${t:0:1}")${t:1}"
+}
+
+check_target() {
+  [ -n "${1:-}" ] || die "missing TARGET (one of: $targets)"
+  case " $targets " in *" $1 "*) ;; *) die "unknown target '$1' (one of: $targets)";; esac
+}
+
+# install_tools puts go-fuzz and go-fuzz-build, at the version in go.mod,
+# into out/bin.
+install_tools() {
+  local ver
+  ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz) || die "github.com/dvyukov/go-fuzz is not in go.mod"
+  mkdir -p out/bin
+  if [ ! -x out/bin/go-fuzz-build ] || [ "$(cat out/bin/.go-fuzz-version 2>/dev/null)" != "$ver $(go version)" ]; then
+    echo "gofuzz.sh: installing go-fuzz and go-fuzz-build $ver" >&2
+    GOBIN=$root/out/bin GOFLAGS= go install \
+      "github.com/dvyukov/go-fuzz/go-fuzz@$ver" "github.com/dvyukov/go-fuzz/go-fuzz-build@$ver" \
+      || broken "installing go-fuzz-build $ver failed"
+    echo "$ver $(go version)" > out/bin/.go-fuzz-version
+  fi
+}
+
+build() {
+  local t=$1 fn
+  fn=$(funcname "$t")
+  install_tools
+  mkdir -p out/gofuzz
+  echo "gofuzz.sh: go-fuzz-build -func $fn -o out/gofuzz/$t.zip ./fuzz" >&2
+  out/bin/go-fuzz-build -func "$fn" -o "out/gofuzz/$t.zip" ./fuzz \
+    || broken "go-fuzz-build failed on ./fuzz"
+}
+
+run() {
+  local t=$1 dur=${2:-60s} work procs
+  build "$t"
+  work=${GOFUZZ_WORKDIR:-out/gofuzz/$t}
+  procs=${GOFUZZ_PROCS:-$(nproc 2>/dev/null || echo 2)}
+  mkdir -p "$work/corpus"
+  cp -f corpus/"$t"/* "$work/corpus/"
+  if [ -n "${GOFUZZ_SEEDS:-}" ] && [ -d "$GOFUZZ_SEEDS" ]; then
+    find "$GOFUZZ_SEEDS" -maxdepth 1 -type f ! -name '.*' -exec cp -f {} "$work/corpus/" \;
+  fi
+  echo "gofuzz.sh: fuzzing $t for $dur with $procs procs in $work (crashers: $work/crashers)" >&2
+  local status=0
+  if [ "$dur" = 0 ]; then
+    out/bin/go-fuzz -bin "out/gofuzz/$t.zip" -func "$(funcname "$t")" -workdir "$work" -procs "$procs" || status=$?
+  else
+    timeout --foreground -s INT "$dur" \
+      out/bin/go-fuzz -bin "out/gofuzz/$t.zip" -func "$(funcname "$t")" -workdir "$work" -procs "$procs" || status=$?
+  fi
+  # timeout's 124 (or go-fuzz's own exit on SIGINT) is the normal end.
+  case $status in 0|124|130) ;; *) broken "go-fuzz exited with status $status";; esac
+  local n
+  n=$(find "$work/crashers" -type f ! -name '*.quoted' ! -name '*.output' 2>/dev/null | wc -l)
+  echo "gofuzz.sh: done; $n crasher(s) in $work/crashers" >&2
+  [ "$n" = 0 ] || exit 1
+}
+
+case "${1:-}" in
+  build) check_target "${2:-}"; build "$2" ;;
+  run) check_target "${2:-}"; run "$2" "${3:-60s}" ;;
+  targets) echo "$targets" | tr ' ' '\n' ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

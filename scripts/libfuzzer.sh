@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Build and run a qgafuzz fuzz target under libFuzzer (clang -fsanitize=fuzzer).
+#
+# Usage:
+#   scripts/libfuzzer.sh build TARGET              build out/libfuzzer/TARGET
+#   scripts/libfuzzer.sh run TARGET [SECONDS] [libFuzzer flags...]
+#                                                  fuzz (default 60 s; 0 = until ^C)
+#   scripts/libfuzzer.sh merge TARGET DIR...       merge DIRs into out/libfuzzer/TARGET.corpus (-merge=1)
+#   scripts/libfuzzer.sh minimize TARGET CRASH     minimize a crasher (-minimize_crash=1)
+#   scripts/libfuzzer.sh targets                   list the targets
+#
+# Environment:
+#   LIBFUZZER_ROUTE  gofuzz (default): go-fuzz-build -libfuzzer + clang, or
+#                    go: Go's own instrumentation (go build -buildmode=c-archive
+#                    -gcflags=all=-d=libfuzzer) with a small cgo harness
+#   LIBFUZZER_FORK   run with -fork=N (default 0: one process)
+#   LIBFUZZER_MAX_LEN  -max_len (default 2048: long enough for 1025 nested
+#                    brackets, short enough to keep executions fast)
+#   LIBFUZZER_CORPUS the working corpus (default out/libfuzzer/TARGET.corpus)
+#   LIBFUZZER_CRASHES where crashers go (default out/libfuzzer/TARGET.crashes)
+#   CC               the clang to use (default: clang, then clang-19 ... clang-14;
+#                    installed with apt-get when missing and running as root)
+#
+# The working corpus is out/libfuzzer/TARGET.corpus (new inputs are written
+# there); the seeds corpus/TARGET/ are read too, and corpus/qga.dict is the
+# dictionary. Crashers are written to out/libfuzzer/TARGET.crashes/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+targets="agent delimiter differential parser scenario"
+out=out/libfuzzer
+
+die() { echo "libfuzzer.sh: $*" >&2; exit "${2:-2}"; }
+
+funcname() { local t=$1; echo "Fuzz$(tr '[:lower:]' '[:upper:]' <<<"${t:0:1}")${t:1}"; }
+
+check_target() {
+  [ -n "${1:-}" ] || die "missing TARGET (one of: $targets)"
+  case " $targets " in *" $1 "*) ;; *) die "unknown target '$1' (one of: $targets)";; esac
+}
+
+find_clang() {
+  if [ -n "${CC:-}" ] && command -v "$CC" >/dev/null; then echo "$CC"; return; fi
+  for c in clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
+    if command -v "$c" >/dev/null; then echo "$c"; return; fi
+  done
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "libfuzzer.sh: installing clang with apt-get" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >&2
+    for c in clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
+      if command -v "$c" >/dev/null; then echo "$c"; return; fi
+    done
+  fi
+  die "clang not found; install it (apt-get install clang) or set CC" 3
+}
+
+build() {
+  local t=$1 fn cc route=${LIBFUZZER_ROUTE:-gofuzz}
+  fn=$(funcname "$t")
+  cc=$(find_clang)
+  mkdir -p "$out"
+  case $route in
+    gofuzz)
+      # go-fuzz-build comes from scripts/gofuzz.sh's pinned install.
+      local ver
+      ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz)
+      if [ ! -x out/bin/go-fuzz-build ] || [ "$(cat out/bin/.go-fuzz-version 2>/dev/null)" != "$ver $(go version)" ]; then
+        mkdir -p out/bin
+        GOBIN=$root/out/bin GOFLAGS= go install "github.com/dvyukov/go-fuzz/go-fuzz-build@$ver" \
+          || die "go-fuzz-build $ver does not build with $(go version); try LIBFUZZER_ROUTE=go" 3
+        echo "$ver $(go version)" > out/bin/.go-fuzz-version
+      fi
+      echo "libfuzzer.sh: go-fuzz-build -libfuzzer -func $fn ./fuzz; $cc -fsanitize=fuzzer" >&2
+      out/bin/go-fuzz-build -libfuzzer -func "$fn" -o "$out/$t.a" ./fuzz \
+        || die "go-fuzz-build -libfuzzer failed with $(go version); try LIBFUZZER_ROUTE=go" 3
+      "$cc" -fsanitize=fuzzer "$out/$t.a" -o "$out/$t" -lpthread
+      ;;
+    go)
+      # Go's own libFuzzer instrumentation: a c-archive of a tiny main
+      # package that exports the entry point to the C harness.
+      local dir=$out/$t.gomain
+      mkdir -p "$dir"
+      cat > "$dir/main.go" <<EOF
+package main
+
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+)
+
+//export LLVMFuzzerTestOneInput
+func LLVMFuzzerTestOneInput(data *C.char, size C.size_t) C.int {
+	fuzz.Check("$t", unsafe.Slice((*byte)(unsafe.Pointer(data)), int(size)))
+	return 0
+}
+
+func main() {}
+EOF
+      echo "libfuzzer.sh: go build -buildmode=c-archive -gcflags=all=-d=libfuzzer; $cc -fsanitize=fuzzer" >&2
+      CGO_ENABLED=1 go build -buildmode=c-archive -gcflags=all=-d=libfuzzer -tags libfuzzer \
+        -o "$out/$t.go.a" "./$dir" || die "go build -d=libfuzzer failed" 3
+      "$cc" -fsanitize=fuzzer "$out/$t.go.a" -o "$out/$t" -lpthread
+      ;;
+    *) die "unknown LIBFUZZER_ROUTE '$route' (gofuzz or go)" ;;
+  esac
+  echo "libfuzzer.sh: built $out/$t" >&2
+}
+
+run() {
+  local t=$1 secs=${2:-60}
+  shift 2 || shift $#
+  build "$t"
+  local corp=${LIBFUZZER_CORPUS:-$out/$t.corpus} crashes=${LIBFUZZER_CRASHES:-$out/$t.crashes}
+  mkdir -p "$corp" "$crashes"
+  local flags=(-dict=corpus/qga.dict -artifact_prefix="$crashes/" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 -max_len="${LIBFUZZER_MAX_LEN:-2048}")
+  [ "$secs" = 0 ] || flags+=(-max_total_time="$secs")
+  [ "${LIBFUZZER_FORK:-0}" = 0 ] || flags+=(-fork="$LIBFUZZER_FORK" -ignore_crashes=1)
+  echo "libfuzzer.sh: $out/$t ${flags[*]} $* $corp corpus/$t" >&2
+  "$out/$t" "${flags[@]}" "$@" "$corp" "corpus/$t"
+}
+
+merge() {
+  local t=$1
+  shift
+  [ $# -gt 0 ] || die "merge needs at least one corpus DIR"
+  [ -x "$out/$t" ] || build "$t"
+  mkdir -p "$out/$t.corpus"
+  "$out/$t" -merge=1 "$out/$t.corpus" "$@"
+}
+
+minimize() {
+  local t=$1 crash=${2:-}
+  [ -f "$crash" ] || die "minimize needs a crasher file"
+  [ -x "$out/$t" ] || build "$t"
+  "$out/$t" -minimize_crash=1 -runs=20000 -exact_artifact_path="$crash.min" "$crash"
+  echo "libfuzzer.sh: minimized crasher in $crash.min" >&2
+}
+
+case "${1:-}" in
+  build) check_target "${2:-}"; build "$2" ;;
+  run) check_target "${2:-}"; t=$2; shift 2; run "$t" "$@" ;;
+  merge) check_target "${2:-}"; t=$2; shift 2; merge "$t" "$@" ;;
+  minimize) check_target "${2:-}"; minimize "$2" "${3:-}" ;;
+  targets) echo "$targets" | tr ' ' '\n' ;;
+  *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
