@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/fuzz"
+)
+
+func init() {
+	register(&command{name: "corpus", summary: "minimize, merge, convert and describe fuzzing corpora", run: runCorpus})
+}
+
+const corpusHelp = `
+Usage: qgafuzz corpus minimize --target T DIR... --out DIR
+       qgafuzz corpus merge --target T --into DIR DIR...
+       qgafuzz corpus import --format native|gofuzz|libfuzzer SRC... --out DIR
+       qgafuzz corpus export --format native|gofuzz|libfuzzer DIR... --out DIR
+       qgafuzz corpus stats [--target T] DIR...
+
+minimize keeps a small subset of the inputs that has the coverage of the whole
+set (per-input coverage from Go's fuzzing instrumentation: the coverage
+server is built with go test -c -fuzz=., so run it in the source tree);
+merge adds to --into only the inputs that add coverage; import converts
+another engine's corpus into raw files, export converts raw files into an
+engine's format (native: "go test fuzz v1" files for testdata/fuzz/FuzzX or
+the fuzz cache; gofuzz: a go-fuzz workdir's corpus/; libfuzzer: SHA-1-named
+files); stats counts files, bytes, duplicates and, with --target, coverage.
+Unreadable files are reported and skipped; nothing in the input directories
+is changed.
+
+Examples:
+  qgafuzz corpus minimize --target parser out/corpus/parser --out /tmp/parser-min
+  qgafuzz corpus merge --target parser --into corpus/parser out/corpus/parser
+  qgafuzz corpus export --format native corpus/agent --out fuzz/testdata/fuzz/FuzzAgent
+  qgafuzz corpus import --format libfuzzer /tmp/libfuzzer-corpus --out out/corpus/parser
+  qgafuzz corpus stats --target agent out/corpus/agent`
+
+func runCorpus(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		w := e.stderr
+		if len(args) > 0 {
+			w = e.stdout
+		}
+		fmt.Fprintln(w, strings.TrimSpace(corpusHelp))
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet(e, "corpus "+sub, corpusHelp)
+	target := fs.String("target", "", "fuzz target (one of "+targetNames()+")")
+	out := fs.String("out", "", "output directory")
+	into := fs.String("into", "", "corpus to merge into")
+	format := fs.String("format", "", "native, gofuzz or libfuzzer")
+	pos, code, ok := parseInterleaved(fs, e, args)
+	if !ok {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: "+format+"\n", append([]any{sub}, a...)...)
+		return exitUsage
+	}
+	needTarget := func() bool {
+		if *target == "" {
+			fail("--target is required (one of %s)", targetNames())
+			return false
+		}
+		if _, ok := fuzz.Lookup(*target); !ok {
+			fail("no target %q (one of %s)", *target, targetNames())
+			return false
+		}
+		return true
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	switch sub {
+	case "minimize":
+		if len(pos) == 0 || *out == "" {
+			return fail("want DIR... and --out DIR")
+		}
+		if !needTarget() {
+			return exitUsage
+		}
+		return withTool(ctx, e, sub, func(t *corpus.Tool) (int, error) {
+			r, err := t.Minimize(ctx, *target, pos, *out)
+			if err != nil {
+				return 0, err
+			}
+			same := "unchanged"
+			if r.FeaturesAfter != r.FeaturesBefore {
+				same = fmt.Sprintf("CHANGED by %+d (features that vary between runs)", r.FeaturesAfter-r.FeaturesBefore)
+			}
+			fmt.Fprintf(e.stdout, "corpus minimize: %s: %d files, %s -> %d files, %s in %s\n", r.Target,
+				r.FilesBefore, byteSize(r.BytesBefore), r.FilesAfter, byteSize(r.BytesAfter), *out)
+			fmt.Fprintf(e.stdout, "coverage: %d features before, %d after (%s)\n", r.FeaturesBefore, r.FeaturesAfter, same)
+			fmt.Fprintf(e.stdout, "dropped: %d duplicates, %d failing inputs, %d unreadable files\n", r.Duplicates, r.Failing, r.Skipped)
+			fmt.Fprintf(e.stdout, "time: %v per input measured (of which %v running the target once; each input runs twice), %v in all\n",
+				r.PerInput.Round(1000), r.ExecPerInput.Round(1000), r.Elapsed.Round(1e6))
+			return exitOK, nil
+		})
+	case "merge":
+		if len(pos) == 0 || *into == "" {
+			return fail("want --into DIR and DIR...")
+		}
+		if !needTarget() {
+			return exitUsage
+		}
+		return withTool(ctx, e, sub, func(t *corpus.Tool) (int, error) {
+			r, err := t.Merge(ctx, *target, *into, pos)
+			if err != nil {
+				return 0, err
+			}
+			fmt.Fprintf(e.stdout, "corpus merge: %s: %d files in %s; %d candidates, %d added (%s) for new coverage\n",
+				r.Target, r.FilesBefore, *into, r.Candidates, r.Added, byteSize(r.BytesAdded))
+			fmt.Fprintf(e.stdout, "coverage: %d features before, %d after\n", r.FeaturesBefore, r.FeaturesAfter)
+			return exitOK, nil
+		})
+	case "import", "export":
+		if len(pos) == 0 || *out == "" {
+			return fail("want SRC... and --out DIR")
+		}
+		f, err := corpus.ParseFormat(*format)
+		if err != nil || f == corpus.Raw {
+			return fail("--format must be native, gofuzz or libfuzzer")
+		}
+		dst := f
+		if sub == "import" {
+			dst = corpus.Raw
+		}
+		res, probs, err := corpus.Convert(dst, *out, pos...)
+		for _, p := range probs {
+			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %s\n", sub, p)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+			return exitUsage
+		}
+		fmt.Fprintf(e.stdout, "corpus %s: %d files written (%s) as %s into %s, %d already there, %d skipped\n",
+			sub, res.Written, byteSize(res.Bytes), dst, *out, res.Existing, len(probs))
+		return exitOK
+	case "stats":
+		if len(pos) == 0 {
+			return fail("want DIR...")
+		}
+		name := *target
+		if name == "" {
+			name, _ = corpus.TargetFromPath(pos[0])
+		} else if !needTarget() {
+			return exitUsage
+		}
+		print := func(st *corpus.Stats) {
+			for _, p := range st.Problems {
+				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %s\n", p)
+			}
+			fmt.Fprintf(e.stdout, "files: %d\nbytes: %s (%d)\nlargest: %s (%s)\nduplicates: %d\nunreadable: %d\n",
+				st.Files, byteSize(st.Bytes), st.Bytes, st.Largest.Path, byteSize(int64(len(st.Largest.Data))), st.Duplicates, len(st.Problems))
+			if st.Target != "" {
+				fmt.Fprintf(e.stdout, "coverage (%s): %d features\nfailing inputs: %d\ntime per input: %v (running the target once: %v)\n",
+					st.Target, st.Features, st.Failing, st.PerInput.Round(1000), st.ExecPerInput.Round(1000))
+			}
+		}
+		if name == "" {
+			st, err := corpus.ReadStats(ctx, nil, "", pos...)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %v\n", err)
+				return exitUsage
+			}
+			print(st)
+			fmt.Fprintf(e.stdout, "coverage: not measured (give --target)\n")
+			return exitOK
+		}
+		return withTool(ctx, e, sub, func(t *corpus.Tool) (int, error) {
+			st, err := corpus.ReadStats(ctx, t, name, pos...)
+			if err != nil {
+				return 0, err
+			}
+			print(st)
+			return exitOK, nil
+		})
+	}
+	return fail("unknown subcommand (want minimize, merge, import, export or stats)")
+}
+
+// withTool builds and starts the coverage server, runs fn, and stops it.
+func withTool(ctx context.Context, e *env, sub string, fn func(*corpus.Tool) (int, error)) int {
+	root, err := fuzz.ModuleRoot(".")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: measuring coverage needs the source tree: %v\n", sub, err)
+		return exitUsage
+	}
+	tmp, err := os.MkdirTemp("", "qgafuzz-cover-")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+		return exitUsage
+	}
+	defer os.RemoveAll(tmp)
+	bin, err := corpus.Build(ctx, root, tmp)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+		return exitUsage
+	}
+	srv := &corpus.Server{Bin: bin}
+	defer srv.Close()
+	t := &corpus.Tool{Server: srv, Log: e.stderr}
+	code, err := fn(t)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+		return exitUsage
+	}
+	return code
+}
+
+// parseInterleaved parses flags that may come after positional arguments
+// ("DIR... --out DIR"), returning the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, e *env, args []string) ([]string, int, bool) {
+	var pos []string
+	for {
+		if code, ok := parseFlags(fs, e, args); !ok {
+			return nil, code, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

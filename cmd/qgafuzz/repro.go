@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+	"github.com/qgafuzz/qgafuzz/sim"
+)
+
+func init() {
+	register(&command{name: "repro", summary: "replay a crasher (any engine's format) or a simulation schedule; exit 1 while it fails", run: runRepro})
+}
+
+const reproHelp = `
+Usage: qgafuzz repro FILE [--target T] [--agent bug:NAME|qemu-ga]
+       qgafuzz repro --seed N [--client C] [--faults LIST] [--agent bug:NAME]
+
+Replays one crash and prints the panic stack or the violated property or
+invariant. FILE may be a raw crasher (qgafuzz's crashers/, corpus files), a
+native "go test fuzz v1" file (testdata/fuzz/FuzzX/...), a go-fuzz crasher,
+a libFuzzer crash-<sha1> file, or a simulation schedule or trace (qgafuzz
+sim --schedule/--trace, crashers/sim/.../schedule.json). The target is taken
+from --target, else from the path (FuzzParser/, crashers/<target>/,
+corpus/<target>/), else from a report file beside FILE. --seed replays a
+simulation seed instead. --agent qemu-ga plays FILE (a request stream, as
+the differential target reads it) to a live qemu-ga and to the built-in
+agent and compares their replies, as the nightly job's qemu-ga share does.
+
+Examples:
+  qgafuzz repro out/crashers/parser/panic-.../minimized
+  qgafuzz repro fuzz/testdata/fuzz/FuzzAgent/582528ddfad69eb5
+  qgafuzz repro --target agent crash-3f786850e387550fdab836ed7e6dc881de23001b
+  qgafuzz repro out/crashers/sim/safety-1a2b3c4d/schedule.json
+  qgafuzz repro --seed 7 --client plain
+
+Exit codes: 0 it no longer fails (fixed), 1 it still fails, 2 usage error or
+unreadable file.`
+
+func runRepro(e *env, args []string) int {
+	fs := newFlagSet(e, "repro", reproHelp)
+	target := fs.String("target", "", "the fuzz target (default: from the path)")
+	agent := fs.String("agent", "", "bug:NAME plants a bug in the agent under test (differential target, simulation); qemu-ga compares with a live qemu-ga")
+	seed := fs.Uint64("seed", 0, "replay this simulation seed")
+	client := fs.String("client", "delimited", "simulation client strategy (with --seed)")
+	faults := fs.String("faults", "swarm", "simulation faults (with --seed)")
+	pos, code, ok := parseInterleaved(fs, e, args)
+	if !ok {
+		return code
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "qgafuzz repro: "+format+"\n", a...)
+		return exitUsage
+	}
+	bug := qga.NoBug
+	if b, ok := qga.ParseBug(os.Getenv(fuzz.PlantBugEnv)); ok {
+		bug = b
+	}
+	if *agent != "" && *agent != "builtin" && *agent != "qemu-ga" {
+		b, ok := qga.ParseBug(strings.TrimPrefix(*agent, "bug:"))
+		if !ok || b == qga.NoBug {
+			return usage("--agent %q: want bug:NAME with NAME one of %v", *agent, qga.Bugs())
+		}
+		bug = b
+		os.Setenv(fuzz.PlantBugEnv, b.String())
+	}
+	seedSet := false
+	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+	if seedSet {
+		if len(pos) > 0 {
+			return usage("give FILE or --seed, not both")
+		}
+		r, err := sim.Run(sim.Options{Seed: *seed, Client: sim.Strategy(*client), Faults: *faults, AgentBug: bug})
+		if err != nil {
+			return usage("%v", err)
+		}
+		return reportSim(e, fmt.Sprintf("seed %d (client %s, faults %s)", *seed, *client, *faults), r)
+	}
+	if len(pos) != 1 {
+		return usage("want one FILE (or --seed N); run 'qgafuzz repro --help'")
+	}
+	path := pos[0]
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz repro: cannot read the crash file: %v\n", err)
+		return exitUsage
+	}
+	format := corpus.Detect(path, b)
+	if format == corpus.SimTrace {
+		s, err := sim.ParseSchedule(b)
+		if err != nil {
+			return usage("%s: %v", path, err)
+		}
+		r, err := sim.Replay(s, false)
+		if err != nil {
+			return usage("%s: %v", path, err)
+		}
+		return reportSim(e, fmt.Sprintf("schedule %s (seed %d, %d steps, %d fault events)", path, s.Seed, len(s.Ops), len(s.Events)), r)
+	}
+	data, err := corpus.Decode(format, b)
+	if err != nil {
+		return usage("%s: %v", path, err)
+	}
+	if *agent == "qemu-ga" {
+		return reproQemuGA(e, path, data, bug)
+	}
+	name, how := *target, "--target"
+	if name == "" {
+		name, how = detectTarget(path)
+	}
+	if name == "" {
+		return usage("cannot tell the target of %s from its path; give --target (one of %s)", path, targetNames())
+	}
+	t, ok := fuzz.Lookup(name)
+	if !ok {
+		return usage("no target %q (one of %s)", name, targetNames())
+	}
+	fmt.Fprintf(e.stdout, "repro: %s: %s input of %d bytes, target %s (from %s)\n", path, format, len(data), name, how)
+	f := fuzz.Run(t, data)
+	if f == nil {
+		fmt.Fprintf(e.stdout, "repro: PASS: the input does not fail (for a crasher: the bug is fixed)\n")
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "repro: FAIL (deduplication signature: %s)\n%s", fuzz.TriageSignature(f), f.Report())
+	return exitFinding
+}
+
+// reportSim prints a simulation result.
+func reportSim(e *env, what string, r *sim.Result) int {
+	if !r.Failed() {
+		fmt.Fprintf(e.stdout, "repro: PASS: %s: no invariant violated (%d calls)\n", what, r.Stats.Calls)
+		return exitOK
+	}
+	fmt.Fprintf(e.stdout, "repro: FAIL: %s: %d invariant violation(s)\n", what, len(r.Violations))
+	for _, v := range r.Violations {
+		fmt.Fprintf(e.stdout, "  %s\n", v)
+		if v.Detail != "" {
+			fmt.Fprintf(e.stdout, "%s\n", v.Detail)
+		}
+	}
+	return exitFinding
+}
+
+// reportTargetRE finds target names in reports ("fuzz/parser: ...",
+// "signature: parser/panic ...").
+var reportTargetRE = regexp.MustCompile(`\b([a-z]+)[/:]`)
+
+// detectTarget finds the target of a crash file from its path, or from a
+// report beside it (qgafuzz's failure.txt, signature.txt, crash-X.txt, or
+// go-fuzz's X.output).
+func detectTarget(path string) (string, string) {
+	if t, ok := corpus.TargetFromPath(path); ok {
+		return t, "the path"
+	}
+	dir := filepath.Dir(path)
+	for _, side := range []string{filepath.Join(dir, "signature.txt"), filepath.Join(dir, "failure.txt"), path + ".txt", path + ".output"} {
+		b, err := os.ReadFile(side)
+		if err != nil {
+			continue
+		}
+		for _, m := range reportTargetRE.FindAllStringSubmatch(string(b), -1) {
+			if _, ok := fuzz.Lookup(m[1]); ok {
+				return m[1], filepath.Base(side)
+			}
+		}
+	}
+	return "", ""
+}
+
+// reproQemuGA plays a stream to a fresh qemu-ga and to the built-in agent
+// and compares the replies.
+func reproQemuGA(e *env, path string, data []byte, bug qga.Bug) int {
+	g, err := qgatest.StartQemuGAProcess(context.Background(), "")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz repro: --agent qemu-ga: cannot start qemu-ga: %v\n", err)
+		return exitUsage
+	}
+	defer g.Close()
+	st := fuzz.Chunks(data)
+	pace := qgatest.ReferenceReplies(qga.AgentConfig{}, st)
+	ref := fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{})
+	defer ref.Close()
+	want, err := ref.Play(st, pace)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz repro: qemu-ga %s: %v\n", g.Version(), err)
+		return exitTransport
+	}
+	got, _ := fuzz.InProcessEndpoint(qga.AgentConfig{Bug: bug}).Play(st, pace)
+	fmt.Fprintf(e.stdout, "repro: %s: stream of %d writes played to qemu-ga %s and the built-in agent\n", path, len(st.Ops), g.Version())
+	if d := fuzz.CompareReplies(want, got); d != "" {
+		dv := fuzz.Divergence{Input: st, Reference: want, Agent: got, Detail: d}
+		fmt.Fprintf(e.stdout, "repro: FAIL: the replies differ\n%s", dv.Report())
+		return exitFinding
+	}
+	fmt.Fprintf(e.stdout, "repro: PASS: identical replies\n")
+	return exitOK
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/sim"
+)
+
+func runCapture(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(&env{stdout: &stdout, stderr: &stderr}, args)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestReproFormats replays a passing input in every engine's format, with
+// the target taken from each place it can come from.
+func TestReproFormats(t *testing.T) {
+	dir := t.TempDir()
+	input := []byte("{\"execute\":\"guest-ping\"}\x00|\xff{}")
+	write := func(rel string, b []byte) string {
+		p := filepath.Join(dir, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gofuzz := write("workdir/crashers/"+corpus.SHA1Name(input), input)
+	write("workdir/crashers/"+corpus.SHA1Name(input)+".output", []byte("panic: fuzz/agent: property x violated\n"))
+	cases := []struct {
+		args       []string
+		format, by string
+	}{
+		{[]string{write("fuzz/testdata/fuzz/FuzzParser/582528ddfad69eb5", corpus.EncodeNative(input))}, "native", "target parser (from the path)"},
+		{[]string{write("out/crashers/delimiter/sig-1/minimized", input)}, "raw", "target delimiter (from the path)"},
+		{[]string{"--target", "differential", write("crash-"+corpus.SHA1Name(input), input)}, "libfuzzer", "target differential (from --target)"},
+		{[]string{gofuzz}, "gofuzz", "target agent (from "},
+		{[]string{write("x/crash-aaa", input), "--target", "parser"}, "raw", "target parser (from --target)"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runCapture(append([]string{"repro"}, c.args...)...)
+		if code != exitOK || !strings.Contains(out, c.format+" input of") || !strings.Contains(out, c.by) || !strings.Contains(out, "PASS") {
+			t.Errorf("repro %v: exit %d\n%s%s", c.args, code, out, errOut)
+		}
+	}
+}
+
+// TestReproSimulation replays a failing seed and its schedule file (exit
+// 1), and a passing seed (exit 0).
+func TestReproSimulation(t *testing.T) {
+	code, out, _ := runCapture("repro", "--seed", "7", "--client", "plain")
+	if code != exitFinding || !strings.Contains(out, "safety") {
+		t.Fatalf("seed 7 plain: exit %d\n%s", code, out)
+	}
+	r, err := sim.Run(sim.Options{Seed: 7, Client: sim.Plain})
+	if err != nil || !r.Failed() {
+		t.Fatalf("seed 7 plain does not fail: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "schedule.json")
+	if err := r.Schedule().Save(p); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCapture("repro", p)
+	if code != exitFinding || !strings.Contains(out, "schedule "+p) || !strings.Contains(out, "FAIL") {
+		t.Fatalf("schedule: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCapture("repro", "--seed", "7")
+	if code != exitOK || !strings.Contains(out, "PASS") {
+		t.Fatalf("seed 7 delimited: exit %d\n%s", code, out)
+	}
+}
+
+// TestReproErrors checks the messages for what cannot be replayed.
+func TestReproErrors(t *testing.T) {
+	dir := t.TempDir()
+	anon := filepath.Join(dir, "input")
+	os.WriteFile(anon, []byte("x"), 0o644)
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("go test fuzz v1\nint(3)\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"repro"}, "want one FILE"},
+		{[]string{"repro", filepath.Join(dir, "missing")}, "cannot read the crash file"},
+		{[]string{"repro", anon}, "cannot tell the target"},
+		{[]string{"repro", "--target", "nope", anon}, `no target "nope"`},
+		{[]string{"repro", "--target", "parser", bad}, "unsupported value"},
+		{[]string{"repro", "--agent", "bug:nope", anon}, "want bug:NAME"},
+		{[]string{"repro", "--seed", "3", anon}, "not both"},
+	} {
+		code, _, errOut := runCapture(c.args...)
+		if code != exitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package nightly
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+)
+
+func TestSlug(t *testing.T) {
+	sig := "parser/panic runtime error: index out of range at github.com/qgafuzz/qgafuzz/qjson.(*Decoder).Feed < github.com/qgafuzz/qgafuzz/fuzz.fuzzParser"
+	s := Slug("parser", sig)
+	if s != Slug("parser", sig) || strings.ContainsAny(s, "/ *()<:") || len(s) > 90 {
+		t.Fatalf("slug %q", s)
+	}
+	if !strings.HasPrefix(s, "panic-runtime-error-index-out-of-range-at-qjson.-decoder-.feed") {
+		t.Fatalf("slug %q is not readable", s)
+	}
+	if Slug("parser", sig+"x") == s {
+		t.Fatal("different signatures, same slug")
+	}
+}
+
+func TestSuppressions(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "supp")
+	os.WriteFile(p, []byte("# known bugs\nparser/panic runtime error: nil map at x < y  # issue 12\n\nsim/liveness*\nagent/replies-match\n"), 0o644)
+	s, err := LoadSuppressions(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		target, sig string
+		want        bool
+	}{
+		{"parser", "parser/panic runtime error: nil map at x < y", true},
+		{"sim", "sim/liveness", true},
+		{"sim", "sim/safety", false},
+		{"agent", "agent/replies-match", true},
+		{"agent", "agent/one-reply", false},
+	} {
+		if got := s.Match(c.target, c.sig); got != c.want {
+			t.Errorf("Match(%q) = %v", c.sig, got)
+		}
+	}
+	// A crash directory's name works as well.
+	os.WriteFile(p, []byte(Slug("agent", "agent/x")+"\n"), 0o644)
+	if s, _ := LoadSuppressions(p); !s.Match("agent", "agent/x") {
+		t.Error("a slug does not suppress")
+	}
+	if _, err := LoadSuppressions(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing suppressions file is not an error")
+	}
+}
+
+// TestCrashStoreRecover checks what a killed run leaves behind: a
+// temporary directory is removed; a directory missing a file is moved
+// aside with its files, and the crash can then be stored again.
+func TestCrashStoreRecover(t *testing.T) {
+	s := crashStore{dir: filepath.Join(t.TempDir(), "crashers")}
+	tmp := filepath.Join(s.dir, "parser", ".tmp-sig-123")
+	os.MkdirAll(tmp, 0o755)
+	os.WriteFile(filepath.Join(tmp, FileMinimized), []byte("x"), 0o644)
+	half := filepath.Join(s.dir, "parser", "sig-abc")
+	os.MkdirAll(half, 0o755)
+	os.WriteFile(filepath.Join(half, FileOriginal), []byte("precious"), 0o644)
+	msgs := s.recover()
+	if len(msgs) != 2 {
+		t.Fatalf("messages %q", msgs)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Fatal("temporary directory left")
+	}
+	matches, _ := filepath.Glob(half + ".incomplete-*")
+	if len(matches) != 1 {
+		t.Fatalf("incomplete directory not moved aside: %v", matches)
+	}
+	if b, _ := os.ReadFile(filepath.Join(matches[0], FileOriginal)); string(b) != "precious" {
+		t.Fatal("the incomplete directory's files were lost")
+	}
+	files := map[string][]byte{FileMinimized: []byte("m"), FileOriginal: []byte("o"), FileFailure: []byte("f"),
+		FileSignature: []byte("s"), FileRepro: []byte("r")}
+	if _, err := s.save("parser", "sig-abc", files); err != nil {
+		t.Fatal(err)
+	}
+	if !s.exists("parser", "sig-abc") {
+		t.Fatal("stored crash is not complete")
+	}
+	// Storing again keeps the first night's files.
+	files[FileMinimized] = []byte("other")
+	s.save("parser", "sig-abc", files)
+	if b, _ := os.ReadFile(filepath.Join(half, FileMinimized)); string(b) != "m" {
+		t.Fatalf("stored crash replaced: %q", b)
+	}
+	if msgs := s.recover(); len(msgs) != 0 {
+		t.Fatalf("second recovery: %q", msgs)
+	}
+}
+
+// TestCrashStoreFullDisk stores a crash on a full file system: it fails
+// and leaves neither the crash directory nor a temporary one.
+func TestCrashStoreFullDisk(t *testing.T) {
+	mnt := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt).Run(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v", err)
+	}
+	defer exec.Command("umount", mnt).Run()
+	s := crashStore{dir: mnt}
+	big := make([]byte, 64<<10)
+	_, err := s.save("parser", "sig", map[string][]byte{FileMinimized: []byte("m"), FileOriginal: big,
+		FileFailure: []byte("f"), FileSignature: []byte("s"), FileRepro: []byte("r")})
+	if err == nil || !strings.Contains(err.Error(), "no space") {
+		t.Fatalf("want a no-space error, got %v", err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(mnt, "parser"))
+	if len(ents) != 0 {
+		t.Fatalf("left behind: %v", ents)
+	}
+}
+
+func TestDivergenceSignature(t *testing.T) {
+	a := divergenceSignature(&fuzz.Divergence{Detail: "reply line 3 differs:\nreference \"x\"\nagent \"y\""})
+	b := divergenceSignature(&fuzz.Divergence{Detail: "reply line 12 differs:\nreference \"z\""})
+	c := divergenceSignature(&fuzz.Divergence{Detail: `reply line 2: the agent did not send "{\"return\": 1}\n"`})
+	if a != b || a != "qemu-ga/reply line N differs" || c != "qemu-ga/reply line N: the agent did not send" {
+		t.Fatalf("%q %q %q", a, b, c)
+	}
+}

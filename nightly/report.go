@@ -1,0 +1,278 @@
+package nightly
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+)
+
+// This file writes the three reports of a night: report.json (for
+// machines; its schema is documented in README "Nightly job"),
+// junit.xml (for CI dashboards: one test case per target and per
+// simulation, plus one failing test case per new unique crash) and
+// summary.md (for the person reading it in the morning).
+
+// SchemaVersion names the schema of report.json.
+const SchemaVersion = "qgafuzz-nightly/1"
+
+// Report is report.json.
+type Report struct {
+	Schema      string    `json:"schema"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Budget      Duration  `json:"budget"`
+	Agent       string    `json:"agent"`
+	GoVersion   string    `json:"go_version"`
+	Interrupted bool      `json:"interrupted"`
+	// ExitCode is 0 (nothing new), 1 (new crash) or 2 (internal error).
+	ExitCode   int      `json:"exit_code"`
+	NewCrashes int      `json:"new_crashes"`
+	Targets    []Target `json:"targets"`
+	Crashes    []Crash  `json:"crashes"`
+	// Notes are things a person should know (recovered directories,
+	// skipped files); Errors made the run incomplete.
+	Notes  []string `json:"notes,omitempty"`
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Target is one fuzz target's or the simulation's part of the night.
+type Target struct {
+	Name string `json:"name"`
+	// Kind is "fuzz" (native engine), "sim" (swarm simulation) or
+	// "qemu-ga" (the differential corpus replayed against a live qemu-ga).
+	Kind         string   `json:"kind"`
+	Budget       Duration `json:"budget"`
+	Elapsed      Duration `json:"elapsed"`
+	Execs        int64    `json:"execs"`
+	ExecsPerSec  float64  `json:"execs_per_sec"`
+	Coverage     int      `json:"coverage_bits"`
+	CorpusBefore int      `json:"corpus_before"`
+	CorpusAfter  int      `json:"corpus_after"`
+	Restarts     int      `json:"engine_restarts,omitempty"`
+	// For the simulation: seeds run and failing seeds.
+	SeedFrom uint64 `json:"seed_from,omitempty"`
+	SeedTo   uint64 `json:"seed_to,omitempty"`
+	Failing  int    `json:"failing_runs,omitempty"`
+	// Crashes lists the signatures of the unique crashes found.
+	Crashes []string `json:"crashes"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// Crash is one unique crash (one signature).
+type Crash struct {
+	Target    string `json:"target"`
+	Signature string `json:"signature"`
+	Summary   string `json:"summary"`
+	// Dir is the crash directory; Repro the command that reproduces it.
+	Dir   string `json:"dir"`
+	Repro string `json:"repro"`
+	// Hits is the number of inputs (or seeds) that failed this way.
+	Hits          int  `json:"hits"`
+	OriginalSize  int  `json:"original_size"`
+	MinimizedSize int  `json:"minimized_size"`
+	Suppressed    bool `json:"suppressed"`
+	// New is true unless suppressed: it fails the run.
+	New bool `json:"new"`
+	// KnownBefore is true when an earlier run stored this crash in Dir.
+	KnownBefore bool `json:"known_before"`
+}
+
+// Duration marshals as seconds (a float).
+type Duration time.Duration
+
+// MarshalJSON writes seconds.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).Seconds())
+}
+
+// UnmarshalJSON reads seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s float64
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*d = Duration(s * float64(time.Second))
+	return nil
+}
+
+func (d Duration) String() string { return time.Duration(d).Round(time.Second).String() }
+
+func writeJSON(dir string, r *Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fuzz.WriteFileAtomic(filepath.Join(dir, "report.json"), append(b, '\n'))
+}
+
+// JUnit XML.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Time     float64      `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      float64     `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      float64       `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Body    string `xml:",chardata"`
+}
+
+func buildJUnit(r *Report) *junitSuites {
+	s := junitSuite{Name: "qgafuzz.nightly", Timestamp: r.Start.UTC().Format("2006-01-02T15:04:05"),
+		Time: r.End.Sub(r.Start).Seconds()}
+	for _, t := range r.Targets {
+		c := junitCase{Name: t.Kind + "/" + t.Name, Classname: "qgafuzz." + t.Kind, Time: time.Duration(t.Elapsed).Seconds(),
+			SystemOut: fmt.Sprintf("execs %d (%.0f/s), coverage %d bits, corpus %d -> %d, unique crashes %d",
+				t.Execs, t.ExecsPerSec, t.Coverage, t.CorpusBefore, t.CorpusAfter, len(t.Crashes))}
+		if t.Error != "" {
+			c.Error = &junitMessage{Message: firstLine(t.Error), Type: "internal", Body: t.Error}
+			s.Errors++
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	for _, cr := range r.Crashes {
+		c := junitCase{Name: cr.Target + " crash " + filepath.Base(cr.Dir), Classname: "qgafuzz.crash." + cr.Target}
+		body := fmt.Sprintf("signature: %s\n%s\nhits: %d, minimized %d -> %d bytes\nstored in: %s\nreproduce: %s\n",
+			cr.Signature, cr.Summary, cr.Hits, cr.OriginalSize, cr.MinimizedSize, cr.Dir, cr.Repro)
+		if cr.Suppressed {
+			c.Skipped = &junitMessage{Message: "suppressed: " + cr.Signature, Body: body}
+			s.Skipped++
+		} else {
+			c.Failure = &junitMessage{Message: cr.Signature, Type: "crash", Body: body}
+			s.Failures++
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	s.Tests = len(s.Cases)
+	return &junitSuites{Name: "qgafuzz nightly", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors,
+		Time: s.Time, Suites: []junitSuite{s}}
+}
+
+func writeJUnit(dir string, r *Report) error {
+	b, err := xml.MarshalIndent(buildJUnit(r), "", "  ")
+	if err != nil {
+		return err
+	}
+	return fuzz.WriteFileAtomic(filepath.Join(dir, "junit.xml"), append([]byte(xml.Header), append(b, '\n')...))
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// summary renders summary.md.
+func summary(r *Report) string {
+	var b strings.Builder
+	verdict := "all fine"
+	switch {
+	case r.ExitCode == 2:
+		verdict = "**run incomplete (internal error)**"
+	case r.NewCrashes == 1:
+		verdict = "**1 new crash**"
+	case r.NewCrashes > 1:
+		verdict = fmt.Sprintf("**%d new crashes**", r.NewCrashes)
+	}
+	fmt.Fprintf(&b, "# qgafuzz nightly, %s\n\n", r.Start.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Result: %s (exit %d). Budget %s, ran %s, agent %s, %s.", verdict, r.ExitCode,
+		r.Budget, Duration(r.End.Sub(r.Start)), r.Agent, r.GoVersion)
+	if r.Interrupted {
+		b.WriteString(" **Interrupted** before the budget was used up.")
+	}
+	b.WriteString("\n\n| target | time | execs | execs/s | coverage (bits) | corpus before → after | new crashes |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range r.Targets {
+		newc := 0
+		for _, cr := range r.Crashes {
+			if cr.New && cr.Target == t.Name {
+				newc++
+			}
+		}
+		execs, cov, corp := fmt.Sprint(t.Execs), fmt.Sprint(t.Coverage), fmt.Sprintf("%d → %d", t.CorpusBefore, t.CorpusAfter)
+		if t.Kind == "sim" {
+			execs = fmt.Sprintf("%d seeds", t.Execs)
+			cov, corp = "–", "–"
+		}
+		name := t.Name
+		if t.Error != "" {
+			name += " ⚠"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d |\n", name, t.Elapsed, execs, t.ExecsPerSec, cov, corp, newc)
+	}
+	section := func(title string, want func(Crash) bool) {
+		first := true
+		for _, cr := range r.Crashes {
+			if !want(cr) {
+				continue
+			}
+			if first {
+				fmt.Fprintf(&b, "\n## %s\n", title)
+				first = false
+			}
+			fmt.Fprintf(&b, "\n### %s: `%s`\n\n%s\n\n- hits: %d; minimized %d → %d bytes\n- stored in `%s`\n- reproduce:\n\n  ```sh\n  %s\n  ```\n",
+				cr.Target, cr.Signature, cr.Summary, cr.Hits, cr.OriginalSize, cr.MinimizedSize, cr.Dir, cr.Repro)
+		}
+	}
+	section("New crashes", func(c Crash) bool { return c.New })
+	section("Suppressed crashes", func(c Crash) bool { return c.Suppressed })
+	errs := append([]string(nil), r.Errors...)
+	for _, t := range r.Targets {
+		if t.Error != "" {
+			errs = append(errs, t.Name+": "+t.Error)
+		}
+	}
+	for _, l := range []struct {
+		title string
+		lines []string
+	}{{"Errors", errs}, {"Notes", r.Notes}} {
+		if len(l.lines) > 0 {
+			fmt.Fprintf(&b, "\n## %s\n\n", l.title)
+			for _, s := range l.lines {
+				fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(s, "\n", "\n  "))
+			}
+		}
+	}
+	return b.String()
+}
+
+// WriteReports writes report.json, junit.xml and summary.md into dir.
+func WriteReports(dir string, r *Report) error {
+	if err := writeJSON(dir, r); err != nil {
+		return err
+	}
+	if err := writeJUnit(dir, r); err != nil {
+		return err
+	}
+	return fuzz.WriteFileAtomic(filepath.Join(dir, "summary.md"), []byte(summary(r)))
+}

@@ -1,0 +1,142 @@
+package nightly
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleReport() *Report {
+	start := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	return &Report{Schema: SchemaVersion, Start: start, End: start.Add(2 * time.Minute), Budget: Duration(2 * time.Minute),
+		Agent: "builtin", GoVersion: "go1.26", ExitCode: 1, NewCrashes: 1,
+		Targets: []Target{
+			{Name: "parser", Kind: "fuzz", Execs: 1000, ExecsPerSec: 50, Coverage: 2000, CorpusBefore: 3, CorpusAfter: 9,
+				Crashes: []string{"parser/panic x at <a> & \"b\""}},
+			{Name: "sim", Kind: "sim", Execs: 500, Crashes: []string{}, Error: "boom\nsecond line"},
+		},
+		Crashes: []Crash{
+			{Target: "parser", Signature: "parser/panic x at <a> & \"b\"", Summary: "panic: x\x01", Dir: "/out/crashers/parser/x-1",
+				Repro: "qgafuzz repro --target parser '/out/crashers/parser/x-1/minimized'", Hits: 3, OriginalSize: 40, MinimizedSize: 2, New: true},
+			{Target: "sim", Signature: "sim/liveness", Dir: "/out/crashers/sim/l-2", Suppressed: true},
+		},
+	}
+}
+
+// TestReportsValidate writes the reports and reads them back: report.json
+// with encoding/json into the schema's types, junit.xml with
+// encoding/xml, checking the counts CI dashboards use.
+func TestReportsValidate(t *testing.T) {
+	dir := t.TempDir()
+	r := sampleReport()
+	if err := WriteReports(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Schema != SchemaVersion || back.ExitCode != 1 || len(back.Crashes) != 2 || back.Budget != r.Budget ||
+		back.Targets[0].Crashes[0] != r.Targets[0].Crashes[0] {
+		t.Fatalf("report.json round trip: %+v", back)
+	}
+	x, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ValidateJUnit(t, x, 4, 1, 1, 1)
+	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	for _, want := range []string{"**1 new crash**", "| parser | ", "3 → 9", "## New crashes", "## Suppressed crashes", "qgafuzz repro --target parser", "## Errors"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("summary.md lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// ValidateJUnit parses a junit.xml and checks its structure and counts.
+func ValidateJUnit(t *testing.T, b []byte, tests, failures, errors, skipped int) {
+	t.Helper()
+	var s junitSuites
+	if err := xml.Unmarshal(b, &s); err != nil {
+		t.Fatalf("junit.xml does not parse: %v\n%s", err, b)
+	}
+	if len(s.Suites) != 1 {
+		t.Fatalf("want one test suite, got %d", len(s.Suites))
+	}
+	su := s.Suites[0]
+	nf, ne, ns := 0, 0, 0
+	for _, c := range su.Cases {
+		if c.Name == "" || c.Classname == "" {
+			t.Fatalf("test case without a name: %+v", c)
+		}
+		if c.Failure != nil {
+			nf++
+			if c.Failure.Message == "" || c.Failure.Body == "" {
+				t.Fatalf("empty failure: %+v", c)
+			}
+		}
+		if c.Error != nil {
+			ne++
+		}
+		if c.Skipped != nil {
+			ns++
+		}
+	}
+	if len(su.Cases) != tests || su.Tests != tests || s.Tests != tests || nf != failures || su.Failures != failures ||
+		s.Failures != failures || ne != errors || su.Errors != errors || ns != skipped || su.Skipped != skipped {
+		t.Fatalf("junit counts: %d cases (attr %d/%d), %d failures (attr %d/%d), %d errors (attr %d), %d skipped (attr %d); want %d %d %d %d",
+			len(su.Cases), su.Tests, s.Tests, nf, su.Failures, s.Failures, ne, su.Errors, ns, su.Skipped, tests, failures, errors, skipped)
+	}
+}
+
+func TestEngineStatusParse(t *testing.T) {
+	var st engineStatus
+	lines := []string{
+		"fuzz: elapsed: 0s, gathering baseline coverage: 0/193 completed",
+		"2026-11-25 12:54:27.147125898 DEBUG finished processing input corpus, entries: 193, initial coverage bits: 126",
+		"fuzz: elapsed: 3s, execs: 10373 (3457/sec), new interesting: 18 (total: 212)",
+		"2026-11-25 12:54:28.1 DEBUG new interesting input, id: x, parent: y, gen: 1, new bits: 2, total bits: 131, size: 9, exec time: 1ms",
+		"    Failing input written to testdata/fuzz/FuzzParser/c206ccf227104cf5",
+	}
+	var named []string
+	for _, l := range lines {
+		if p := st.parse(l); p != "" {
+			named = append(named, p)
+		}
+	}
+	if st.Execs != 10373 || st.Rate != 3457 || st.Interesting != 18 || st.CorpusTotal != 212 || st.Coverage != 131 || st.Phase != "fuzzing" {
+		t.Fatalf("%+v", st)
+	}
+	if len(named) != 1 || named[0] != "testdata/fuzz/FuzzParser/c206ccf227104cf5" {
+		t.Fatalf("crashers %v", named)
+	}
+}
+
+func TestCheckOptions(t *testing.T) {
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Out: "x"}, "--budget"},
+		{Options{Budget: time.Second}, "--out"},
+		{Options{Budget: time.Second, Out: "x", Targets: []string{"nope"}}, `no target "nope"`},
+		{Options{Budget: time.Second, Out: "x", Agent: "bug:nope"}, "no such planted bug"},
+		{Options{Budget: time.Second, Out: "x", Agent: "vmware"}, "want builtin"},
+		{Options{Budget: time.Second, Out: "x", Agent: "bug:silent-flush", Targets: []string{"parser"}}, ""},
+	} {
+		err := c.o.Check()
+		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package nightly
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga"
+)
+
+// This file is the night itself: check the options, split the budget,
+// fuzz each target and run the simulation, triage what they found, and
+// write the reports whatever happened (Ctrl-C included).
+
+// Options configure a night.
+type Options struct {
+	Budget time.Duration
+	Out    string
+	// Corpus is the persistent corpus, one directory per target
+	// (Out/corpus if empty).
+	Corpus  string
+	Targets []string // every target if empty
+	// Agent is the agent under test: "builtin" (the reference agent) or
+	// "bug:NAME" (the reference agent with a planted bug, qga.Bugs), or
+	// "qemu-ga" (the built-in agent, with a live qemu-ga as the
+	// differential reference).
+	Agent        string
+	SimRuns      int    // seeds to simulate (0: as many as the share allows)
+	SimSeed      uint64 // first seed (0: from the clock)
+	NoSim        bool
+	Suppressions string // file of known signatures
+	Root         string // the qgafuzz source tree
+	// Repro is the command line prefix that runs qgafuzz, for repro.txt.
+	Repro         string
+	Stdout        io.Writer
+	Terminal      bool
+	ProgressEvery time.Duration // 5s if zero
+	// MinimizeBudget bounds the replays spent minimizing one crash
+	// (4096 if zero).
+	MinimizeBudget int
+}
+
+// UsageError is a bad option.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// agentBug returns the planted bug named by Agent.
+func (o *Options) agentBug() (qga.Bug, error) {
+	switch a := o.Agent; {
+	case a == "" || a == "builtin" || a == "qemu-ga":
+		return qga.NoBug, nil
+	case strings.HasPrefix(a, "bug:"):
+		if b, ok := qga.ParseBug(strings.TrimPrefix(a, "bug:")); ok && b != qga.NoBug {
+			return b, nil
+		}
+		return 0, &UsageError{fmt.Sprintf("--agent %s: no such planted bug (want one of %v)", a, qga.Bugs())}
+	}
+	return 0, &UsageError{fmt.Sprintf("--agent %q: want builtin, qemu-ga or bug:NAME", o.Agent)}
+}
+
+// Check validates the options before anything is touched.
+func (o *Options) Check() error {
+	if o.Budget <= 0 {
+		return &UsageError{"--budget must be positive (for example --budget 2m)"}
+	}
+	if o.Out == "" {
+		return &UsageError{"--out DIR is required"}
+	}
+	for _, t := range o.Targets {
+		if _, ok := fuzz.Lookup(t); !ok {
+			var names []string
+			for _, t := range fuzz.Targets() {
+				names = append(names, t.Name)
+			}
+			return &UsageError{fmt.Sprintf("--targets: no target %q (targets: %s)", t, strings.Join(names, ", "))}
+		}
+	}
+	_, err := o.agentBug()
+	return err
+}
+
+// night is the state of one run.
+type night struct {
+	o       Options
+	bug     qga.Bug
+	rep     *Report
+	board   *board
+	store   crashStore
+	supp    *Suppressions
+	work    string
+	engine  *native
+	server  *corpus.Server
+	deadln  time.Time
+	reserve time.Duration
+}
+
+// Run runs the night and returns its report (also written to Out). The
+// report's ExitCode is the process's exit code.
+func Run(ctx context.Context, o Options) *Report {
+	rep := &Report{Schema: SchemaVersion, Start: time.Now(), Budget: Duration(o.Budget), Agent: o.Agent,
+		GoVersion: runtime.Version(), Targets: []Target{}, Crashes: []Crash{}}
+	if rep.Agent == "" {
+		rep.Agent = "builtin"
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	n := &night{o: o, rep: rep, board: newBoard(o.Stdout, o.Terminal, o.Budget),
+		deadln: rep.Start.Add(o.Budget)}
+	n.reserve = min(max(o.Budget/20, 5*time.Second), 30*time.Second)
+	if err := n.setup(ctx); err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	} else {
+		n.board.tick(n.progressEvery())
+		n.fuzzAll(ctx)
+		n.board.stop()
+	}
+	if n.server != nil {
+		n.server.Close()
+	}
+	if n.work != "" {
+		os.RemoveAll(n.work)
+	}
+	return n.finish(ctx)
+}
+
+func (n *night) progressEvery() time.Duration {
+	if n.o.ProgressEvery > 0 {
+		return n.o.ProgressEvery
+	}
+	return 5 * time.Second
+}
+
+// setup prepares the output directory, recovers what a killed run left,
+// and builds the engine and the coverage server.
+func (n *night) setup(ctx context.Context) error {
+	o := &n.o
+	var err error
+	if n.bug, err = o.agentBug(); err != nil {
+		return err
+	}
+	if o.Corpus == "" {
+		o.Corpus = filepath.Join(o.Out, "corpus")
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return fmt.Errorf("cannot create the output directory: %w", err)
+	}
+	// A full disk or a read-only directory shows here, before an hour of
+	// fuzzing, rather than when the crashers are stored.
+	if err := fuzz.WriteFileAtomic(filepath.Join(o.Out, ".write-check"), make([]byte, 64<<10)); err != nil {
+		return fmt.Errorf("the output directory is not writable (full disk?): %w", err)
+	}
+	os.Remove(filepath.Join(o.Out, ".write-check"))
+	n.store = crashStore{dir: filepath.Join(o.Out, "crashers")}
+	n.rep.Notes = append(n.rep.Notes, n.store.recover()...)
+	for _, msg := range n.rep.Notes {
+		n.board.printf("nightly: %s", msg)
+	}
+	if n.supp, err = LoadSuppressions(o.Suppressions); err != nil {
+		return err
+	}
+	if n.work, err = os.MkdirTemp(o.Out, ".work-"); err != nil {
+		return err
+	}
+	env := n.engineEnv()
+	n.board.printf("nightly: building the fuzzing engine and the coverage server (go test -c -fuzz=.)")
+	built := time.Now()
+	if n.engine, err = buildNative(ctx, o.Root, n.work, env); err != nil {
+		return err
+	}
+	bin, err := corpus.Build(ctx, o.Root, n.work)
+	if err != nil {
+		return err
+	}
+	n.server = &corpus.Server{Bin: bin, Env: env}
+	n.board.printf("nightly: built in %s; %s left for fuzzing and simulation", time.Since(built).Round(100*time.Millisecond), time.Until(n.deadln).Round(time.Second))
+	return nil
+}
+
+// engineEnv is the environment that selects the agent under test in the
+// engine and server processes.
+func (n *night) engineEnv() []string {
+	var env []string
+	if n.bug != qga.NoBug {
+		env = append(env, fuzz.PlantBugEnv+"="+n.bug.String())
+	}
+	return env
+}
+
+// fuzzAll gives each target, then the simulation, its share of what is
+// left of the budget.
+func (n *night) fuzzAll(ctx context.Context) {
+	targets := n.o.Targets
+	if len(targets) == 0 {
+		for _, t := range fuzz.Targets() {
+			targets = append(targets, t.Name)
+		}
+	}
+	items := len(targets)
+	qemu := n.o.Agent == "qemu-ga"
+	if qemu {
+		items++
+	}
+	if !n.o.NoSim {
+		items++
+	}
+	for i, name := range targets {
+		if ctx.Err() != nil {
+			break
+		}
+		t, _ := fuzz.Lookup(name)
+		n.fuzzTarget(ctx, t, n.share(items-i))
+	}
+	if qemu && ctx.Err() == nil {
+		left := 1
+		if !n.o.NoSim {
+			left++
+		}
+		n.againstQemuGA(ctx, n.share(left))
+	}
+	if !n.o.NoSim && ctx.Err() == nil {
+		n.simulate(ctx, n.share(1))
+	}
+}
+
+// share is the time for the next item when left items remain.
+func (n *night) share(left int) time.Duration {
+	d := time.Until(n.deadln) - n.reserve
+	return max(d/time.Duration(left), 2*time.Second)
+}
+
+// finish triages nothing more, decides the exit code and writes the
+// reports.
+func (n *night) finish(ctx context.Context) *Report {
+	rep := n.rep
+	rep.End = time.Now()
+	rep.Interrupted = ctx.Err() != nil
+	sort.SliceStable(rep.Crashes, func(i, j int) bool { return rep.Crashes[i].New && !rep.Crashes[j].New })
+	rep.NewCrashes = 0
+	for _, c := range rep.Crashes {
+		if c.New {
+			rep.NewCrashes++
+		}
+	}
+	switch {
+	case rep.NewCrashes > 0:
+		rep.ExitCode = 1
+	case len(rep.Errors) > 0:
+		rep.ExitCode = 2
+	}
+	if n.o.Out != "" {
+		if err := os.MkdirAll(n.o.Out, 0o755); err == nil {
+			err = WriteReports(n.o.Out, rep)
+			if err != nil {
+				rep.Errors = append(rep.Errors, "writing the reports: "+err.Error())
+				rep.ExitCode = max(rep.ExitCode, 2)
+				if errors.Is(err, os.ErrPermission) {
+					rep.Errors = append(rep.Errors, "the output directory is not writable")
+				}
+			}
+		}
+	}
+	return rep
+}

@@ -1,0 +1,218 @@
+package nightly
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/sim"
+)
+
+// This file runs the swarm simulation share of a night: batches of seeds
+// (each with its own random fault mix) until the share's time or the seed
+// count is used up, then one shrunk schedule per violated invariant; the
+// schedules stored by earlier nights are replayed too.
+
+// simStatus is the simulation's progress.
+type simStatus struct {
+	Runs, Failures int
+	Rate           float64
+}
+
+// simOutcome is what the simulation share found.
+type simOutcome struct {
+	status   simStatus
+	first    uint64
+	last     uint64
+	failures map[string][]*sim.Result // by signature, lowest seeds first
+	elapsed  time.Duration
+	err      error
+}
+
+// SimSignature is the deduplication signature of a failing run: the
+// invariant, and for a panic the top frames of its stack.
+func SimSignature(r *sim.Result) string {
+	v := r.First()
+	sig := "sim/" + v.Invariant
+	if v.Detail != "" && (v.Invariant == sim.InvPanic || v.Invariant == sim.InvAgentPanic) {
+		if fr := fuzz.StackFrames([]byte(v.Detail), 3); len(fr) > 0 {
+			sig += " at " + strings.Join(fr, " < ")
+		}
+	}
+	return sig
+}
+
+// runSim runs seeds from first on until d has passed, ctx is done, or
+// maxRuns seeds ran (0: no limit).
+func runSim(ctx context.Context, first uint64, d time.Duration, maxRuns int, bug qga.Bug, onStatus func(simStatus)) simOutcome {
+	out := simOutcome{first: first, failures: map[string][]*sim.Result{}}
+	start := time.Now()
+	deadline := start.Add(d)
+	next := first
+	chunk := uint64(16)
+	for ctx.Err() == nil && (maxRuns > 0 || time.Now().Before(deadline)) {
+		if maxRuns > 0 && out.status.Runs >= maxRuns {
+			break
+		}
+		n := chunk
+		if maxRuns > 0 {
+			n = min(n, uint64(maxRuns-out.status.Runs))
+		}
+		b := sim.Batch{Options: sim.Options{Client: sim.Delimited, Faults: "swarm", AgentBug: bug},
+			From: next, To: next + n - 1, KeepFailures: 64}
+		t0 := time.Now()
+		sum, err := b.Run()
+		if err != nil {
+			out.err = err
+			break
+		}
+		next += n
+		out.status.Runs += sum.Runs
+		for _, r := range sum.Failed {
+			if !r.Failed() {
+				continue // nondeterminism is recorded by the batch, not here
+			}
+			sig := SimSignature(r)
+			out.failures[sig] = append(out.failures[sig], r)
+			out.status.Failures++
+		}
+		// Aim at about a second per batch, so that the deadline and
+		// Ctrl-C are noticed quickly.
+		if el := time.Since(t0); el < 500*time.Millisecond && chunk < 1<<14 {
+			chunk *= 2
+		} else if el > 2*time.Second && chunk > 1 {
+			chunk /= 2
+		}
+		out.elapsed = time.Since(start)
+		if out.elapsed > 0 {
+			out.status.Rate = float64(out.status.Runs) / out.elapsed.Seconds()
+		}
+		if onStatus != nil {
+			onStatus(out.status)
+		}
+	}
+	out.last = next - 1
+	out.elapsed = time.Since(start)
+	for _, rs := range out.failures {
+		sort.Slice(rs, func(i, j int) bool { return rs[i].Seed < rs[j].Seed })
+	}
+	return out
+}
+
+// simCrashFiles shrinks a failing run and returns the files of its crash
+// directory (without repro.txt) and a one-line summary.
+func simCrashFiles(r *sim.Result, sig string, count int) (map[string][]byte, string, error) {
+	orig, err := json.MarshalIndent(r.Schedule(), "", "  ")
+	if err != nil {
+		return nil, "", err
+	}
+	shrunk, res, stats, err := sim.Shrink(r, 0)
+	if err != nil {
+		return nil, "", fmt.Errorf("shrinking seed %d: %w", r.Seed, err)
+	}
+	min, err := json.MarshalIndent(shrunk, "", "  ")
+	if err != nil {
+		return nil, "", err
+	}
+	v := res.First()
+	var b strings.Builder
+	fmt.Fprintf(&b, "simulation: invariant %s violated\nsignature: %s\nseed %d (swarm faults, client %s); %d failing seeds hit this signature this run\n\n",
+		v.Invariant, sig, r.Seed, r.Client, count)
+	fmt.Fprintf(&b, "violation (shrunk schedule): %s\n", v)
+	if v.Detail != "" {
+		fmt.Fprintf(&b, "%s\n", v.Detail)
+	}
+	fmt.Fprintf(&b, "\nshrunk: %s\nschedule: %s\n", stats, shrunk)
+	return map[string][]byte{
+		FileSchedule:  append(min, '\n'),
+		FileOrigSched: append(orig, '\n'),
+		FileFailure:   []byte(b.String()),
+		FileSignature: []byte(sig + "\n"),
+	}, fmt.Sprintf("%s (seed %d, shrunk to %s)", v, r.Seed, stats), nil
+}
+
+// simulate runs the swarm simulation for d and stores one shrunk schedule
+// per violated invariant.
+func (n *night) simulate(ctx context.Context, d time.Duration) {
+	seed := n.o.SimSeed
+	if seed == 0 {
+		seed = uint64(time.Now().Unix()) * 1000
+	}
+	n.board.begin("sim", d)
+	res := runSim(ctx, seed, d, n.o.SimRuns, n.bug, func(st simStatus) {
+		n.board.update("swarm", int64(st.Runs), st.Rate, 0, 0)
+	})
+	tr := Target{Name: "sim", Kind: "sim", Budget: Duration(d), Elapsed: Duration(res.elapsed),
+		Execs: int64(res.status.Runs), ExecsPerSec: res.status.Rate, SeedFrom: res.first, SeedTo: res.last,
+		Failing: res.status.Failures, Crashes: []string{}}
+	if res.err != nil {
+		tr.Error = res.err.Error()
+	}
+	n.replayStoredSchedules(res.failures)
+	var sigs []string
+	for s := range res.failures {
+		sigs = append(sigs, s)
+	}
+	sort.Strings(sigs)
+	for _, sig := range sigs {
+		rs := res.failures[sig]
+		tr.Crashes = append(tr.Crashes, sig)
+		slug := Slug("sim", sig)
+		dir := filepath.Join(n.store.dir, "sim", slug)
+		c := Crash{Target: "sim", Signature: sig, Dir: dir, Hits: len(rs), Suppressed: n.supp.Match("sim", sig),
+			Repro: n.reproLine("sim", filepath.Join(dir, FileSchedule)), Summary: rs[0].First().String()}
+		c.New = !c.Suppressed
+		if n.store.exists("sim", slug) {
+			c.KnownBefore = true
+		} else {
+			files, summary, err := simCrashFiles(rs[0], sig, len(rs))
+			if err != nil {
+				n.rep.Errors = append(n.rep.Errors, "sim: "+err.Error())
+				continue
+			}
+			c.Summary = summary
+			files[FileRepro] = []byte(c.Repro + "\n")
+			if _, err := n.store.save("sim", slug, files); err != nil {
+				n.rep.Errors = append(n.rep.Errors, "sim: storing "+sig+": "+err.Error())
+				continue
+			}
+		}
+		n.addCrash(c)
+	}
+	n.rep.Targets = append(n.rep.Targets, tr)
+	n.board.printf("nightly: sim done: %s, %d seeds (%.0f/s) from %d, %d failing, %d unique", tr.Elapsed, tr.Execs, tr.ExecsPerSec, res.first, res.status.Failures, len(sigs))
+}
+
+// replayStoredSchedules replays the schedules stored by earlier nights: a
+// failure that still happens is reported again (known), one that no
+// longer does is noted as fixed.
+func (n *night) replayStoredSchedules(failures map[string][]*sim.Result) {
+	paths, _ := filepath.Glob(filepath.Join(n.store.dir, "sim", "*", FileSchedule))
+	for _, p := range paths {
+		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
+			continue
+		}
+		s, err := sim.LoadSchedule(p)
+		if err != nil {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: cannot replay %s: %v", p, err))
+			continue
+		}
+		r, err := sim.Replay(s, false)
+		switch {
+		case err != nil:
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: cannot replay %s: %v", p, err))
+		case !r.Failed():
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: the failure stored in %s no longer reproduces (fixed?)", filepath.Dir(p)))
+		default:
+			if sig := SimSignature(r); len(failures[sig]) == 0 {
+				failures[sig] = []*sim.Result{r}
+			}
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package nightly
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga"
+)
+
+// This file turns what the engines found into unique, minimized, stored
+// crashes: each crasher is replayed through the coverage server (a
+// separate process, so an input that kills or hangs the process cannot
+// take the night with it) to get its signature; crashers are grouped by
+// signature; the first of each group is minimized while its signature
+// stays the same; and the group is stored once.
+
+// fuzzTarget runs the engine on one target for d (restarting it after
+// each crash while time is left) and triages its crashers.
+func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) {
+	tr := Target{Name: t.Name, Kind: "fuzz", Budget: Duration(d), Crashes: []string{}}
+	start := time.Now()
+	deadline := start.Add(d)
+	n.board.begin(t.Name, d)
+	corpusDir := filepath.Join(n.o.Corpus, t.Name)
+	cache := filepath.Join(n.work, "cache", t.FuncName())
+	before, probs, err := fillCache(corpusDir, cache)
+	if err != nil {
+		tr.Error = fmt.Sprintf("reading the corpus %s: %v", corpusDir, err)
+	}
+	for _, p := range probs {
+		msg := fmt.Sprintf("%s: corpus file %s", t.Name, p)
+		n.rep.Notes = append(n.rep.Notes, msg)
+		n.board.printf("nightly: %s", msg)
+	}
+	tr.CorpusBefore, tr.CorpusAfter = before, before
+	// Crashes stored by earlier nights are replayed first: one that still
+	// fails is reported again (known, but not fixed), without depending
+	// on the engine finding it again.
+	crashers := n.storedCrashers(t)
+	var execs int64
+	for first := true; err == nil && ctx.Err() == nil; first = false {
+		// The first run always happens (at least a second), even when
+		// building took the target's share; restarts need two seconds.
+		left := time.Until(deadline)
+		if !first && left < 2*time.Second {
+			break
+		}
+		left = max(left, time.Second)
+		r := n.engine.run(ctx, t, left, cache, func(st engineStatus) {
+			n.board.update(st.Phase, execs+st.Execs, st.Rate, st.CorpusTotal, max(st.Coverage, tr.Coverage))
+		})
+		execs += r.status.Execs
+		tr.Coverage = max(tr.Coverage, r.status.Coverage)
+		crashers = append(crashers, r.crashers...)
+		if len(r.crashers) == 0 {
+			if r.exitErr != nil && ctx.Err() == nil {
+				// The engine failed without writing a crasher: a seed
+				// failed (the engine stops before fuzzing), or the
+				// engine itself broke.
+				seeds := n.failingSeeds(ctx, t, corpusDir)
+				if len(seeds) == 0 {
+					tr.Error = fmt.Sprintf("the fuzzing engine failed: %v\n%s", r.exitErr, tailOf(r.output, 30))
+				}
+				crashers = append(crashers, seeds...)
+			}
+			break
+		}
+		tr.Restarts++
+		if tr.Restarts >= 3 {
+			break
+		}
+	}
+	if after, err := harvestCache(cache, corpusDir); err != nil {
+		tr.Error = strings.TrimSpace(tr.Error + "\nsaving the corpus: " + err.Error())
+	} else if after > 0 {
+		tr.CorpusAfter = after
+	}
+	tr.Elapsed = Duration(time.Since(start))
+	tr.Execs = execs
+	if s := time.Duration(tr.Elapsed).Seconds(); s > 0 {
+		tr.ExecsPerSec = float64(execs) / s
+	}
+	tr.Crashes = append(tr.Crashes, n.triage(ctx, t, crashers)...)
+	n.rep.Targets = append(n.rep.Targets, tr)
+	n.board.printf("nightly: %s done: %s, %d execs (%.0f/s), coverage %d bits, corpus %d -> %d, %d unique crashes",
+		t.Name, tr.Elapsed, tr.Execs, tr.ExecsPerSec, tr.Coverage, tr.CorpusBefore, tr.CorpusAfter, len(tr.Crashes))
+}
+
+// storedCrashers returns the minimized inputs of the crashes stored for t
+// by earlier runs; those that no longer fail are noted as fixed.
+func (n *night) storedCrashers(t fuzz.Target) [][]byte {
+	var out [][]byte
+	dirs, _ := filepath.Glob(filepath.Join(n.store.dir, t.Name, "*", FileMinimized))
+	for _, p := range dirs {
+		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if r, err := n.server.Run(t.Name, data); err == nil && r.Fail == "" {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: the crash stored in %s no longer reproduces (fixed?)", t.Name, filepath.Dir(p)))
+			continue
+		}
+		out = append(out, data)
+	}
+	return out
+}
+
+// failingSeeds replays the checked-in seeds and the persistent corpus of
+// t and returns the inputs that fail.
+func (n *night) failingSeeds(ctx context.Context, t fuzz.Target, corpusDir string) [][]byte {
+	var out [][]byte
+	for _, dir := range []string{fuzz.CorpusDir(n.o.Root, t.Name), corpusDir} {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		_, inputs, err := fuzz.ReadCorpus(dir)
+		if err != nil {
+			continue
+		}
+		res, err := n.server.MeasureData(ctx, t.Name, inputs, nil)
+		if err != nil {
+			continue
+		}
+		for i, r := range res {
+			if r.Fail != "" {
+				out = append(out, inputs[i])
+			}
+		}
+	}
+	return out
+}
+
+// group is the crashers of one signature.
+type group struct {
+	sig    string
+	first  []byte
+	report string
+	hits   int
+}
+
+// triage replays, groups, minimizes and stores the crashers of t; it
+// returns the signatures found.
+func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []string {
+	// Triage runs even after Ctrl-C, briefly: what was found is kept.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), triageTime(ctx))
+	defer cancel()
+	groups := map[string]*group{}
+	for _, data := range crashers {
+		r, err := n.server.Run(t.Name, data)
+		switch {
+		case err != nil:
+			n.rep.Errors = append(n.rep.Errors, fmt.Sprintf("%s: replaying a crasher: %v", t.Name, err))
+			continue
+		case r.Fail == "":
+			p := filepath.Join(n.o.Out, "unreproducible", t.Name, fuzz.InputName(data))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			fuzz.WriteFileAtomic(p, data)
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: a crasher of the engine did not fail when replayed (flaky?); kept in %s", t.Name, p))
+			continue
+		}
+		g := groups[r.Fail]
+		if g == nil {
+			g = &group{sig: r.Fail, first: data, report: r.Report}
+			groups[r.Fail] = g
+		}
+		g.hits++
+		if len(data) < len(g.first) {
+			g.first, g.report = data, r.Report
+		}
+	}
+	var sigs []string
+	for s := range groups {
+		sigs = append(sigs, s)
+	}
+	sort.Strings(sigs)
+	for _, s := range sigs {
+		if c, err := n.storeCrash(tctx, t, groups[s]); err != nil {
+			n.rep.Errors = append(n.rep.Errors, fmt.Sprintf("%s: storing crash %s: %v", t.Name, s, err))
+		} else {
+			n.addCrash(c)
+		}
+	}
+	return sigs
+}
+
+// triageTime is how long triage may take: a minute, or ten seconds after
+// an interruption.
+func triageTime(ctx context.Context) time.Duration {
+	if ctx.Err() != nil {
+		return 10 * time.Second
+	}
+	return time.Minute
+}
+
+// storeCrash minimizes a group's input and stores its directory.
+func (n *night) storeCrash(ctx context.Context, t fuzz.Target, g *group) (Crash, error) {
+	slug := Slug(t.Name, g.sig)
+	dir := filepath.Join(n.store.dir, t.Name, slug)
+	c := Crash{Target: t.Name, Signature: g.sig, Summary: firstLine(g.report), Dir: dir, Hits: g.hits,
+		OriginalSize: len(g.first), Suppressed: n.supp.Match(t.Name, g.sig)}
+	c.New = !c.Suppressed
+	c.Repro = n.reproLine(t.Name, filepath.Join(dir, FileMinimized))
+	if n.store.exists(t.Name, slug) {
+		c.KnownBefore = true
+		if b, err := os.ReadFile(filepath.Join(dir, FileMinimized)); err == nil {
+			c.MinimizedSize = len(b)
+		}
+		return c, nil
+	}
+	min, tries := fuzz.MinimizeInput(g.first, func(cand []byte) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		r, err := n.server.Run(t.Name, cand)
+		return err == nil && r.Fail == g.sig
+	}, n.o.MinimizeBudget)
+	rmin, err := n.server.Run(t.Name, min)
+	if err != nil || rmin.Fail != g.sig {
+		min, rmin.Report = g.first, g.report // keep the original: it is what fails
+	}
+	c.MinimizedSize = len(min)
+	failure := fmt.Sprintf("deduplication signature: %s\n\n%s\n\nminimized from %d to %d bytes in %d replays; %d crashing inputs had this signature this run\n\nfailure of the original input:\n%s",
+		g.sig, rmin.Report, len(g.first), len(min), tries, g.hits, g.report)
+	_, err = n.store.save(t.Name, slug, map[string][]byte{
+		FileMinimized: min,
+		FileOriginal:  g.first,
+		FileFailure:   []byte(failure),
+		FileSignature: []byte(g.sig + "\n"),
+		FileRepro:     []byte(c.Repro + "\n"),
+	})
+	return c, err
+}
+
+// addCrash records a crash in the report and on the board.
+func (n *night) addCrash(c Crash) {
+	n.rep.Crashes = append(n.rep.Crashes, c)
+	n.board.setCrashes(len(n.rep.Crashes))
+	what := "NEW CRASH"
+	if c.Suppressed {
+		what = "suppressed crash"
+	}
+	n.board.printf("nightly: %s in %s: %s\n  stored in %s\n  reproduce: %s", what, c.Target, c.Signature, c.Dir, c.Repro)
+}
+
+// reproLine is the command that reproduces a stored crash.
+func (n *night) reproLine(target, path string) string {
+	var env []string
+	if target == fuzz.PlantedTarget {
+		env = append(env, fuzz.PlantCrashEnv+"=1")
+	}
+	if n.bug != qga.NoBug && target != "sim" {
+		env = append(env, fuzz.PlantBugEnv+"="+n.bug.String())
+	}
+	line := strings.Join(append(env, n.o.Repro, "repro"), " ")
+	switch target {
+	case "sim":
+	case "qemu-ga":
+		line += " --agent qemu-ga"
+	default:
+		line += " --target " + target
+	}
+	return line + " " + shellQuote(path)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func tailOf(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

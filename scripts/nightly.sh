@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The nightly fuzzing job for cron or CI: runs `qgafuzz nightly` from this
+# source tree and exits as it does (0 nothing new, 1 a new crash or
+# invariant violation, 2 usage or internal error). Reports land in
+# $QGAFUZZ_OUT (report.json, junit.xml, summary.md); the corpus grows in
+# $QGAFUZZ_CORPUS from night to night; crashes are stored under
+# $QGAFUZZ_OUT/crashers/, each with the command that reproduces it.
+#
+# Environment (all optional):
+#   QGAFUZZ_BUDGET        total time, e.g. 30m or 2h (default 1h)
+#   QGAFUZZ_OUT           output directory (default out/nightly)
+#   QGAFUZZ_CORPUS        persistent corpus (default $QGAFUZZ_OUT/corpus)
+#   QGAFUZZ_TARGETS       comma-separated targets (default: all)
+#   QGAFUZZ_AGENT         builtin, bug:NAME or qemu-ga (default: qemu-ga when
+#                         qemu-ga is installed, as the differential reference;
+#                         builtin otherwise)
+#   QGAFUZZ_SIM_RUNS      simulation seeds (default: as many as the share allows)
+#   QGAFUZZ_SUPPRESSIONS  known crash signatures (default scripts/suppressions.txt
+#                         when it exists)
+#   QGAFUZZ_INSTALL_QEMU_GA=1  install qemu-guest-agent with apt-get when missing
+#                         (as root)
+#
+# Example crontab line (03:00, two hours, mail on a new crash):
+#   0 3 * * * cd /src/qgafuzz && QGAFUZZ_BUDGET=2h scripts/nightly.sh >/var/log/qgafuzz.log 2>&1 || mail -s "qgafuzz: new crash" dev@example.org </var/log/qgafuzz.log
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+budget=${QGAFUZZ_BUDGET:-1h}
+out=${QGAFUZZ_OUT:-out/nightly}
+export PATH="$PATH:/usr/sbin:/sbin" # qemu-ga lives in /usr/sbin
+
+if [ "${QGAFUZZ_INSTALL_QEMU_GA:-}" = 1 ] && ! command -v qemu-ga >/dev/null 2>&1 &&
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-guest-agent >/dev/null
+fi
+agent=${QGAFUZZ_AGENT:-}
+if [ -z "$agent" ]; then
+  if command -v qemu-ga >/dev/null 2>&1; then agent=qemu-ga; else agent=builtin; fi
+fi
+
+args=(nightly --budget "$budget" --out "$out" --agent "$agent")
+[ -n "${QGAFUZZ_CORPUS:-}" ] && args+=(--corpus "$QGAFUZZ_CORPUS")
+[ -n "${QGAFUZZ_TARGETS:-}" ] && args+=(--targets "$QGAFUZZ_TARGETS")
+[ -n "${QGAFUZZ_SIM_RUNS:-}" ] && args+=(--sim-runs "$QGAFUZZ_SIM_RUNS")
+supp=${QGAFUZZ_SUPPRESSIONS:-}
+if [ -z "$supp" ] && [ -f scripts/suppressions.txt ]; then supp=scripts/suppressions.txt; fi
+[ -n "$supp" ] && args+=(--suppressions "$supp")
+
+mkdir -p out
+go build -o out/qgafuzz ./cmd/qgafuzz || { echo "nightly.sh: build failed" >&2; exit 2; }
+echo "nightly.sh: qgafuzz ${args[*]}"
+out/qgafuzz "${args[@]}"
+status=$?
+[ -f "$out/summary.md" ] && cat "$out/summary.md"
+exit $status
