@@ -52,28 +52,6 @@ type Event struct {
 	Err *Error
 }
 
-type tokKind uint8
-
-const (
-	tokLBrace tokKind = iota + 1
-	tokRBrace
-	tokLBracket
-	tokRBracket
-	tokColon
-	tokComma
-	tokString      // a string that needs decoding (escapes or bytes >= 0x80)
-	tokPlainString // a string of ASCII bytes without escapes
-	tokInteger
-	tokFloat
-	tokKeyword
-	tokCut // the head of a token cut at MaxTokenSize; always rejected
-)
-
-type token struct {
-	kind       tokKind
-	start, end uint32 // text in Decoder.buf
-}
-
 // Decoder is qemu-ga's input path (lexer, streamer, parser) as a push
 // decoder: feed it bytes in chunks of any size and collect events. Its state
 // persists across Feed calls the way qemu-ga's persists across reads and
@@ -85,15 +63,12 @@ type Decoder struct {
 	build bool
 
 	// lexer
-	state    lexState
-	quote    byte // closing quote of the string being lexed
-	plain    bool // the string being lexed is ASCII without escapes
-	tokStart int  // start of the current token in buf
+	state lexState
+	quote byte   // closing quote of the string being lexed
+	plain bool   // the string being lexed is ASCII without escapes
+	buf   []byte // the current token's text from earlier chunks
 
 	// streamer
-	buf            []byte  // text of queued tokens, then the current token
-	queue          []token // queued tokens (build mode only)
-	open           []int32 // queue indices of the open containers (build mode)
 	ntok           int
 	size           int
 	brace, bracket int
@@ -144,49 +119,69 @@ func (d *Decoder) resetMessage() {
 	if cap(d.buf) > keep {
 		d.buf = nil
 	}
-	if cap(d.queue) > keep/8 {
-		d.queue = nil
-	}
 	d.buf = d.buf[:0]
-	d.queue = d.queue[:0]
-	d.open = d.open[:0]
-	d.tokStart = 0
 	d.ntok, d.size, d.brace, d.bracket = 0, 0, 0, 0
+	if d.build && (d.p.state != psValue || len(d.p.frames) > 0) {
+		d.p.reset()
+	}
 }
 
-// push hands a token of tlen bytes to the streamer; the brace and bracket
-// counters already count it. In build mode its text is d.buf[d.tokStart:]
-// (empty for structural tokens, whose text the parser never reads). It
-// reports whether an event completed; off is the offset of the byte
-// responsible.
-func (d *Decoder) push(k tokKind, tlen int, off int64) bool {
+// fits reports whether a token of tlen bytes passes the streamer's limits
+// (the brace and bracket counters already count it).
+func (d *Decoder) fits(tlen int) bool {
+	return d.size+tlen+1 <= d.lim.MaxTokenSize && d.ntok < d.lim.MaxTokenCount &&
+		d.brace+d.bracket <= d.lim.MaxDepth
+}
+
+// tooBig raises the error of the first limit a token of tlen bytes trips.
+func (d *Decoder) tooBig(tlen int, off int64) bool {
 	switch {
 	case d.size+tlen+1 > d.lim.MaxTokenSize:
 		return d.limitError(off, descTokenSize)
 	case d.ntok+1 > d.lim.MaxTokenCount:
 		return d.limitError(off, descTokenCount)
-	case d.brace+d.bracket > d.lim.MaxDepth:
-		return d.limitError(off, descNestingDepth)
 	}
-	if d.build {
-		d.queue = append(d.queue, token{k, uint32(d.tokStart), uint32(len(d.buf))})
-		d.tokStart = len(d.buf)
-	} else {
-		d.buf = d.buf[:d.tokStart]
+	return d.limitError(off, descNestingDepth)
+}
+
+// Kinds of scalar tokens.
+const (
+	tokString = iota
+	tokNumber
+	tokKeyword
+)
+
+// scalar hands a string, number or keyword token to the streamer (and the
+// parser); text is the whole token, plain says a string is ASCII without
+// escapes. It reports whether an event completed; off is the offset of the
+// byte responsible.
+func (d *Decoder) scalar(kind int, text []byte, plain bool, off int64) bool {
+	if !d.fits(len(text)) {
+		return d.tooBig(len(text), off)
 	}
+	d.size += len(text)
 	d.ntok++
-	d.size += tlen
-	if (d.brace > 0 || d.bracket > 0) && d.brace >= 0 && d.bracket >= 0 {
+	if d.build {
+		switch kind {
+		case tokString:
+			d.p.string(text, plain)
+		case tokNumber:
+			d.p.number(text)
+		default:
+			d.p.keyword(text)
+		}
+	}
+	d.buf = d.buf[:0]
+	if d.brace > 0 && d.bracket >= 0 || d.bracket > 0 && d.brace >= 0 {
 		return false
 	}
 	return d.complete(off)
 }
 
-// complete ends the message: it parses the queue in build mode and makes
-// the event.
+// complete ends the message and makes its event.
 func (d *Decoder) complete(off int64) bool {
 	if d.build {
-		v, err := d.p.parse(d.queue, d.buf, off)
+		v, err := d.p.finish(off)
 		d.ev = Event{Offset: off, Value: v, Err: err}
 	} else {
 		d.ev = Event{Offset: off}
@@ -206,7 +201,7 @@ func (d *Decoder) limitError(off int64, desc string) bool {
 // drops the partial message and enters recovery mode.
 func (d *Decoder) lexError(c byte, off int64) bool {
 	d.buf = append(d.buf, c)
-	err := newStrayError(off, d.buf[d.tokStart:])
+	err := newStrayError(off, d.buf)
 	d.ev = Event{Offset: off, Err: err}
 	d.resetMessage()
 	d.state = stRecover

@@ -1,10 +1,18 @@
 package qjson
 
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
 // qemu-ga stores strings as "modified UTF-8": standard UTF-8, except that
 // U+0000 is written as the overlong pair C0 80, and that the decoder rejects
 // surrogates, noncharacters and anything above U+10FFFF. The same decoder
 // validates raw string bytes in the parser and renders arbitrary bytes (error
-// token text) in the serializer, so both live here.
+// token text) in the serializer, so both live here, with the rest of what
+// the lexer and the parser do with string bytes: finding a string's end,
+// decoding string tokens, and interning common strings.
 
 // isNoncharacter reports whether r is one of the Unicode noncharacters that
 // qemu-ga refuses: U+FDD0..U+FDEF and every U+xxFFFE / U+xxFFFF.
@@ -67,4 +75,255 @@ func decodeMUTF8[T ~string | ~[]byte](b T) (r rune, size int, ok bool) {
 		return 0xFFFD, i, false
 	}
 	return r, i, true
+}
+
+// Masks for looking at eight bytes at a time.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// scanString returns the index of the first byte of p[i:end] that is not a
+// plain string body byte (see strStop) or is quote, or end if there is none
+// (or i, if end < i). It looks at eight bytes at a time: for each test
+// below, the lowest flagged byte of the word is exact, as borrows only
+// carry out of flagged bytes.
+func scanString(p []byte, i, end int, quote byte) int {
+	if end <= i {
+		return i
+	}
+	q := uint64(quote) * lsb
+	for i+8 <= len(p) { // words may run past end, not past p
+		w := binary.LittleEndian.Uint64(p[i:])
+		// bytes < 0x20 or >= 0x80, == quote, == '\\'
+		m := ((w - 0x20*lsb) | w | (w ^ q - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
+		if m != 0 {
+			return min(i+bits.TrailingZeros64(m)>>3, end)
+		}
+		if i += 8; i >= end {
+			return end
+		}
+	}
+	for ; i < end; i++ {
+		if c := p[i]; strStop[c] || c == quote {
+			return i
+		}
+	}
+	return i
+}
+
+// str decodes a string token (quotes included). Raw bytes are validated as
+// modified UTF-8 and escapes as qemu-ga does; the first problem wins.
+func (p *parser) str(tok []byte) (string, bool) {
+	body := tok[1 : len(tok)-1]
+	out := p.sbuf[:0]
+	for i := 0; i < len(body); {
+		c := body[i]
+		switch {
+		case c >= 0x80:
+			r, size, ok := decodeMUTF8(body[i:])
+			if !ok {
+				p.fail(msgInvalidUTF8)
+				return "", false
+			}
+			out = appendRune(out, r)
+			i += size
+		case c != '\\':
+			out = append(out, c)
+			i++
+		default:
+			var e byte
+			if i+1 < len(body) {
+				e = body[i+1]
+			}
+			switch e {
+			case '"', '\'', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r, size := unicodeEscape(body[i:])
+				if r < 0 {
+					// +1: the text is cut at the end of the token, which
+					// includes the closing quote.
+					bad := tok[1+i : min(len(tok), 1+i+6)]
+					p.fail(string(bad) + invalidUnicodeTail)
+					return "", false
+				}
+				out = appendRune(out, rune(r))
+				i += size
+				continue
+			default:
+				p.fail(msgInvalidEscape)
+				return "", false
+			}
+			i += 2
+		}
+	}
+	p.sbuf = out
+	return string(out), true
+}
+
+func appendRune(dst []byte, r rune) []byte {
+	if r == 0 {
+		return append(dst, 0)
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+// unicodeEscape decodes a \uXXXX escape (with its low surrogate partner when
+// XXXX is a high surrogate) at the start of s. It returns the code point and
+// the bytes consumed, or -1 when qemu-ga rejects it.
+func unicodeEscape(s []byte) (int32, int) {
+	hi := hex4(s, 2)
+	if hi < 0 {
+		return -1, 0
+	}
+	r, size := hi, 6
+	if hi >= 0xD800 && hi <= 0xDBFF {
+		if len(s) < 8 || s[6] != '\\' || s[7] != 'u' {
+			return -1, 0
+		}
+		lo := hex4(s, 8)
+		if lo < 0xDC00 || lo > 0xDFFF {
+			return -1, 0
+		}
+		r, size = 0x10000+(hi-0xD800)<<10+(lo-0xDC00), 12
+	}
+	if !validCodePoint(rune(r)) {
+		return -1, 0
+	}
+	return r, size
+}
+
+func hex4(s []byte, at int) int32 {
+	if len(s) < at+4 {
+		return -1
+	}
+	var v int32
+	for _, c := range s[at : at+4] {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return -1
+		}
+		v = v<<4 | int32(d)
+	}
+	return v
+}
+
+// internString returns b as a string, without allocating for the member
+// names and values of qemu-ga's requests and replies.
+func internString(b []byte) string {
+	n := len(b)
+	if n == 0 {
+		return ""
+	}
+	w, h := internHash(b, internSeed)
+	if k := internKey[h]; len(k) == n && (n <= 8 && w == internWord[h] || n > 8 && sameBytes(k, b)) {
+		return internTab[h]
+	}
+	return string(b)
+}
+
+// internHash returns the first eight bytes of b (fewer if b is shorter,
+// zero-extended) and b's slot in internTab.
+func internHash(b []byte, seed uint32) (uint64, uint32) {
+	var w uint64
+	if len(b) >= 8 {
+		w = binary.LittleEndian.Uint64(b)
+	} else {
+		for i := len(b) - 1; i >= 0; i-- {
+			w = w<<8 | uint64(b[i])
+		}
+	}
+	x := w ^ uint64(len(b)) ^ uint64(seed)<<40
+	if len(b) > 8 {
+		x ^= bits.RotateLeft64(binary.LittleEndian.Uint64(b[len(b)-8:]), 31)
+	}
+	return w, uint32(x * 0x9E3779B97F4A7C15 >> (64 - internBits))
+}
+
+// sameBytes compares two slices of the same length, at least 8, a word at
+// a time.
+func sameBytes(a, b []byte) bool {
+	n := len(a) - 8
+	for i := 0; i < n; i += 8 {
+		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
+			return false
+		}
+	}
+	return binary.LittleEndian.Uint64(a[n:]) == binary.LittleEndian.Uint64(b[n:])
+}
+
+var interned = []string{
+	"execute", "arguments", "id", "return", "error", "class", "desc",
+	"GenericError", "CommandNotFound", "version", "supported_commands",
+	"enabled", "name", "success-response", "handle", "buf-b64", "count",
+	"eof", "pid", "exitcode", "exited", "out-data", "err-data", "path",
+	"arg", "env", "input-data", "capture-output", "mode", "whence", "offset",
+	"guest-get-cpustats", "guest-get-diskstats", "guest-ssh-remove-authorized-keys",
+	"guest-ssh-add-authorized-keys", "guest-ssh-get-authorized-keys", "guest-get-devices",
+	"guest-get-osinfo", "guest-get-timezone", "guest-get-users", "guest-get-host-name",
+	"guest-exec", "guest-exec-status", "guest-get-memory-block-info", "guest-set-memory-blocks",
+	"guest-get-memory-blocks", "guest-set-user-password", "guest-get-fsinfo", "guest-get-disks",
+	"guest-set-vcpus", "guest-get-vcpus", "guest-network-get-interfaces",
+	"guest-suspend-hybrid", "guest-suspend-ram", "guest-suspend-disk", "guest-fstrim",
+	"guest-fsfreeze-thaw", "guest-fsfreeze-freeze-list", "guest-fsfreeze-freeze",
+	"guest-fsfreeze-status", "guest-file-flush", "guest-file-seek", "guest-file-write",
+	"guest-file-read", "guest-file-close", "guest-file-open", "guest-shutdown", "guest-info",
+	"guest-set-time", "guest-get-time", "guest-ping", "guest-sync", "guest-sync-delimited",
+}
+
+// internTab holds the interned strings at their slot, internKey their
+// bytes and internWord their first eight. internSeed is the seed, among a
+// few, that leaves the fewest strings out for sharing a slot.
+var (
+	internTab  [1 << internBits]string
+	internKey  [1 << internBits][]byte
+	internWord [1 << internBits]uint64
+	internSeed uint32
+)
+
+const internBits = 9
+
+func init() {
+	fill := func(seed uint32) (out int) {
+		clear(internKey[:])
+		for _, s := range interned {
+			k := []byte(s)
+			w, h := internHash(k, seed)
+			if internKey[h] != nil {
+				out++
+				continue
+			}
+			internKey[h], internWord[h] = k, w
+		}
+		return out
+	}
+	best, fewest := uint32(0), len(interned)+1
+	for seed := uint32(0); seed < 64 && fewest > 0; seed++ {
+		if out := fill(seed); out < fewest {
+			best, fewest = seed, out
+		}
+	}
+	internSeed = best
+	fill(best)
+	for h, k := range internKey {
+		internTab[h] = string(k)
+	}
 }

@@ -1,46 +1,96 @@
 package qjson
 
-import (
-	"strconv"
-	"unicode/utf8"
+import "strconv"
+
+// This file is qemu-ga's parser. qemu-ga parses a message once the
+// streamer has collected all its tokens, by recursive descent, stopping at
+// the first error. This parser takes the tokens as the lexer produces them,
+// as a pushdown automaton making the same checks in the same order, so it
+// finds the same first error; the streamer still decides where the message
+// ends, and the event carries the error or value then.
+
+// pstate is what the parser expects next.
+type pstate uint8
+
+const (
+	psValue  pstate = iota // a value: first, after ':', after ',' in an array
+	psElem                 // after '[': a value or ']'
+	psKey                  // after ',' in an object: a key (parsed as a value)
+	psMember               // after '{': a key or '}'
+	psColon                // after a key
+	psSep                  // after a value in a container: ',' or the closer
+	psDone                 // the message's value is complete
+	psFailed               // an error was found; the rest is ignored
 )
 
-// This file is qemu-ga's parser: it turns one complete message (a token
-// list) into a Value, stopping at the first error in left-to-right order.
+// frame is an open container.
+type frame struct {
+	base   int                 // the container's first member in its level's block
+	object bool                // an object, not an array
+	inKey  bool                // the container stands where its parent wants a key
+	key    string              // the parent object's key for the container
+	seen   map[string]struct{} // an object's keys, once it is large
+}
 
+// Members are written once, where they stay: each nesting level has a
+// block of members that the containers at that level fill one after the
+// other, as they never are open at the same time; a container's members
+// are a slice of the block. A container that outgrows its block moves to
+// a bigger one. Blocks are never rewritten, so values stay valid.
 type parser struct {
-	toks  []token
-	text  []byte
-	stext string // text as a string, made on first need
-	i     int
-	off   int64
-	err   *Error
-	sbuf  []byte // scratch space for decoding strings
-	// free is the unused tail of the last block of members handed out to
-	// containers. Blocks are never reused, so values stay valid forever.
-	free []Member
+	state  pstate
+	frames []frame
+	levels [][]Member // each level's block, up to its last member in use
+	big    bool       // a block is bigger than levelBlock, or deep
+	key    string     // the key of the object member being parsed
+	v      Value      // the message's value, in psDone
+	msg    string     // the error, in psFailed
+	sbuf   []byte     // scratch space for decoding strings
 }
 
 const (
-	// memberBlock is the number of members allocated at once for small
-	// containers.
-	memberBlock = 128
-	// maxPresize bounds the members allocated for a container before they
-	// are parsed (the lexer's comma count can be wrong for bad input).
-	maxPresize = 1024
+	// levelBlock is the number of members a level allocates at once, once
+	// it has used a few blocks.
+	levelBlock = 256
+	// keptLevels is how many levels keep their blocks between messages.
+	keptLevels = 16
 )
 
-func (p *parser) parse(toks []token, text []byte, off int64) (Value, *Error) {
-	p.toks, p.text, p.i, p.off, p.err = toks, text, 0, off, nil
-	v := p.value()
-	p.toks, p.text, p.stext = nil, nil, ""
+// finish ends the message at offset off with its value or first error.
+func (p *parser) finish(off int64) (Value, *Error) {
+	var (
+		v   Value
+		err *Error
+	)
+	switch p.state {
+	case psDone:
+		v = p.v
+	case psFailed:
+		err = newParseError(off, p.msg)
+	default: // the streamer ends no message early for qemu-ga's limits
+		err = newParseError(off, msgPrematureEnd)
+	}
+	p.reset()
+	return v, err
+}
+
+// reset drops the message being parsed.
+func (p *parser) reset() {
+	clear(p.frames)
+	p.frames = p.frames[:0]
+	if p.big { // keep no huge block, nor many levels
+		for i, blk := range p.levels {
+			if cap(blk) > levelBlock || i >= keptLevels {
+				p.levels[i] = nil
+			}
+		}
+		p.levels = p.levels[:min(len(p.levels), keptLevels)]
+		p.big = false
+	}
 	if cap(p.sbuf) > 1<<16 {
 		p.sbuf = nil
 	}
-	if p.err != nil {
-		return Value{}, p.err
-	}
-	return v, nil
+	p.state, p.key, p.v, p.msg = psValue, "", Value{}, ""
 }
 
 // maxParseMsg is the longest parse error message qemu-ga produces: on a
@@ -48,65 +98,236 @@ func (p *parser) parse(toks []token, text []byte, off int64) (Value, *Error) {
 // to 1023 bytes of message, closing quote lost.
 const maxParseMsg = 1024 - 1
 
-func (p *parser) fail(msg string) Value {
-	if p.err == nil {
+func (p *parser) fail(msg string) {
+	if p.state != psFailed {
 		if len(msg) > maxParseMsg {
 			msg = msg[:maxParseMsg]
 		}
-		p.err = newParseError(p.off, msg)
+		p.state, p.msg = psFailed, msg
 	}
-	return Value{}
 }
 
-// next returns the next token; ok is false at the end of the message,
-// which the streamer makes impossible for qemu-ga's limits.
-func (p *parser) next() (token, bool) {
-	if p.i >= len(p.toks) {
-		return token{}, false
+// unexpected fails on a token the state has no place for.
+func (p *parser) unexpected() {
+	switch p.state {
+	case psValue, psElem, psKey, psMember:
+		p.fail(msgExpectingValue)
+	case psColon:
+		p.fail(msgMissingColon)
+	case psSep:
+		if p.frames[len(p.frames)-1].object {
+			p.fail(msgDictSeparator)
+		} else {
+			p.fail(msgListSeparator)
+		}
 	}
-	t := p.toks[p.i]
-	p.i++
-	return t, true
+	// psDone cannot see more tokens; psFailed ignores them.
 }
 
-func (p *parser) value() Value {
-	t, ok := p.next()
-	if !ok {
-		return p.fail(msgPrematureEnd)
+// wantsValue reports whether the state takes a value (in key position
+// too, as qemu-ga parses a key as any value and then checks it).
+func (p *parser) wantsValue() bool { return p.state <= psMember }
+
+// inKey reports whether a value now would stand in key position.
+func (p *parser) inKey() bool { return p.state == psKey || p.state == psMember }
+
+// place returns where a complete value goes, its key (in an object)
+// already set, or nil after failing; inKey and key say where it stands.
+// The caller sets the fields of the zero Value it gets.
+func (p *parser) place(inKey bool, key string) *Value {
+	if inKey {
+		p.fail(msgKeyNotString) // only a string token makes a valid key
+		return nil
 	}
-	switch t.kind {
-	case tokLBrace:
-		return p.object(t.end)
-	case tokLBracket:
-		return p.array(t.end)
-	case tokPlainString:
-		return StringValue(p.plainStr(t))
-	case tokInteger:
-		return integerValue(p.text[t.start:t.end])
+	n := len(p.frames) - 1
+	if n < 0 {
+		p.state = psDone
+		return &p.v
 	}
-	text := p.text[t.start:t.end]
-	switch t.kind {
-	case tokString:
-		s, ok := p.str(text)
-		if !ok {
-			return Value{}
+	f := &p.frames[n]
+	blk := p.levels[n]
+	if f.object && isDuplicate(f, blk[f.base:], key) {
+		p.fail(msgDuplicateKey)
+		return nil
+	}
+	p.state = psSep
+	if len(blk) == cap(blk) {
+		// Move the container's members to a new block, bigger than the
+		// last up to levelBlock (a level may hold one member only).
+		size := max(min(2*cap(blk), levelBlock), 4, 2*(len(blk)-f.base))
+		p.big = p.big || size > levelBlock || n >= keptLevels
+		nb := make([]Member, len(blk)-f.base, size)
+		copy(nb, blk[f.base:])
+		blk, f.base = nb, 0
+	}
+	blk = blk[:len(blk)+1]
+	p.levels[n] = blk
+	m := &blk[len(blk)-1]
+	if f.object {
+		m.Key = key
+	}
+	return &m.Value
+}
+
+// structural takes one of '{', '}', '[', ']', ':' and ','.
+func (p *parser) structural(c byte) {
+	switch c {
+	case ':':
+		if p.state == psColon {
+			p.state = psValue
+			return
 		}
-		return StringValue(s)
-	case tokFloat:
-		f, _ := strconv.ParseFloat(string(text), 64) // ±Inf on overflow, like strtod
-		return FloatValue(f)
-	case tokKeyword:
-		switch string(text) {
-		case "true":
-			return BoolValue(true)
-		case "false":
-			return BoolValue(false)
-		case "null":
-			return NullValue()
+	case ',':
+		if p.state == psSep {
+			p.state = psValue
+			if p.frames[len(p.frames)-1].object {
+				p.state = psKey
+			}
+			return
 		}
-		return p.fail("invalid keyword '" + string(text) + "'")
+	case '{', '[':
+		if p.wantsValue() {
+			n := len(p.frames)
+			if n == len(p.levels) {
+				p.levels = append(p.levels, nil)
+			}
+			f := frame{base: len(p.levels[n]), object: c == '{', inKey: p.inKey()}
+			if !f.inKey && n > 0 && p.frames[n-1].object {
+				f.key = p.key
+			}
+			p.frames = append(p.frames, f)
+			p.state = psElem
+			if f.object {
+				p.state = psMember
+			}
+			return
+		}
+	default: // '}', ']'
+		obj := c == '}'
+		if p.state == psSep && p.frames[len(p.frames)-1].object == obj ||
+			p.state == psElem && !obj || p.state == psMember && obj {
+			p.close()
+			return
+		}
 	}
-	return p.fail(msgExpectingValue)
+	p.unexpected()
+}
+
+// close ends the innermost container.
+func (p *parser) close() {
+	n := len(p.frames) - 1
+	f := p.frames[n]
+	p.frames[n] = frame{}
+	p.frames = p.frames[:n]
+	list := []Member{}
+	if blk := p.levels[n]; f.base < len(blk) {
+		list = blk[f.base:len(blk):len(blk)]
+	}
+	if v := p.place(f.inKey, f.key); v != nil {
+		v.kind, v.list = Array, list
+		if f.object {
+			v.kind = Object
+		}
+	}
+}
+
+// isDuplicate checks key against an object's members so far: linearly while
+// the object is small, through a set once it is large, so that a hostile
+// object of a million members costs linear time, not quadratic.
+func isDuplicate(f *frame, members []Member, key string) bool {
+	const linear = 32
+	if len(members) < linear {
+		return hasKey(members, key)
+	}
+	if f.seen == nil {
+		f.seen = make(map[string]struct{}, 2*len(members))
+		for i := range members {
+			f.seen[members[i].Key] = struct{}{}
+		}
+	}
+	if _, ok := f.seen[key]; ok {
+		return true
+	}
+	f.seen[key] = struct{}{}
+	return false
+}
+
+func hasKey(members []Member, key string) bool {
+	for i := range members {
+		if members[i].Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// string takes a string token (quotes included); plain says it is ASCII
+// without escapes.
+func (p *parser) string(tok []byte, plain bool) {
+	if !p.wantsValue() {
+		p.unexpected()
+		return
+	}
+	var s string
+	if plain {
+		s = internString(tok[1 : len(tok)-1])
+	} else {
+		var ok bool
+		if s, ok = p.str(tok); !ok {
+			return
+		}
+	}
+	if p.inKey() {
+		p.key, p.state = s, psColon
+		return
+	}
+	if v := p.place(false, p.key); v != nil {
+		v.kind, v.str = String, s
+	}
+}
+
+// number takes a number token.
+func (p *parser) number(text []byte) {
+	if !p.wantsValue() {
+		p.unexpected()
+		return
+	}
+	if v := p.place(p.inKey(), p.key); v != nil {
+		*v = numberValue(text)
+	}
+}
+
+// numberValue converts a number token.
+func numberValue(text []byte) Value {
+	for _, c := range text {
+		if c == '.' || c == 'e' || c == 'E' {
+			f, _ := strconv.ParseFloat(string(text), 64) // ±Inf on overflow, like strtod
+			return FloatValue(f)
+		}
+	}
+	return integerValue(text)
+}
+
+// keyword takes a keyword token.
+func (p *parser) keyword(text []byte) {
+	if !p.wantsValue() {
+		p.unexpected()
+		return
+	}
+	var v Value
+	switch {
+	case len(text) == 4 && string(text) == "true":
+		v = BoolValue(true)
+	case len(text) == 5 && string(text) == "false":
+		v = BoolValue(false)
+	case len(text) == 4 && string(text) == "null":
+	default:
+		p.fail("invalid keyword '" + string(text) + "'")
+		return
+	}
+	if dst := p.place(p.inKey(), p.key); dst != nil {
+		*dst = v
+	}
 }
 
 // integerValue classifies an INTEGER token as qemu-ga does: int64 when it
@@ -136,269 +357,4 @@ func integerValue(text []byte) Value {
 	}
 	f, _ := strconv.ParseFloat(string(text), 64)
 	return FloatValue(f)
-}
-
-// array parses an array after its '['; commas is the lexer's count of
-// commas directly inside it.
-func (p *parser) array(commas uint32) Value {
-	if t, ok := p.peek(); ok && t.kind == tokRBracket {
-		p.i++
-		return Value{kind: Array, list: []Member{}}
-	}
-	var list []Member
-	for n := 0; ; n++ {
-		v := p.value()
-		if p.err != nil {
-			return Value{}
-		}
-		if n == len(list) {
-			list = p.grow(list, commas)
-		}
-		list[n].Value = v
-		t, ok := p.next()
-		if ok && t.kind == tokRBracket {
-			return Value{kind: Array, list: list[: n+1 : n+1]}
-		}
-		if !ok || t.kind != tokComma {
-			return p.fail(msgListSeparator)
-		}
-	}
-}
-
-// object parses an object after its '{'; commas is the lexer's count of
-// commas directly inside it.
-func (p *parser) object(commas uint32) Value {
-	if t, ok := p.peek(); ok && t.kind == tokRBrace {
-		p.i++
-		return Value{kind: Object, list: []Member{}}
-	}
-	var list []Member
-	for n := 0; ; n++ {
-		k := p.value()
-		if p.err == nil && k.kind != String {
-			p.fail(msgKeyNotString)
-		}
-		if p.err == nil {
-			if t, ok := p.next(); !ok || t.kind != tokColon {
-				p.fail(msgMissingColon)
-			}
-		}
-		var v Value
-		if p.err == nil {
-			v = p.value()
-		}
-		if p.err == nil && hasKey(list[:n], k.str) {
-			p.fail(msgDuplicateKey)
-		}
-		if p.err != nil {
-			return Value{}
-		}
-		if n == len(list) {
-			list = p.grow(list, commas)
-		}
-		list[n] = Member{Key: k.str, Value: v}
-		t, ok := p.next()
-		if ok && t.kind == tokRBrace {
-			return Value{kind: Object, list: list[: n+1 : n+1]}
-		}
-		if !ok || t.kind != tokComma {
-			return p.fail(msgDictSeparator)
-		}
-	}
-}
-
-func (p *parser) peek() (token, bool) {
-	if p.i >= len(p.toks) {
-		return token{}, false
-	}
-	return p.toks[p.i], true
-}
-
-// grow makes room for one more member of a container. The first call,
-// once the first member has parsed, allocates as many members as the
-// container has commas plus one; the count is only wrong (too low) for
-// input that does not parse, or past maxPresize.
-func (p *parser) grow(list []Member, commas uint32) []Member {
-	if list != nil {
-		list = append(list, Member{})
-		return list[:cap(list)]
-	}
-	n := int(min(commas, maxPresize-1)) + 1
-	if n > memberBlock/4 {
-		return make([]Member, n)
-	}
-	if n > len(p.free) {
-		p.free = make([]Member, memberBlock)
-	}
-	list = p.free[:n:n]
-	p.free = p.free[n:]
-	return list
-}
-
-func hasKey(members []Member, key string) bool {
-	for i := range members {
-		if members[i].Key == key {
-			return true
-		}
-	}
-	return false
-}
-
-// plainStr returns the body of a tokPlainString token, which needs no
-// decoding: a common member name, or a substring of the message text.
-func (p *parser) plainStr(t token) string {
-	body := p.text[t.start+1 : t.end-1]
-	if s, ok := internString(body); ok {
-		return s
-	}
-	if p.stext == "" {
-		p.stext = string(p.text)
-	}
-	return p.stext[t.start+1 : t.end-1]
-}
-
-// str decodes a string token (quotes included). Raw bytes are validated as
-// modified UTF-8 and escapes as qemu-ga does; the first problem wins.
-func (p *parser) str(tok []byte) (string, bool) {
-	body := tok[1 : len(tok)-1]
-	out := p.sbuf[:0]
-	for i := 0; i < len(body); {
-		c := body[i]
-		switch {
-		case c >= 0x80:
-			r, size, ok := decodeMUTF8(body[i:])
-			if !ok {
-				p.fail(msgInvalidUTF8)
-				return "", false
-			}
-			out = appendRune(out, r)
-			i += size
-		case c != '\\':
-			out = append(out, c)
-			i++
-		default:
-			var e byte
-			if i+1 < len(body) {
-				e = body[i+1]
-			}
-			switch e {
-			case '"', '\'', '\\', '/':
-				out = append(out, e)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r, size := unicodeEscape(body[i:])
-				if r < 0 {
-					// +1: the text is cut at the end of the token, which
-					// includes the closing quote.
-					bad := tok[1+i : min(len(tok), 1+i+6)]
-					p.fail(string(bad) + invalidUnicodeTail)
-					return "", false
-				}
-				out = appendRune(out, rune(r))
-				i += size
-				continue
-			default:
-				p.fail(msgInvalidEscape)
-				return "", false
-			}
-			i += 2
-		}
-	}
-	p.sbuf = out
-	return string(out), true
-}
-
-func appendRune(dst []byte, r rune) []byte {
-	if r == 0 {
-		return append(dst, 0)
-	}
-	return utf8.AppendRune(dst, r)
-}
-
-// unicodeEscape decodes a \uXXXX escape (with its low surrogate partner when
-// XXXX is a high surrogate) at the start of s. It returns the code point and
-// the bytes consumed, or -1 when qemu-ga rejects it.
-func unicodeEscape(s []byte) (int32, int) {
-	hi := hex4(s, 2)
-	if hi < 0 {
-		return -1, 0
-	}
-	r, size := hi, 6
-	if hi >= 0xD800 && hi <= 0xDBFF {
-		if len(s) < 8 || s[6] != '\\' || s[7] != 'u' {
-			return -1, 0
-		}
-		lo := hex4(s, 8)
-		if lo < 0xDC00 || lo > 0xDFFF {
-			return -1, 0
-		}
-		r, size = 0x10000+(hi-0xD800)<<10+(lo-0xDC00), 12
-	}
-	if !validCodePoint(rune(r)) {
-		return -1, 0
-	}
-	return r, size
-}
-
-func hex4(s []byte, at int) int32 {
-	if len(s) < at+4 {
-		return -1
-	}
-	var v int32
-	for _, c := range s[at : at+4] {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return -1
-		}
-		v = v<<4 | int32(d)
-	}
-	return v
-}
-
-// internString avoids allocating for the member names and values every
-// request and reply has.
-func internString(b []byte) (string, bool) {
-	switch string(b) {
-	case "execute":
-		return "execute", true
-	case "arguments":
-		return "arguments", true
-	case "id":
-		return "id", true
-	case "return":
-		return "return", true
-	case "error":
-		return "error", true
-	case "class":
-		return "class", true
-	case "desc":
-		return "desc", true
-	case "guest-sync":
-		return "guest-sync", true
-	case "guest-sync-delimited":
-		return "guest-sync-delimited", true
-	case "guest-ping":
-		return "guest-ping", true
-	case "guest-info":
-		return "guest-info", true
-	case "":
-		return "", true
-	}
-	return "", false
 }
