@@ -19,8 +19,6 @@ if ! command -v qemu-ga >/dev/null 2>&1 && [ ! -x /usr/sbin/qemu-ga ]; then
          "(install the qemu-guest-agent package)" >&2
   fi
 fi
-# -count=1: the differential and simulation tests draw fresh seeds each run,
-# so a cached result would hide the work CI is meant to do.
 # qemu-ga lives in /usr/sbin, which is not on every user's PATH.
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -31,5 +29,7 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+# -count=1: the differential tests draw fresh seeds each run, so a cached
+# result would hide the work CI is meant to do.
 # shellcheck disable=SC2086
 go test -count=1 -timeout 20m ${QGAFUZZ_TEST_FLAGS:-} ./...
