@@ -61,7 +61,6 @@ type script struct {
 	recLost  bool
 	recAlloc uint64 // bytes allocated for rec, not charged to the client
 	hangups  int
-	maxFlood int
 }
 
 const recCap = 1 << 20

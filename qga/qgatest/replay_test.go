@@ -18,7 +18,6 @@ import (
 type fakeAgent struct {
 	ln   net.Listener
 	path string
-	mu   sync.Mutex
 	line []byte
 	wg   sync.WaitGroup
 }
