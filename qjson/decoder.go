@@ -73,9 +73,10 @@ type Decoder struct {
 	size           int
 	brace, bracket int
 
-	pos int64 // stream offset of the next byte to consume
-	ev  Event
-	p   parser
+	pos     int64 // stream offset of the next byte to consume
+	ev      Event
+	p       parser
+	strings stringArena
 }
 
 // NewDecoder returns a Decoder in qemu-ga's start state.

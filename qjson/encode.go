@@ -29,10 +29,10 @@ func AppendValue(dst []byte, v Value) []byte {
 	case Float:
 		return appendFloat(dst, math.Float64frombits(v.bits))
 	case String:
-		return AppendString(dst, v.str)
+		return AppendString(dst, v.str())
 	case Array:
 		dst = append(dst, '[')
-		for i, m := range v.list {
+		for i, m := range v.list() {
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
@@ -40,7 +40,7 @@ func AppendValue(dst []byte, v Value) []byte {
 		}
 		return append(dst, ']')
 	case Object:
-		return appendObject(dst, v.list)
+		return appendObject(dst, v.list())
 	}
 	return dst
 }

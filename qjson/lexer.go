@@ -130,6 +130,13 @@ func (d *Decoder) feed(p []byte) (int, bool) {
 // chunk ends, or a token needs the per-state code.
 func (d *Decoder) lexStart(p []byte, i int) (int, bool) {
 	for {
+		if d.build && d.p.state != psFailed && d.fastRoom(len(p)-i) {
+			var ok bool
+			if i, ok = d.fastTokens(p, i); ok || i == len(p) {
+				return i, ok
+			}
+			// The general code below takes the next token.
+		}
 		for i < len(p) && startClass[p[i]] == clsSpace {
 			i++
 		}
@@ -205,7 +212,7 @@ func (d *Decoder) lexStart(p []byte, i int) (int, bool) {
 				if pr.inKey() {
 					pr.key, pr.state = s, psColon
 				} else if v := pr.place(false, pr.key); v != nil {
-					v.kind, v.str = String, s
+					*v = stringValue(s)
 				}
 				if d.brace > 0 && d.bracket >= 0 || d.bracket > 0 && d.brace >= 0 {
 					i = j

@@ -152,13 +152,7 @@ func (p *parser) place(inKey bool, key string) *Value {
 	}
 	p.state = psSep
 	if len(blk) == cap(blk) {
-		// Move the container's members to a new block, bigger than the
-		// last up to levelBlock (a level may hold one member only).
-		size := max(min(2*cap(blk), levelBlock), 4, 2*(len(blk)-f.base))
-		p.big = p.big || size > levelBlock || n >= keptLevels
-		nb := make([]Member, len(blk)-f.base, size)
-		copy(nb, blk[f.base:])
-		blk, f.base = nb, 0
+		blk = p.grow(f, blk, n)
 	}
 	blk = blk[:len(blk)+1]
 	p.levels[n] = blk
@@ -167,6 +161,18 @@ func (p *parser) place(inKey bool, key string) *Value {
 		m.Key = key
 	}
 	return &m.Value
+}
+
+// grow moves the members of the container f, at level n, to a new block,
+// bigger than the last up to levelBlock (a level may hold one member only),
+// and returns the block.
+func (p *parser) grow(f *frame, blk []Member, n int) []Member {
+	size := max(min(2*cap(blk), levelBlock), 4, 2*(len(blk)-f.base))
+	p.big = p.big || size > levelBlock || n >= keptLevels
+	nb := make([]Member, len(blk)-f.base, size)
+	copy(nb, blk[f.base:])
+	f.base = 0
+	return nb
 }
 
 // structural takes one of '{', '}', '[', ']', ':' and ','.
@@ -219,15 +225,16 @@ func (p *parser) close() {
 	f := p.frames[n]
 	p.frames[n] = frame{}
 	p.frames = p.frames[:n]
-	list := []Member{}
+	var list []Member
 	if blk := p.levels[n]; f.base < len(blk) {
 		list = blk[f.base:len(blk):len(blk)]
 	}
 	if v := p.place(f.inKey, f.key); v != nil {
-		v.kind, v.list = Array, list
+		kind := Array
 		if f.object {
-			v.kind = Object
+			kind = Object
 		}
+		*v = listValue(kind, list)
 	}
 }
 
@@ -282,7 +289,7 @@ func (p *parser) string(tok []byte, plain bool) {
 		return
 	}
 	if v := p.place(false, p.key); v != nil {
-		v.kind, v.str = String, s
+		*v = stringValue(s)
 	}
 }
 

@@ -3,6 +3,7 @@ package qjson
 import (
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // Kind is the type of a Value, following qemu-ga's QObject types.
@@ -29,11 +30,40 @@ func (k Kind) String() string {
 }
 
 // Value is a parsed JSON value. The zero Value is null.
+//
+// A Value is three words, so that the parser writes little per member: a
+// String or a container keeps its data pointer and its length the way a
+// string or slice header would, without the capacity.
 type Value struct {
+	ptr  unsafe.Pointer // String: its bytes; Array, Object: the first member
+	bits uint64         // Bool, Int, Uint, Float: the value's bits; else the length
 	kind Kind
-	bits uint64   // bool, int64, uint64 or float64 bits
-	str  string   // String
-	list []Member // Array elements (Key empty) or Object members
+}
+
+func stringValue(s string) Value {
+	return Value{kind: String, ptr: unsafe.Pointer(unsafe.StringData(s)), bits: uint64(len(s))}
+}
+
+// listValue returns an Array or Object holding list (elements have empty
+// keys).
+func listValue(k Kind, list []Member) Value {
+	return Value{kind: k, ptr: unsafe.Pointer(unsafe.SliceData(list)), bits: uint64(len(list))}
+}
+
+// str returns a String's text, "" for other kinds.
+func (v Value) str() string {
+	if v.kind != String {
+		return ""
+	}
+	return unsafe.String((*byte)(v.ptr), int(v.bits))
+}
+
+// list returns the members or elements of a container, nil for other kinds.
+func (v Value) list() []Member {
+	if v.kind != Array && v.kind != Object {
+		return nil
+	}
+	return unsafe.Slice((*Member)(v.ptr), int(v.bits))
 }
 
 // Member is one key/value pair of an object.
@@ -70,7 +100,7 @@ func UintValue(u uint64) Value {
 func FloatValue(f float64) Value { return Value{kind: Float, bits: math.Float64bits(f)} }
 
 // StringValue returns a string.
-func StringValue(s string) Value { return Value{kind: String, str: s} }
+func StringValue(s string) Value { return stringValue(s) }
 
 // ArrayValue returns an array of the given elements.
 func ArrayValue(elems ...Value) Value {
@@ -78,12 +108,12 @@ func ArrayValue(elems ...Value) Value {
 	for i, e := range elems {
 		list[i].Value = e
 	}
-	return Value{kind: Array, list: list}
+	return listValue(Array, list)
 }
 
 // ObjectValue returns an object with the members in the given (insertion)
 // order. Keys must be distinct.
-func ObjectValue(members ...Member) Value { return Value{kind: Object, list: members} }
+func ObjectValue(members ...Member) Value { return listValue(Object, members) }
 
 // Kind returns the value's type.
 func (v Value) Kind() Kind { return v.kind }
@@ -113,13 +143,13 @@ func (v Value) Float() (float64, bool) {
 }
 
 // Str returns the string and whether the value is a String.
-func (v Value) Str() (string, bool) { return v.str, v.kind == String }
+func (v Value) Str() (string, bool) { return v.str(), v.kind == String }
 
 // Len returns the number of elements or members.
-func (v Value) Len() int { return len(v.list) }
+func (v Value) Len() int { return len(v.list()) }
 
 // Index returns element i of an array.
-func (v Value) Index(i int) Value { return v.list[i].Value }
+func (v Value) Index(i int) Value { return v.list()[i].Value }
 
 // Members returns the members of an object in input order. The slice is
 // shared with v.
@@ -127,7 +157,7 @@ func (v Value) Members() []Member {
 	if v.kind != Object {
 		return nil
 	}
-	return v.list
+	return v.list()
 }
 
 // Get returns the member named key of an object.
@@ -135,9 +165,10 @@ func (v Value) Get(key string) (Value, bool) {
 	if v.kind != Object {
 		return Value{}, false
 	}
-	for i := range v.list {
-		if v.list[i].Key == key {
-			return v.list[i].Value, true
+	list := v.list()
+	for i := range list {
+		if list[i].Key == key {
+			return list[i].Value, true
 		}
 	}
 	return Value{}, false
@@ -164,22 +195,23 @@ func Equal(a, b Value) bool {
 	case Bool:
 		return a.bits == b.bits
 	case String:
-		return a.str == b.str
+		return a.str() == b.str()
 	case Array:
-		if len(a.list) != len(b.list) {
+		al, bl := a.list(), b.list()
+		if len(al) != len(bl) {
 			return false
 		}
-		for i := range a.list {
-			if !Equal(a.list[i].Value, b.list[i].Value) {
+		for i := range al {
+			if !Equal(al[i].Value, bl[i].Value) {
 				return false
 			}
 		}
 		return true
 	case Object:
-		if len(a.list) != len(b.list) {
+		if a.bits != b.bits {
 			return false
 		}
-		for _, m := range a.list {
+		for _, m := range a.list() {
 			bv, ok := b.Get(m.Key)
 			if !ok || !Equal(m.Value, bv) {
 				return false

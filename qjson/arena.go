@@ -1,0 +1,50 @@
+package qjson
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// stringArena makes the strings of parsed values by copying their bytes
+// into shared blocks, one allocation per block instead of one per string.
+// Bytes once handed out are never written again (blocks only grow at the
+// end, and a full block is left to the garbage collector), so the strings
+// are as immutable as any. A value kept long keeps its block alive: at most
+// arenaBlock bytes per string.
+type stringArena struct {
+	buf []byte
+}
+
+const (
+	arenaBlock = 16 << 10
+	// arenaMax is the longest string copied into a block; longer ones get
+	// their own allocation.
+	arenaMax = arenaBlock / 16
+)
+
+// make returns b as a string. It may read b's capacity past its length:
+// callers cap b at the end of their input.
+func (a *stringArena) make(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > cap(a.buf)-len(a.buf) {
+		if len(b) > arenaMax {
+			return string(b)
+		}
+		a.buf = make([]byte, 0, arenaBlock)
+	}
+	n := len(a.buf)
+	if len(b) <= 16 && cap(b) >= 16 && cap(a.buf)-n >= 16 {
+		// Copy two words, which may take bytes past b (within its
+		// capacity) into the free part of the block, where the next
+		// string will overwrite them.
+		dst := a.buf[n : n+16]
+		binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(b[:8:8]))
+		binary.LittleEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(b[8:16:16]))
+		a.buf = a.buf[:n+len(b)]
+	} else {
+		a.buf = append(a.buf, b...)
+	}
+	return unsafe.String(&a.buf[n], len(b))
+}
