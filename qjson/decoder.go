@@ -110,7 +110,9 @@ func (d *Decoder) Pending() bool {
 }
 
 // Event returns the event completed by the last Feed call that reported one.
-// The Value stays valid until the next Feed call; its strings are copies.
+// Values are never modified afterwards and share no memory with the input:
+// they may be kept. Their strings share 16 KiB blocks with other strings the
+// Decoder made, so a kept string keeps its block alive.
 func (d *Decoder) Event() Event { return d.ev }
 
 // resetMessage drops the partial message and zeroes the counters. Large

@@ -24,8 +24,9 @@ func (d *Decoder) fastRoom(n int) bool {
 
 // fastTokens runs the hot path from p[i]. It returns the index of the first
 // byte it did not take, and whether an event completed there (see Feed).
-// The caller must have checked that the parser has not failed, that the
-// Decoder builds values, and fastRoom(len(p)-i).
+// The caller must have checked that the Decoder builds values, that the
+// parser expects a token (it has neither failed nor finished), and
+// fastRoom(len(p)-i).
 func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 	pr := &d.p
 	state := pr.state
