@@ -288,53 +288,43 @@ func fastNumber(p []byte, i int) (j int, float, ok bool) {
 	j = i
 	if p[j] == '-' {
 		j++
-		if j == len(p) {
+	}
+	zero := j < len(p) && p[j] == '0'
+	if zero {
+		j++ // a leading zero stands alone
+		if j == len(p) || isDigit(p[j]) {
 			return 0, false, false
 		}
-	}
-	zero := p[j] == '0'
-	if !isDigit(p[j]) {
-		return 0, false, false
-	}
-	j++
-	if !zero {
-		for j < len(p) && isDigit(p[j]) {
-			j++
-		}
-	}
-	if j == len(p) || zero && isDigit(p[j]) {
+	} else if j, ok = digits(p, j); !ok {
 		return 0, false, false
 	}
 	if p[j] == '.' {
+		if j, ok = digits(p, j+1); !ok {
+			return 0, false, false
+		}
 		float = true
-		j++
-		if j == len(p) || !isDigit(p[j]) {
-			return 0, false, false
-		}
-		for j < len(p) && isDigit(p[j]) {
-			j++
-		}
-		if j == len(p) {
-			return 0, false, false
-		}
 	} else if zero {
 		return j, false, true
 	}
 	if p[j] == 'e' || p[j] == 'E' {
-		float = true
 		j++
 		if j < len(p) && (p[j] == '+' || p[j] == '-') {
 			j++
 		}
-		if j == len(p) || !isDigit(p[j]) {
+		if j, ok = digits(p, j); !ok {
 			return 0, false, false
 		}
-		for j < len(p) && isDigit(p[j]) {
-			j++
-		}
-		if j == len(p) {
-			return 0, false, false
-		}
+		float = true
 	}
 	return j, float, true
+}
+
+// digits returns the index after the run of digits at p[j], if the run is
+// not empty and a byte follows it within p.
+func digits(p []byte, j int) (int, bool) {
+	start := j
+	for j < len(p) && isDigit(p[j]) {
+		j++
+	}
+	return j, j > start && j < len(p)
 }
