@@ -75,11 +75,10 @@ func fuzzParser(data []byte) error {
 	// one byte at a time, its most demanding use).
 	lim := []qjson.Option{qjson.WithLimits(smallLimits)}
 	if one := bytesOf(all, maxByteAtATime); one != nil {
-		before := heapAllocs()
-		countEvents(one, lim)
-		if used := heapAllocs() - before; used > parserMemBudget(len(all)) {
+		budget := parserMemBudget(len(all))
+		if used := allocatedBy(func() { countEvents(one, lim) }, budget, 3); used > budget {
 			return violation(name, "memory", "decoding %d bytes one byte at a time with limits %+v allocated %d bytes (budget %d)",
-				len(all), smallLimits, used, parserMemBudget(len(all)))
+				len(all), smallLimits, used, budget)
 		}
 	}
 	small, _ := decodeAll(chunked, lim, false)

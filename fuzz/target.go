@@ -227,3 +227,20 @@ func heapAllocs() uint64 {
 	metrics.Read(allocSample)
 	return allocSample[0].Value.Uint64()
 }
+
+// allocatedBy returns the heap bytes f allocates, as far as heapAllocs can
+// tell. The reading is process-wide, so the fuzzing engine's own goroutines
+// can add to it: a reading over budget is taken again, up to tries times,
+// and the least is returned. A real excess shows in every reading.
+func allocatedBy(f func(), budget uint64, tries int) uint64 {
+	least := ^uint64(0)
+	for range tries {
+		before := heapAllocs()
+		f()
+		least = min(least, heapAllocs()-before)
+		if least <= budget {
+			break
+		}
+	}
+	return least
+}
