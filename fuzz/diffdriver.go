@@ -126,6 +126,19 @@ func resetTwice(e Endpoint) error {
 	return nil
 }
 
+// Replay plays one stream on the reference and the agent under test, as
+// Differ does, and returns how the agent's replies differ, or nil. The
+// stream should end with qgatest.Fence, which leaves both agents in their
+// start state for the next replay; after a divergence the agent is also
+// reset. Minimizing a divergence runs Replay for every candidate.
+func Replay(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
+	d, err := playBoth(ref, agent, s)
+	if err == nil && d != nil {
+		err = resetTwice(agent)
+	}
+	return d, err
+}
+
 // playBoth plays one stream on both agents and compares. It returns an
 // error only when the reference fails twice in a row.
 func playBoth(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {

@@ -20,8 +20,9 @@ import (
 // differential target's corpus, against a live qemu-ga as the reference
 // and the built-in agent as the agent under test. Each kind of divergence
 // is one crash, stored with its stream (encoded as a fuzz input) and a
-// repro command that plays it against a fresh qemu-ga. Divergences are not
-// minimized: every replay needs the live agent.
+// repro command that plays it against a fresh qemu-ga. The stream is
+// minimized first, replaying each candidate against the same live qemu-ga,
+// within a time limit since every replay is a round trip to a process.
 
 var digitsRE = regexp.MustCompile(`[0-9]+`)
 
@@ -60,9 +61,12 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 	}
 	tr.CorpusBefore, tr.CorpusAfter = len(seeds), len(seeds)
 	groups := map[string][]*fuzz.Divergence{}
+	ref := fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{})
+	defer ref.Close()
+	agent := fuzz.InProcessEndpoint(qga.AgentConfig{Bug: n.bug})
 	st, err := fuzz.Differ(ctx, fuzz.DiffOptions{
-		Reference: fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{}),
-		Agent:     fuzz.InProcessEndpoint(qga.AgentConfig{Bug: n.bug}),
+		Reference: ref,
+		Agent:     agent,
 		Seeds:     seeds, Seed: uint64(start.UnixNano()), Duration: d,
 		OnDivergence: func(dv *fuzz.Divergence) {
 			sig := divergenceSignature(dv)
@@ -99,10 +103,13 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		tr.Crashes = append(tr.Crashes, sig)
 		c.KnownBefore = n.store.exists(name, slug)
 		if !c.KnownBefore {
+			limit := min(time.Until(n.deadln)-n.reserve/2, maxDivergenceMinimize)
+			m := minimizeDivergence(ctx, ref, agent, dvs[0], sig, time.Now().Add(limit), n.o.MinimizeBudget)
+			c.MinimizedSize = len(m.input)
 			var rep bytes.Buffer
-			fmt.Fprintf(&rep, "divergence from qemu-ga %s\nsignature: %s\n%d streams diverged this way (the smallest is stored; not minimized: replays need the live agent)\n\n%s",
-				g.Version(), sig, len(dvs), dvs[0].Report())
-			_, err := n.store.save(name, slug, map[string][]byte{FileMinimized: in, FileOriginal: in,
+			fmt.Fprintf(&rep, "divergence from qemu-ga %s\nsignature: %s\n%d streams diverged this way; the smallest, %s\n\n%s",
+				g.Version(), sig, len(dvs), m.how, m.report)
+			_, err := n.store.save(name, slug, map[string][]byte{FileMinimized: m.input, FileOriginal: in,
 				FileFailure: rep.Bytes(), FileSignature: []byte(sig + "\n"), FileRepro: []byte(c.Repro + "\n")})
 			if err != nil {
 				n.rep.Errors = append(n.rep.Errors, "qemu-ga: storing "+sig+": "+err.Error())
@@ -111,4 +118,58 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		}
 		n.addCrash(c)
 	}
+}
+
+// maxDivergenceMinimize bounds the time spent minimizing one divergence.
+const maxDivergenceMinimize = 2 * time.Minute
+
+// minimized is a divergence's stored input and how it came about.
+type minimized struct {
+	input  []byte // the stream to store, ending with the fence
+	how    string // what minimization did, for the failure report
+	report string // the divergence of input
+}
+
+// minimizeDivergence shrinks the stream of dv while it still diverges with
+// signature sig, replaying every candidate against ref (the live qemu-ga)
+// and agent until the deadline or after budget candidates. Candidates are
+// the stream without its final fence, which every replay appends, so that
+// each starts from the state the last one's fence left. If the stream does
+// not diverge again, or the minimized one stops diverging, the original is
+// kept.
+func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.Divergence, sig string, deadline time.Time, budget int) minimized {
+	orig := fuzz.Encode(dv.Input)
+	body := dv.Input
+	if k := len(body.Ops); k > 0 && !body.Ops[k-1].Reconnect && bytes.Equal(body.Ops[k-1].Data, qgatest.Fence) {
+		body.Ops = body.Ops[:k-1]
+	}
+	fenced := func(in []byte) qgatest.Stream {
+		st := fuzz.Chunks(in)
+		st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
+		return st
+	}
+	replay := func(in []byte) *fuzz.Divergence {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil
+		}
+		d, err := fuzz.Replay(ref, agent, fenced(in))
+		if err != nil || d == nil || divergenceSignature(d) != sig {
+			return nil
+		}
+		return d
+	}
+	start := time.Now()
+	first := fuzz.Encode(body)
+	if replay(first) == nil {
+		return minimized{orig, "not minimized: replayed against qemu-ga, it did not diverge the same way again", dv.Report()}
+	}
+	small, tries := fuzz.MinimizeInput(first, func(cand []byte) bool { return replay(cand) != nil }, budget)
+	d := replay(small)
+	if d == nil {
+		return minimized{orig, "not minimized: the minimized stream stopped diverging", dv.Report()}
+	}
+	out := fuzz.Encode(fenced(small))
+	how := fmt.Sprintf("minimized from %d to %d bytes in %d replays against qemu-ga (%v)",
+		len(orig), len(out), tries+2, time.Since(start).Round(time.Millisecond))
+	return minimized{out, how, d.Report()}
 }
