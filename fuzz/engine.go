@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -137,12 +136,6 @@ func runCmd(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)
 	return err
 }
 
-var (
-	nativeRE   = regexp.MustCompile(`^fuzz: elapsed: (\d+)s, execs: (\d+) \((\d+)/sec\), new interesting: (\d+) \(total: (\d+)\)`)
-	nativeFail = regexp.MustCompile(`Failing input written to (\S+)`)
-	nativeSeed = regexp.MustCompile(`failure while testing seed corpus entry: Fuzz\w+/(\S+)`)
-)
-
 func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 	fn := o.Target.FuncName()
 	args := []string{"test", "-run", "^$", "-fuzz", "^" + fn + "$", "-fuzzminimizetime", "500x"}
@@ -157,32 +150,26 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 	cmd.Dir = o.Root
 	cmd.Env = append(append(os.Environ(), o.Env...), CorpusEnv+"="+o.Corpus)
 	res := Result{Last: Progress{Engine: "native"}}
+	var st NativeStatus
 	var failing []string
-	seedFail := ""
 	var tail []string // the engine's last lines, for crash reports
 	err := runCmd(ctx, cmd, o.Log, func(l string) {
 		if tail = append(tail, l); len(tail) > 200 {
 			tail = tail[1:]
 		}
-		if m := nativeRE.FindStringSubmatch(l); m != nil {
-			p := &res.Last
-			s, _ := strconv.Atoi(m[1])
-			p.Elapsed = time.Duration(s) * time.Second
-			p.Execs, _ = strconv.ParseInt(m[2], 10, 64)
-			p.ExecsPerSec, _ = strconv.ParseFloat(m[3], 64)
-			p.NewCoverage, _ = strconv.Atoi(m[4])
-			p.Corpus, _ = strconv.Atoi(m[5])
+		crasher, progress := st.Parse(l)
+		if crasher != "" {
+			failing = append(failing, crasher)
+		}
+		if progress && st.Phase == "fuzzing" {
+			res.Last = Progress{Engine: "native", Elapsed: st.Elapsed, Execs: st.Execs, ExecsPerSec: st.ExecsPerSec,
+				Corpus: st.Corpus, NewCoverage: st.Interesting, Crashes: res.Last.Crashes}
 			if o.Progress != nil {
-				o.Progress(*p)
+				o.Progress(res.Last)
 			}
 		}
-		if m := nativeFail.FindStringSubmatch(l); m != nil {
-			failing = append(failing, m[1])
-		}
-		if m := nativeSeed.FindStringSubmatch(l); m != nil {
-			seedFail = m[1]
-		}
 	})
+	seedFail := st.FailingSeed
 	if seedFail != "" {
 		// A seed fails before fuzzing starts: store it like any crasher.
 		data, rerr := o.nativeSeed(fn, seedFail)

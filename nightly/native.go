@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,56 +52,9 @@ func buildNative(ctx context.Context, root, work string, env []string) (*native,
 	return n, nil
 }
 
-// engineStatus is what the engine's output said last.
-type engineStatus struct {
-	Execs       int64
-	Rate        float64
-	Interesting int
-	CorpusTotal int
-	Coverage    int
-	Phase       string
-}
-
-var (
-	progressRE = regexp.MustCompile(`^fuzz: elapsed: \S+, execs: (\d+) \((\d+)/sec\)(?:, new interesting: (\d+) \(total: (\d+)\))?`)
-	baselineRE = regexp.MustCompile(`^fuzz: elapsed: \S+, (gathering baseline coverage|testing seed corpus): (\d+)/(\d+)`)
-	bitsRE     = regexp.MustCompile(`(?:initial coverage bits|total bits): (\d+)`)
-	crasherRE  = regexp.MustCompile(`Failing input written to (\S+)`)
-)
-
-// parse updates st from one output line; it returns a crasher path the
-// line names.
-func (st *engineStatus) parse(line string) string {
-	if m := progressRE.FindStringSubmatch(line); m != nil {
-		st.Execs, _ = strconv.ParseInt(m[1], 10, 64)
-		st.Rate, _ = strconv.ParseFloat(m[2], 64)
-		if m[3] != "" {
-			st.Interesting, _ = strconv.Atoi(m[3])
-			st.CorpusTotal, _ = strconv.Atoi(m[4])
-		}
-		st.Phase = "fuzzing"
-		return ""
-	}
-	if m := baselineRE.FindStringSubmatch(line); m != nil {
-		st.Phase = m[1]
-		if st.CorpusTotal == 0 {
-			st.CorpusTotal, _ = strconv.Atoi(m[3])
-		}
-		return ""
-	}
-	if m := bitsRE.FindStringSubmatch(line); m != nil {
-		st.Coverage, _ = strconv.Atoi(m[1])
-		return ""
-	}
-	if m := crasherRE.FindStringSubmatch(line); m != nil {
-		return m[1]
-	}
-	return ""
-}
-
 // engineRun is the outcome of one engine process.
 type engineRun struct {
-	status   engineStatus
+	status   fuzz.NativeStatus
 	crashers [][]byte // crasher inputs, decoded
 	output   string   // the output without the debug lines (tail)
 	exitErr  error
@@ -112,7 +63,7 @@ type engineRun struct {
 // run fuzzes one target for d with the given cache directory (the
 // engine's cache holds one directory per fuzz function, so cache is
 // <dir>/FuzzX). onStatus is called on every progress line.
-func (n *native) run(ctx context.Context, t fuzz.Target, d time.Duration, cache string, onStatus func(engineStatus)) engineRun {
+func (n *native) run(ctx context.Context, t fuzz.Target, d time.Duration, cache string, onStatus func(fuzz.NativeStatus)) engineRun {
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	args := []string{"-test.run=^$", "-test.fuzz=^" + t.FuncName() + "$",
 		fmt.Sprintf("-test.fuzztime=%ds", secs), "-test.fuzzcachedir=" + filepath.Dir(cache),
@@ -137,13 +88,10 @@ func (n *native) run(ctx context.Context, t fuzz.Target, d time.Duration, cache 
 		sc.Buffer(nil, 16<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			res.status.parse(line)
 			if !strings.Contains(line, " DEBUG ") {
 				out.add(line)
-				if onStatus != nil && strings.HasPrefix(line, "fuzz: elapsed") {
-					onStatus(res.status)
-				}
-			} else if onStatus != nil && bitsRE.MatchString(line) {
+			}
+			if _, progress := res.status.Parse(line); progress && onStatus != nil {
 				onStatus(res.status)
 			}
 		}

@@ -99,29 +99,6 @@ func ValidateJUnit(t *testing.T, b []byte, tests, failures, errors, skipped int)
 	}
 }
 
-func TestEngineStatusParse(t *testing.T) {
-	var st engineStatus
-	lines := []string{
-		"fuzz: elapsed: 0s, gathering baseline coverage: 0/193 completed",
-		"2026-11-25 12:54:27.147125898 DEBUG finished processing input corpus, entries: 193, initial coverage bits: 126",
-		"fuzz: elapsed: 3s, execs: 10373 (3457/sec), new interesting: 18 (total: 212)",
-		"2026-11-25 12:54:28.1 DEBUG new interesting input, id: x, parent: y, gen: 1, new bits: 2, total bits: 131, size: 9, exec time: 1ms",
-		"    Failing input written to testdata/fuzz/FuzzParser/c206ccf227104cf5",
-	}
-	var named []string
-	for _, l := range lines {
-		if p := st.parse(l); p != "" {
-			named = append(named, p)
-		}
-	}
-	if st.Execs != 10373 || st.Rate != 3457 || st.Interesting != 18 || st.CorpusTotal != 212 || st.Coverage != 131 || st.Phase != "fuzzing" {
-		t.Fatalf("%+v", st)
-	}
-	if len(named) != 1 || named[0] != "testdata/fuzz/FuzzParser/c206ccf227104cf5" {
-		t.Fatalf("crashers %v", named)
-	}
-}
-
 func TestCheckOptions(t *testing.T) {
 	for _, c := range []struct {
 		o    Options

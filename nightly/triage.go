@@ -52,8 +52,8 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 			break
 		}
 		left = max(left, time.Second)
-		r := n.engine.run(ctx, t, left, cache, func(st engineStatus) {
-			n.board.update(st.Phase, execs+st.Execs, st.Rate, st.CorpusTotal, max(st.Coverage, tr.Coverage))
+		r := n.engine.run(ctx, t, left, cache, func(st fuzz.NativeStatus) {
+			n.board.update(st.Phase, execs+st.Execs, st.ExecsPerSec, st.Corpus, max(st.Coverage, tr.Coverage))
 		})
 		execs += r.status.Execs
 		tr.Coverage = max(tr.Coverage, r.status.Coverage)
