@@ -73,10 +73,9 @@ type Decoder struct {
 	size           int
 	brace, bracket int
 
-	pos     int64 // stream offset of the next byte to consume
-	ev      Event
-	p       parser
-	strings stringArena
+	pos int64 // stream offset of the next byte to consume
+	ev  Event
+	p   parser
 }
 
 // NewDecoder returns a Decoder in qemu-ga's start state.

@@ -89,7 +89,7 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 				if !ok {
 					goto stop
 				}
-				key = d.strings.make(p[i+1 : j-1 : len(p)])
+				key = pr.strings.make(p[i+1 : j-1 : len(p)])
 				size += j - i
 				ntok++
 				i = j
@@ -109,7 +109,7 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 			if !ok {
 				goto stop
 			}
-			v = stringValue(d.strings.make(p[i+1 : j-1 : len(p)]))
+			v = stringValue(pr.strings.make(p[i+1 : j-1 : len(p)]))
 			next, end, vkey = j, d.pos+int64(j-1), key
 		case clsStruct:
 			switch {

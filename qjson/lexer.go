@@ -208,7 +208,7 @@ func (d *Decoder) lexStart(p []byte, i int) (int, bool) {
 				d.size += j - i
 				d.ntok++
 				pr := &d.p
-				s := internString(p[i+1 : j-1])
+				s := pr.strings.make(p[i+1 : j-1 : len(p)])
 				if pr.inKey() {
 					pr.key, pr.state = s, psColon
 				} else if v := pr.place(false, pr.key); v != nil {

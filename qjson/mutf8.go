@@ -12,7 +12,7 @@ import (
 // validates raw string bytes in the parser and renders arbitrary bytes (error
 // token text) in the serializer, so both live here, with the rest of what
 // the lexer and the parser do with string bytes: finding a string's end,
-// decoding string tokens, and interning common strings.
+// and decoding string tokens.
 
 // isNoncharacter reports whether r is one of the Unicode noncharacters that
 // qemu-ga refuses: U+FDD0..U+FDEF and every U+xxFFFE / U+xxFFFF.
@@ -169,7 +169,7 @@ func (p *parser) str(tok []byte) (string, bool) {
 		}
 	}
 	p.sbuf = out
-	return string(out), true
+	return p.strings.make(out), true
 }
 
 func appendRune(dst []byte, r rune) []byte {
@@ -224,106 +224,4 @@ func hex4(s []byte, at int) int32 {
 		v = v<<4 | int32(d)
 	}
 	return v
-}
-
-// internString returns b as a string, without allocating for the member
-// names and values of qemu-ga's requests and replies.
-func internString(b []byte) string {
-	n := len(b)
-	if n == 0 {
-		return ""
-	}
-	w, h := internHash(b, internSeed)
-	if k := internKey[h]; len(k) == n && (n <= 8 && w == internWord[h] || n > 8 && sameBytes(k, b)) {
-		return internTab[h]
-	}
-	return string(b)
-}
-
-// internHash returns the first eight bytes of b (fewer if b is shorter,
-// zero-extended) and b's slot in internTab.
-func internHash(b []byte, seed uint32) (uint64, uint32) {
-	var w uint64
-	if len(b) >= 8 {
-		w = binary.LittleEndian.Uint64(b)
-	} else {
-		for i := len(b) - 1; i >= 0; i-- {
-			w = w<<8 | uint64(b[i])
-		}
-	}
-	x := w ^ uint64(len(b)) ^ uint64(seed)<<40
-	if len(b) > 8 {
-		x ^= bits.RotateLeft64(binary.LittleEndian.Uint64(b[len(b)-8:]), 31)
-	}
-	return w, uint32(x * 0x9E3779B97F4A7C15 >> (64 - internBits))
-}
-
-// sameBytes compares two slices of the same length, at least 8, a word at
-// a time.
-func sameBytes(a, b []byte) bool {
-	n := len(a) - 8
-	for i := 0; i < n; i += 8 {
-		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
-			return false
-		}
-	}
-	return binary.LittleEndian.Uint64(a[n:]) == binary.LittleEndian.Uint64(b[n:])
-}
-
-var interned = []string{
-	"execute", "arguments", "id", "return", "error", "class", "desc",
-	"GenericError", "CommandNotFound", "version", "supported_commands",
-	"enabled", "name", "success-response", "handle", "buf-b64", "count",
-	"eof", "pid", "exitcode", "exited", "out-data", "err-data", "path",
-	"arg", "env", "input-data", "capture-output", "mode", "whence", "offset",
-	"guest-get-cpustats", "guest-get-diskstats", "guest-ssh-remove-authorized-keys",
-	"guest-ssh-add-authorized-keys", "guest-ssh-get-authorized-keys", "guest-get-devices",
-	"guest-get-osinfo", "guest-get-timezone", "guest-get-users", "guest-get-host-name",
-	"guest-exec", "guest-exec-status", "guest-get-memory-block-info", "guest-set-memory-blocks",
-	"guest-get-memory-blocks", "guest-set-user-password", "guest-get-fsinfo", "guest-get-disks",
-	"guest-set-vcpus", "guest-get-vcpus", "guest-network-get-interfaces",
-	"guest-suspend-hybrid", "guest-suspend-ram", "guest-suspend-disk", "guest-fstrim",
-	"guest-fsfreeze-thaw", "guest-fsfreeze-freeze-list", "guest-fsfreeze-freeze",
-	"guest-fsfreeze-status", "guest-file-flush", "guest-file-seek", "guest-file-write",
-	"guest-file-read", "guest-file-close", "guest-file-open", "guest-shutdown", "guest-info",
-	"guest-set-time", "guest-get-time", "guest-ping", "guest-sync", "guest-sync-delimited",
-}
-
-// internTab holds the interned strings at their slot, internKey their
-// bytes and internWord their first eight. internSeed is the seed, among a
-// few, that leaves the fewest strings out for sharing a slot.
-var (
-	internTab  [1 << internBits]string
-	internKey  [1 << internBits][]byte
-	internWord [1 << internBits]uint64
-	internSeed uint32
-)
-
-const internBits = 9
-
-func init() {
-	fill := func(seed uint32) (out int) {
-		clear(internKey[:])
-		for _, s := range interned {
-			k := []byte(s)
-			w, h := internHash(k, seed)
-			if internKey[h] != nil {
-				out++
-				continue
-			}
-			internKey[h], internWord[h] = k, w
-		}
-		return out
-	}
-	best, fewest := uint32(0), len(interned)+1
-	for seed := uint32(0); seed < 64 && fewest > 0; seed++ {
-		if out := fill(seed); out < fewest {
-			best, fewest = seed, out
-		}
-	}
-	internSeed = best
-	fill(best)
-	for h, k := range internKey {
-		internTab[h] = string(k)
-	}
 }

@@ -46,6 +46,8 @@ type parser struct {
 	v      Value      // the message's value, in psDone
 	msg    string     // the error, in psFailed
 	sbuf   []byte     // scratch space for decoding strings
+
+	strings stringArena // where the values' strings are made
 }
 
 const (
@@ -277,7 +279,7 @@ func (p *parser) string(tok []byte, plain bool) {
 	}
 	var s string
 	if plain {
-		s = internString(tok[1 : len(tok)-1])
+		s = p.strings.make(tok[1 : len(tok)-1 : len(tok)])
 	} else {
 		var ok bool
 		if s, ok = p.str(tok); !ok {
