@@ -131,25 +131,16 @@ func (s *SocketEndpoint) dial() error {
 }
 
 func (s *SocketEndpoint) read(c net.Conn, more chan struct{}) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := c.Read(buf)
+	qgatest.ReadLoop(c, more, func(p []byte, err error) {
 		s.mu.Lock()
-		if s.conn == c {
-			s.got = append(s.got, buf[:n]...)
+		defer s.mu.Unlock()
+		if s.conn == c { // bytes of an abandoned connection are dropped
+			s.got = append(s.got, p...)
 			if err != nil {
 				s.eof = err
 			}
 		}
-		s.mu.Unlock()
-		select {
-		case more <- struct{}{}:
-		default:
-		}
-		if err != nil {
-			return
-		}
-	}
+	})
 }
 
 // wait waits until n bytes have arrived, the connection ended, nothing

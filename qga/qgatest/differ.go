@@ -60,15 +60,25 @@ func (s *Session) open() error {
 }
 
 func (s *Session) read(c net.Conn, more chan struct{}, gen int) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := c.Read(buf)
+	ReadLoop(c, more, func(p []byte, err error) {
 		s.mu.Lock()
-		s.got = append(s.got, buf[:n]...)
+		defer s.mu.Unlock()
+		s.got = append(s.got, p...)
 		if err != nil && gen == s.gen {
 			s.done = true
 		}
-		s.mu.Unlock()
+	})
+}
+
+// ReadLoop reads c until a read fails, handing every read's bytes and error
+// to deliver and then signalling more without blocking (more holds one
+// signal), so that a caller can wait for replies with a deadline of its own
+// instead of blocking in Read. It returns after delivering the error.
+func ReadLoop(c net.Conn, more chan<- struct{}, deliver func(p []byte, err error)) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		deliver(buf[:n], err)
 		select {
 		case more <- struct{}{}:
 		default:
