@@ -365,3 +365,32 @@ func TestMemberOrder(t *testing.T) {
 		}
 	})
 }
+
+func TestFinite(t *testing.T) {
+	for in, want := range map[string]bool{
+		`[1, 2.5, "x", {"a": null}]`: true,
+		`1e999 `:                     false,
+		`[1, {"a": [-1e999]}]`:       false,
+		`{"a": 1.5e308}`:             true,
+	} {
+		v := parseOne(t, []byte(in))
+		if got := v.Finite(); got != want {
+			t.Errorf("%s: Finite() = %v, want %v", in, got, want)
+		}
+		if want {
+			if back := parseOne(t, append(qjson.AppendValue(nil, v), ' ')); !qjson.Equal(back, v) {
+				t.Errorf("%s: a finite value does not parse back", in)
+			}
+		}
+	}
+}
+
+// parseOne parses in, which must hold exactly one value.
+func parseOne(t *testing.T, in []byte) qjson.Value {
+	t.Helper()
+	evs := feedAll(t, qjson.NewDecoder(), in)
+	if len(evs) != 1 || evs[0].Err != nil {
+		t.Fatalf("%q: events %v, want one value", in, evs)
+	}
+	return evs[0].Value
+}

@@ -174,6 +174,25 @@ func (v Value) Get(key string) (Value, bool) {
 	return Value{}, false
 }
 
+// Finite reports whether every number in v is finite. A parsed double can
+// be infinite (a literal beyond the double range), and the serializer then
+// writes "inf" as qemu-ga does, which is not JSON: only a finite value's
+// serialization parses back.
+func (v Value) Finite() bool {
+	switch v.kind {
+	case Float:
+		f := math.Float64frombits(v.bits)
+		return !math.IsInf(f, 0) && !math.IsNaN(f)
+	case Array, Object:
+		for _, m := range v.list() {
+			if !m.Value.Finite() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // String returns the qemu-ga serialization of v.
 func (v Value) String() string { return string(AppendValue(nil, v)) }
 
