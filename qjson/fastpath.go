@@ -223,12 +223,10 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 			size += next - i
 			ntok++
 			i = next
-			if n < 0 {
-				pr.frames, pr.levels = frames, levels
+			if n < 0 { // the message is complete
+				pr.frames, pr.levels, pr.state, pr.key = frames, levels, psValue, ""
 				d.ev = Event{Offset: end, Value: v}
-				d.size, d.ntok, d.brace, d.bracket = 0, 0, 0, 0
-				d.buf = d.buf[:0]
-				pr.state, pr.key = psValue, ""
+				d.resetMessage()
 				if pr.big {
 					pr.reset()
 				}
