@@ -600,3 +600,19 @@ func TestEqual(t *testing.T) {
 		}
 	}
 }
+
+// (c) the hot path and the general code give the same events: each stream
+// is fed whole (where the hot path takes most tokens) with the hot path on
+// and off.
+func TestFastPathMatchesGeneralPath(t *testing.T) {
+	checkRounds(t, 20, func(t *rapid.T) {
+		stream := genStream(t)
+		opts := genOptions(t)
+		fast := feedChunks(t, qjson.NewDecoder(opts...), [][]byte{stream}, fullDesc)
+		defer qjson.SetFastPath(qjson.SetFastPath(false))
+		general := feedChunks(t, qjson.NewDecoder(opts...), [][]byte{stream}, fullDesc)
+		if !equalStrings(fast, general) {
+			t.Fatalf("stream %q:\nhot path:%s\ngeneral:%s", stream, fmtList(fast), fmtList(general))
+		}
+	})
+}

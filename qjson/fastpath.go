@@ -15,6 +15,10 @@ import (
 // lexer.go take that one token. So it needs no error paths of its own, and
 // events cannot depend on which path took a token.
 
+// noFastPath turns the hot path off, for tests that compare it with the
+// general code.
+var noFastPath bool
+
 // fastRoom reports whether no size or count limit can trip within the next
 // n bytes, whatever tokens they hold, so that the hot path can skip the
 // checks. Depth is still checked at every opener.

@@ -130,7 +130,7 @@ func (d *Decoder) feed(p []byte) (int, bool) {
 // chunk ends, or a token needs the per-state code.
 func (d *Decoder) lexStart(p []byte, i int) (int, bool) {
 	for {
-		if d.build && d.p.state < psDone && d.fastRoom(len(p)-i) {
+		if d.build && d.p.state < psDone && !noFastPath && d.fastRoom(len(p)-i) {
 			var ok bool
 			if i, ok = d.fastTokens(p, i); ok || i == len(p) {
 				return i, ok
