@@ -33,3 +33,7 @@ go vet ./...
 # result would hide the work CI is meant to do.
 # shellcheck disable=SC2086
 go test -count=1 -timeout 20m ${QGAFUZZ_TEST_FLAGS:-} ./...
+# qjson keeps strings and member lists as pointer and length (unsafe):
+# run its tests once more with every such conversion checked.
+# shellcheck disable=SC2086
+go test -count=1 -short ${QGAFUZZ_TEST_FLAGS:-} -gcflags=github.com/qgafuzz/qgafuzz/qjson=-d=checkptr ./qjson
