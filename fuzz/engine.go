@@ -94,9 +94,12 @@ func RunEngine(ctx context.Context, engine string, o EngineOptions) (Result, err
 	return Result{}, fmt.Errorf("fuzz: unknown engine %q (one of %s)", engine, strings.Join(Engines, ", "))
 }
 
-// runCmd runs cmd, feeding each output line to line, and stops it with
-// SIGINT (then SIGKILL) when ctx is done.
-func runCmd(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)) error {
+// RunLines runs cmd in a process group of its own, feeding each line of its
+// output (stdout and stderr) to line, and returns its exit error. When ctx
+// is done it interrupts the group as Ctrl-C would, so that an engine's
+// coordinator stops its workers, and kills it 10 s later. log, if not nil,
+// receives the output too.
+func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)) error {
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -119,7 +122,7 @@ func runCmd(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)
 	scanDone := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
 			if log != nil {
 				fmt.Fprintln(log, sc.Text())
@@ -153,7 +156,7 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 	var st NativeStatus
 	var failing []string
 	var tail []string // the engine's last lines, for crash reports
-	err := runCmd(ctx, cmd, o.Log, func(l string) {
+	err := RunLines(ctx, cmd, o.Log, func(l string) {
 		if tail = append(tail, l); len(tail) > 200 {
 			tail = tail[1:]
 		}

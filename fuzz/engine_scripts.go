@@ -65,7 +65,7 @@ func runGoFuzz(ctx context.Context, o EngineOptions) (Result, error) {
 	start := time.Now()
 	cov0 := -1
 	var tail lineTail
-	err := runCmd(ctx, scriptCmd(o, "gofuzz.sh", env, "run", o.Target.Name, dur), o.Log, func(l string) {
+	err := RunLines(ctx, scriptCmd(o, "gofuzz.sh", env, "run", o.Target.Name, dur), o.Log, func(l string) {
 		tail.add(l)
 		m := goFuzzRE.FindStringSubmatch(l)
 		if m == nil {
@@ -125,7 +125,7 @@ func runLibFuzzer(ctx context.Context, o EngineOptions) (Result, error) {
 	var start time.Time // the first progress line: the build before it does not count
 	corp0 := -1
 	var tail lineTail
-	err := runCmd(ctx, scriptCmd(o, "libfuzzer.sh", env, "run", o.Target.Name, secs), o.Log, func(l string) {
+	err := RunLines(ctx, scriptCmd(o, "libfuzzer.sh", env, "run", o.Target.Name, secs), o.Log, func(l string) {
 		tail.add(l)
 		p := &res.Last
 		if m := libFzForkRE.FindStringSubmatch(l); m != nil {

@@ -1,17 +1,13 @@
 package nightly
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
@@ -71,48 +67,16 @@ func (n *native) run(ctx context.Context, t fuzz.Target, d time.Duration, cache 
 	cmd := exec.Command(n.bin, args...)
 	cmd.Dir = filepath.Join(n.tree, "fuzz")
 	cmd.Env = append(append(os.Environ(), "GODEBUG=fuzzdebug=1"), n.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
 	var res engineRun
-	if err := cmd.Start(); err != nil {
-		res.exitErr = err
-		return res
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
 	var out tailLines
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(nil, 16<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.Contains(line, " DEBUG ") {
-				out.add(line)
-			}
-			if _, progress := res.status.Parse(line); progress && onStatus != nil {
-				onStatus(res.status)
-			}
+	res.exitErr = fuzz.RunLines(ctx, cmd, nil, func(line string) {
+		if !strings.Contains(line, " DEBUG ") {
+			out.add(line)
 		}
-		io.Copy(io.Discard, pr)
-	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); pw.Close() }()
-	select {
-	case res.exitErr = <-done:
-	case <-ctx.Done():
-		// Interrupt the engine's process group as Ctrl-C would: the
-		// coordinator stops its workers and exits.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-		select {
-		case res.exitErr = <-done:
-		case <-time.After(15 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			res.exitErr = <-done
+		if _, progress := res.status.Parse(line); progress && onStatus != nil {
+			onStatus(res.status)
 		}
-	}
-	wg.Wait()
+	})
 	res.output = out.String()
 	// The engine names the crasher relative to its working directory;
 	// collect whatever is in testdata/fuzz/FuzzX, named or not, and move
