@@ -14,14 +14,7 @@ import (
 // exactly what SeedInputs generates from the vectors; with
 // QGAFUZZ_UPDATE_CORPUS=1 it rewrites the corpora.
 func TestSeedCorpus(t *testing.T) {
-	path, err := qgatest.VectorsPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := qgatest.LoadVectors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vs := qgatest.RealVectors(t)
 	update := os.Getenv("QGAFUZZ_UPDATE_CORPUS") != ""
 	dict := filepath.Join("..", "corpus", "qga.dict")
 	if update {

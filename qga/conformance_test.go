@@ -9,19 +9,6 @@ import (
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
 
-func loadVectors(t *testing.T) []qgatest.Vector {
-	t.Helper()
-	path, err := qgatest.VectorsPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := qgatest.LoadVectors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
 // replayInProcess feeds a vector to a fresh reference agent and returns the
 // replies per step (plus an empty closing read, as the recorder had).
 // Reconnects change nothing: parser state survives them in qemu-ga too.
@@ -48,7 +35,7 @@ func replayInProcess(v *qgatest.Vector) (got []byte, steps [][]byte) {
 // reference agent and requires byte-identical replies, and for vectors
 // recorded step by step, the same replies at the same step (look-ahead).
 func TestVectorsInProcess(t *testing.T) {
-	for _, v := range loadVectors(t) {
+	for _, v := range qgatest.RealVectors(t) {
 		if v.Big() && testing.Short() {
 			continue // the limit vectors feed up to 130 MiB each
 		}

@@ -69,14 +69,7 @@ func startAgentCommand(t *testing.T, extra ...string) (sock string, stderr *sync
 // "qgafuzz agent" over a unix socket, with the recorder's own semantics
 // (setup, steps, reconnects, reading until idle).
 func TestAgentCommandReplaysVectors(t *testing.T) {
-	path, err := qgatest.VectorsPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := qgatest.LoadVectors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vs := qgatest.RealVectors(t)
 	sock, stderr := startAgentCommand(t)
 	var conn *qgatest.Conn
 	defer func() {

@@ -23,14 +23,7 @@
 // A differential test replays every vector against the oracle:
 //
 //	func TestOracle(t *testing.T) {
-//		path, err := qgatest.VectorsPath()
-//		if err != nil {
-//			t.Fatal(err)
-//		}
-//		vs, err := qgatest.LoadVectors(path)
-//		if err != nil {
-//			t.Fatal(err)
-//		}
+//		vs := qgatest.RealVectors(t)
 //		ga := qgatest.StartQemuGA(t) // skips if qemu-ga is absent
 //		var conn *qgatest.Conn
 //		for i := range vs {

@@ -148,7 +148,7 @@ func mismatch(v *Vector, got []byte, steps [][]byte) string {
 
 func TestRealQemuGAReplaysVectors(t *testing.T) {
 	needQemuGA(t)
-	all := loadRealVectors(t)
+	all := RealVectors(t)
 	idle := time.Duration(envInt(t, "QGAFUZZ_IDLE_MS", int(DefaultIdle/time.Millisecond))) * time.Millisecond
 	nshards := envInt(t, "QGAFUZZ_QGA_SHARDS", 4)
 	var small []*Vector
@@ -200,7 +200,7 @@ func TestRealQemuGAReplaysBigVectors(t *testing.T) {
 		t.Skip("big vectors send up to ~130 MiB each; skipped with -short")
 	}
 	needQemuGA(t)
-	all := loadRealVectors(t)
+	all := RealVectors(t)
 	var big []*Vector
 	var names []string
 	for i := range all {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // DefaultSetup is the setup sent before a vector when the vector has no
@@ -372,6 +373,21 @@ func LoadVectors(path string) ([]Vector, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return vs, nil
+}
+
+// RealVectors loads the recorded qemu-ga 7.2 vectors (see VectorsPath) or
+// fails the test: every fidelity test needs them.
+func RealVectors(tb testing.TB) []Vector {
+	tb.Helper()
+	path, err := VectorsPath()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	vs, err := LoadVectors(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return vs
 }
 
 // VectorsPath locates the qemu-ga 7.2 vector file: $QGAFUZZ_VECTORS if set,

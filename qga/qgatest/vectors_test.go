@@ -8,19 +8,6 @@ import (
 	"testing"
 )
 
-func loadRealVectors(t *testing.T) []Vector {
-	t.Helper()
-	path, err := VectorsPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := LoadVectors(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vs
-}
-
 func vectorByName(t *testing.T, vs []Vector, name string) *Vector {
 	t.Helper()
 	for i := range vs {
@@ -33,7 +20,7 @@ func vectorByName(t *testing.T, vs []Vector, name string) *Vector {
 }
 
 func TestLoadRealVectors(t *testing.T) {
-	vs := loadRealVectors(t)
+	vs := RealVectors(t)
 	if len(vs) <= 150 {
 		t.Fatalf("loaded %d vectors, want > 150", len(vs))
 	}
@@ -82,7 +69,7 @@ func isLatin1ASCII(b []byte) bool {
 }
 
 func TestLimitVectorLengths(t *testing.T) {
-	vs := loadRealVectors(t)
+	vs := RealVectors(t)
 	want := map[string]int64{
 		"limit.tokens_2097153":                 1 + 2*1048575 + 2,
 		"limit.size_string_max_ok":             1 + 67108861 + 1,
@@ -128,7 +115,7 @@ func TestLimitVectorLengths(t *testing.T) {
 }
 
 func TestStepVectors(t *testing.T) {
-	vs := loadRealVectors(t)
+	vs := RealVectors(t)
 	v := vectorByName(t, vs, "conn.request_split_across_connections")
 	if len(v.Steps) != 3 || !v.Steps[1].Reconnect || v.Steps[0].IdleMS != 200 || v.Steps[2].IdleMS != 250 {
 		t.Errorf("unexpected steps %+v", v.Steps)
