@@ -120,6 +120,20 @@ func TestClientInvalidRequest(t *testing.T) {
 // the same connection to a new client.
 func TestClientStaleInPipe(t *testing.T) {
 	addr := serveReference(t, qga.AgentConfig{}, false)
+	c := clientAfterStaleData(t, addr, 20*time.Millisecond)
+	defer c.Close()
+	v, err := callValue(c, 0, qga.CmdInfo, nil)
+	if err != nil || !qjson.Equal(v, referenceReturn(t, qga.CmdInfo)) {
+		t.Fatalf("guest-info = %.100s, %v", v, err)
+	}
+}
+
+// clientAfterStaleData writes replies-to-be and half a request into a new
+// connection to addr, waits settle for the replies to arrive, and returns
+// a client on that connection after checking that its first call (a
+// guest-sync) is right and discarded all of them.
+func clientAfterStaleData(t *testing.T, addr string, settle time.Duration) *qga.Client {
+	t.Helper()
 	conn := rawConn(t, addr)
 	junk := `{"execute":"guest-ping"}{"execute":"guest-sync","arguments":{"id":5}}` +
 		"\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":6}}" +
@@ -127,18 +141,14 @@ func TestClientStaleInPipe(t *testing.T) {
 	if _, err := conn.Write([]byte(junk)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // let the stale replies arrive
+	time.Sleep(settle)
 	c := qga.NewClient(conn, qga.ClientOptions{Timeout: 5 * time.Second})
-	defer c.Close()
 	v, err := callValue(c, 0, qga.CmdSync, syncArgs(1))
 	wantSync(t, v, err, 1)
 	if s := c.Stats(); s.Discarded < int64(len(junk)) {
 		t.Errorf("stats %+v: the stale replies were not discarded", s)
 	}
-	v, err = callValue(c, 0, qga.CmdInfo, nil)
-	if err != nil || !qjson.Equal(v, referenceReturn(t, qga.CmdInfo)) {
-		t.Fatalf("guest-info = %.100s, %v", v, err)
-	}
+	return c
 }
 
 // TestClientReconnectStale checks a new connection after earlier clients
