@@ -149,7 +149,7 @@ func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.
 		return st
 	}
 	replay := func(in []byte) *fuzz.Divergence {
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		if ctx.Err() != nil {
 			return nil
 		}
 		d, err := fuzz.Replay(ref, agent, fenced(in))
@@ -163,7 +163,11 @@ func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.
 	if replay(first) == nil {
 		return minimized{orig, "not minimized: replayed against qemu-ga, it did not diverge the same way again", dv.Report()}
 	}
-	small, tries := fuzz.MinimizeInput(first, func(cand []byte) bool { return replay(cand) != nil }, budget)
+	// Past the deadline every candidate counts as passing, which ends the
+	// search with the smallest found so far; that one is checked anyway.
+	small, tries := fuzz.MinimizeInput(first, func(cand []byte) bool {
+		return time.Now().Before(deadline) && replay(cand) != nil
+	}, budget)
 	d := replay(small)
 	if d == nil {
 		return minimized{orig, "not minimized: the minimized stream stopped diverging", dv.Report()}
