@@ -38,7 +38,8 @@
 // # Engines
 //
 //   - native Go fuzzing: FuzzParser etc. in native_test.go, seeded from
-//     corpus/<target>/; RunEngine(ctx, "native", ...) drives go test -fuzz.
+//     corpus/<target>/; NativeEngine (behind RunEngine and the nightly job)
+//     runs them from a test binary in a scratch tree.
 //   - go-fuzz and libFuzzer: the entry points in gofuzz.go (build tag
 //     gofuzz), built by scripts/gofuzz.sh and scripts/libfuzzer.sh, which
 //     RunEngine also drives.

@@ -139,48 +139,43 @@ func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(strin
 	return err
 }
 
+// runNative runs native Go fuzzing through a NativeEngine built for this
+// run in a temporary directory, with the engine's cache kept in the working
+// corpus (Corpus/.native-cache) and the working corpus added to the seeds.
 func runNative(ctx context.Context, o EngineOptions) (Result, error) {
-	fn := o.Target.FuncName()
-	args := []string{"test", "-run", "^$", "-fuzz", "^" + fn + "$", "-fuzzminimizetime", "500x"}
-	if o.Time > 0 {
-		args = append(args, "-fuzztime", o.Time.String())
+	work, err := os.MkdirTemp("", "qgafuzz-native-")
+	if err != nil {
+		return Result{}, err
 	}
-	if o.Jobs > 0 {
-		args = append(args, "-parallel", strconv.Itoa(o.Jobs))
+	defer os.RemoveAll(work)
+	eng, err := BuildNative(ctx, o.Root, work)
+	if err != nil {
+		return Result{}, err
 	}
-	args = append(args, "./fuzz/", "-test.fuzzcachedir="+filepath.Join(o.Corpus, ".native-cache"))
-	cmd := exec.Command("go", args...)
-	cmd.Dir = o.Root
-	cmd.Env = append(append(os.Environ(), o.Env...), CorpusEnv+"="+o.Corpus)
 	res := Result{Last: Progress{Engine: "native"}}
-	var st NativeStatus
-	var failing []string
-	var tail []string // the engine's last lines, for crash reports
-	err := RunLines(ctx, cmd, o.Log, func(l string) {
-		if tail = append(tail, l); len(tail) > 200 {
-			tail = tail[1:]
-		}
-		crasher, progress := st.Parse(l)
-		if crasher != "" {
-			failing = append(failing, crasher)
-		}
-		if progress && st.Phase == "fuzzing" {
+	r := eng.Run(ctx, o.Target, NativeOptions{
+		Time: o.Time, CacheDir: filepath.Join(o.Corpus, ".native-cache"), Parallel: o.Jobs, MinimizeTime: "500x",
+		Env: append(o.Env[:len(o.Env):len(o.Env)], CorpusEnv+"="+o.Corpus), Log: o.Log,
+		OnStatus: func(st NativeStatus) {
+			if st.Phase != "fuzzing" {
+				return
+			}
 			res.Last = Progress{Engine: "native", Elapsed: st.Elapsed, Execs: st.Execs, ExecsPerSec: st.ExecsPerSec,
-				Corpus: st.Corpus, NewCoverage: st.Interesting, Crashes: res.Last.Crashes}
+				Corpus: st.Corpus, NewCoverage: st.Interesting}
 			if o.Progress != nil {
 				o.Progress(res.Last)
 			}
-		}
+		},
 	})
-	seedFail := st.FailingSeed
-	if seedFail != "" {
+	fn := o.Target.FuncName()
+	if seed := r.Status.FailingSeed; seed != "" {
 		// A seed fails before fuzzing starts: store it like any crasher.
-		data, rerr := o.nativeSeed(fn, seedFail)
+		data, rerr := o.nativeSeed(fn, seed)
 		if rerr != nil {
 			return res, rerr
 		}
 		c, serr := o.store(data, fmt.Sprintf("seed %s fails (native Go fuzzing replays the seeds first); go test said:\n%s\n\n",
-			seedFail, strings.Join(tail, "\n")))
+			seed, r.Output))
 		if serr != nil {
 			return res, serr
 		}
@@ -188,31 +183,17 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 		res.Last.Crashes++
 		return res, nil
 	}
-	for _, f := range failing {
-		path := f
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(o.Root, "fuzz", f)
-		}
-		data, rerr := ReadNativeInput(path)
-		if rerr != nil {
-			return res, rerr
-		}
-		c, serr := o.store(data, fmt.Sprintf("found by native Go fuzzing (%s); go test said:\n%s\n\n", f, strings.Join(tail, "\n")))
+	for _, f := range r.Crashers {
+		c, serr := o.store(f.Data, fmt.Sprintf("found by native Go fuzzing (testdata/fuzz/%s/%s); go test said:\n%s\n\n", fn, f.Name, r.Output))
 		if serr != nil {
 			return res, serr
 		}
 		res.Crashers = append(res.Crashers, c)
 		res.Last.Crashes++
-		// The input stays out of the source tree: in testdata/fuzz it
-		// would fail every later plain go test of the package.
-		_ = os.Remove(path)
-		// And so do the directories go test made for it, when empty.
-		_ = os.Remove(filepath.Dir(path))
-		_ = os.Remove(filepath.Dir(filepath.Dir(path)))
-		_ = os.Remove(filepath.Dir(filepath.Dir(filepath.Dir(path))))
 	}
-	if err != nil && len(failing) == 0 && ctx.Err() == nil {
-		return res, fmt.Errorf("fuzz: go test -fuzz failed: %w; its output ends:\n%s", err, strings.Join(tail[max(0, len(tail)-30):], "\n"))
+	if r.Err != nil && len(r.Crashers) == 0 && ctx.Err() == nil {
+		lines := strings.Split(r.Output, "\n")
+		return res, fmt.Errorf("fuzz: the native engine failed: %w; its output ends:\n%s", r.Err, strings.Join(lines[max(0, len(lines)-30):], "\n"))
 	}
 	// go test's last line reports the rate of its last interval (often
 	// 0/sec); the summary gives the average.
@@ -224,7 +205,7 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 
 // nativeSeed returns the seed that go test names "seed#N" (the N-th f.Add
 // of the Fuzz function: corpus/<target>, then the working corpus) or by
-// file name (testdata/fuzz/FuzzX or the fuzz cache).
+// file name (in the engine's cache).
 func (o EngineOptions) nativeSeed(fn, name string) ([]byte, error) {
 	if n, ok := strings.CutPrefix(name, "seed#"); ok {
 		i, err := strconv.Atoi(n)
@@ -244,10 +225,8 @@ func (o EngineOptions) nativeSeed(fn, name string) ([]byte, error) {
 		}
 		return seeds[i], nil
 	}
-	for _, dir := range []string{filepath.Join(o.Root, "fuzz", "testdata", "fuzz", fn), filepath.Join(o.Corpus, ".native-cache", fn)} {
-		if b, err := ReadNativeInput(filepath.Join(dir, name)); err == nil {
-			return b, nil
-		}
+	if b, err := ReadNativeInput(filepath.Join(o.Corpus, ".native-cache", fn, name)); err == nil {
+		return b, nil
 	}
 	return nil, fmt.Errorf("fuzz: cannot find the failing seed %s of %s", name, fn)
 }

@@ -98,7 +98,7 @@ type night struct {
 	store   crashStore
 	supp    *Suppressions
 	work    string
-	engine  *native
+	engine  *fuzz.NativeEngine
 	server  *corpus.Server
 	deadln  time.Time
 	reserve time.Duration
@@ -175,7 +175,7 @@ func (n *night) setup(ctx context.Context) error {
 	env := n.engineEnv()
 	n.board.printf("nightly: building the fuzzing engine and the coverage server (go test -c -fuzz=.)")
 	built := time.Now()
-	if n.engine, err = buildNative(ctx, o.Root, n.work, env); err != nil {
+	if n.engine, err = fuzz.BuildNative(ctx, o.Root, n.work); err != nil {
 		return err
 	}
 	bin, err := corpus.Build(ctx, o.Root, n.work)

@@ -52,20 +52,23 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 			break
 		}
 		left = max(left, time.Second)
-		r := n.engine.run(ctx, t, left, cache, func(st fuzz.NativeStatus) {
-			n.board.update(st.Phase, execs+st.Execs, st.ExecsPerSec, st.Corpus, max(st.Coverage, tr.Coverage))
-		})
-		execs += r.status.Execs
-		tr.Coverage = max(tr.Coverage, r.status.Coverage)
-		crashers = append(crashers, r.crashers...)
-		if len(r.crashers) == 0 {
-			if r.exitErr != nil && ctx.Err() == nil {
+		r := n.engine.Run(ctx, t, fuzz.NativeOptions{Time: left, CacheDir: filepath.Dir(cache), Coverage: true, Env: n.engineEnv(),
+			OnStatus: func(st fuzz.NativeStatus) {
+				n.board.update(st.Phase, execs+st.Execs, st.ExecsPerSec, st.Corpus, max(st.Coverage, tr.Coverage))
+			}})
+		execs += r.Status.Execs
+		tr.Coverage = max(tr.Coverage, r.Status.Coverage)
+		for _, c := range r.Crashers {
+			crashers = append(crashers, c.Data)
+		}
+		if len(r.Crashers) == 0 {
+			if r.Err != nil && ctx.Err() == nil {
 				// The engine failed without writing a crasher: a seed
 				// failed (the engine stops before fuzzing), or the
 				// engine itself broke.
 				seeds := n.failingSeeds(ctx, t, corpusDir)
 				if len(seeds) == 0 {
-					tr.Error = fmt.Sprintf("the fuzzing engine failed: %v\n%s", r.exitErr, tailOf(r.output, 30))
+					tr.Error = fmt.Sprintf("the fuzzing engine failed: %v\n%s", r.Err, tailOf(r.Output, 30))
 				}
 				crashers = append(crashers, seeds...)
 			}

@@ -28,7 +28,8 @@ Usage: qgafuzz fuzz --target T [--engine native|gofuzz|libfuzzer] [--time D]
 
 Runs one coverage-guided engine on one target (see --list), from the qgafuzz
 source tree (the engines build the fuzz package): native Go fuzzing (go test
--fuzz), go-fuzz (scripts/gofuzz.sh) or libFuzzer (scripts/libfuzzer.sh). Seeds
+-c -fuzz=., run in a scratch directory so that nothing is written to the
+tree), go-fuzz (scripts/gofuzz.sh) or libFuzzer (scripts/libfuzzer.sh). Seeds
 come from corpus/<target>/ and --corpus. Progress is printed as the engine runs;
 every crasher is stored under --out as the raw input (crash-<hash>) and a report
 (crash-<hash>.txt), each written atomically.

@@ -122,6 +122,15 @@ func TestFuzzNativeEngine(t *testing.T) {
 	if !strings.Contains(string(report), "replies-match") {
 		t.Errorf("report lacks the violated property:\n%s", report)
 	}
+	// The engine ran in a scratch tree: the crasher never touched the
+	// source tree, where it would fail every later go test of ./fuzz.
+	root, err := fuzz.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(filepath.Join(root, "fuzz", "testdata", "fuzz", "FuzzDifferential")); err == nil && len(ents) > 0 {
+		t.Errorf("the engine left %d files in fuzz/testdata/fuzz/FuzzDifferential", len(ents))
+	}
 }
 
 // TestFuzzQemuGA: a live qemu-ga shows no divergence from the built-in
