@@ -50,18 +50,29 @@ type transport struct {
 	hasRDL bool
 }
 
+// unusable returns why the transport can no longer be read or written:
+// closed, its host process gone, or the run stopped; nil if it can.
+func (t *transport) unusable() error {
+	switch w := t.w; {
+	case t.closed:
+		return net.ErrClosed
+	case w.host.sess != t.sess || w.host.dead:
+		return errHostGone
+	case w.stop:
+		return errStopped
+	}
+	return nil
+}
+
 // Read returns what the channel has delivered, or runs the simulation
 // until something arrives or the read deadline passes in virtual time.
 func (t *transport) Read(p []byte) (int, error) {
 	w := t.w
 	for {
+		if err := t.unusable(); err != nil {
+			return 0, err
+		}
 		switch {
-		case t.closed:
-			return 0, net.ErrClosed
-		case w.host.sess != t.sess || w.host.dead:
-			return 0, errHostGone
-		case w.stop:
-			return 0, errStopped
 		case len(p) == 0:
 			return 0, nil
 		case w.host.rxLen > 0:
@@ -109,13 +120,8 @@ func (w *world) hostRead(p []byte) int {
 // how and when its bytes arrive.
 func (t *transport) Write(p []byte) (int, error) {
 	w := t.w
-	switch {
-	case t.closed:
-		return 0, net.ErrClosed
-	case w.host.sess != t.sess || w.host.dead:
-		return 0, errHostGone
-	case w.stop:
-		return 0, errStopped
+	if err := t.unusable(); err != nil {
+		return 0, err
 	}
 	w.writeCall = append(w.writeCall, w.call)
 	tag := int32(len(w.writeCall))
