@@ -31,79 +31,73 @@ func (d *Decoder) fastRoom(n int) bool {
 // The caller must have checked that the Decoder builds values, that the
 // parser expects a token (it has neither failed nor finished), and
 // fastRoom(len(p)-i).
+//
+// The state stays in d and d.p, not in locals: the loop then keeps only p,
+// i and a few temporaries in registers, and a load or store of a field
+// costs less than the spills that a dozen loop-carried locals cause around
+// every call.
 func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 	pr := &d.p
-	state := pr.state
-	frames := pr.frames
-	levels := pr.levels
-	key := pr.key
-	size, ntok := d.size, d.ntok
-	brace, bracket := d.brace, d.bracket
-	maxDepth := d.lim.MaxDepth
-
-	var (
-		v       Value
-		next    int    // the index after the value's last token
-		end     int64  // the offset that completes the value (Event.Offset)
-		closing bool   // the value's last token is p[i], its closer
-		vkey    string // the value's key, if its container is an object
-	)
-	for {
-		if i >= len(p) {
-			break
-		}
+	for i < len(p) {
 		c := p[i]
 		if c <= ' ' { // whitespace, or a control that the general code rejects
 			for c == ' ' || c == '\n' || c == '\t' || c == '\r' {
 				if i++; i == len(p) {
-					goto stop
+					return i, false
 				}
 				c = p[i]
 			}
 		}
-		switch state {
+		var (
+			v       Value
+			next    int    // the index after the value's last token
+			end     int64  // the offset that completes the value (Event.Offset)
+			closing bool   // the value's last token is p[i], its closer
+			vkey    string // the value's key, if its container is an object
+		)
+		switch pr.state {
 		case psColon:
 			if c != ':' {
-				goto stop
+				return i, false
 			}
 			i++
-			size++
-			ntok++
-			state = psValue
+			d.size++
+			d.ntok++
+			pr.state = psValue
 			continue
 		case psSep:
-			obj := frames[len(frames)-1].object
+			obj := pr.frames[len(pr.frames)-1].object
 			if c == ',' {
 				i++
-				size++
-				ntok++
-				state = psValue
+				d.size++
+				d.ntok++
+				pr.state = psValue
 				if obj {
-					state = psKey
+					pr.state = psKey
 				}
 				continue
 			}
 			if obj && c == '}' || !obj && c == ']' {
 				goto closer
 			}
-			goto stop
+			return i, false
 		case psKey, psMember:
 			if c == '"' || c == '\'' {
 				j, ok := fastPlainString(p, i)
 				if !ok {
-					goto stop
+					return i, false
 				}
-				key = pr.strings.make(p[i+1 : j-1 : len(p)])
-				size += j - i
-				ntok++
+				pr.key = pr.strings.make(p[i+1 : j-1 : len(p)])
+				d.size += j - i
+				d.ntok++
 				i = j
-				state = psColon
+				pr.state = psColon
 				continue
 			}
-			if c == '}' && state == psMember {
+			if c == '}' && pr.state == psMember {
 				goto closer
 			}
-			goto stop
+			return i, false
 		}
 
 		// A value, in psValue or psElem.
@@ -111,58 +105,42 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 		case clsQuote:
 			j, ok := fastPlainString(p, i)
 			if !ok {
-				goto stop
+				return i, false
 			}
 			v = stringValue(pr.strings.make(p[i+1 : j-1 : len(p)]))
-			next, end, vkey = j, d.pos+int64(j-1), key
+			next, end, vkey = j, d.pos+int64(j-1), pr.key
 		case clsStruct:
 			switch {
 			case c == '{' || c == '[':
-				n := len(frames)
-				if n+1 > maxDepth {
-					goto stop
-				}
-				if n == len(levels) {
-					levels = append(levels, nil)
-				}
-				f := frame{base: len(levels[n]), object: c == '{'}
-				if n > 0 && frames[n-1].object {
-					f.key = key
-				}
-				frames = append(frames, f)
-				state = psElem
-				if f.object {
-					state = psMember
-					brace++
-				} else {
-					bracket++
+				if !d.fastOpen(c) {
+					return i, false
 				}
 				i++
-				size++
-				ntok++
+				d.size++
+				d.ntok++
 				continue
-			case c == ']' && state == psElem:
+			case c == ']' && pr.state == psElem:
 				goto closer
 			}
-			goto stop
+			return i, false
 		case clsDigit, clsZero, clsMinus:
 			j, float, ok := fastNumber(p, i)
 			if !ok {
-				goto stop
+				return i, false
 			}
 			if float {
 				v = numberValue(p[i:j])
 			} else {
 				v = integerValue(p[i:j])
 			}
-			next, end, vkey = j, d.pos+int64(j), key // ended by look-ahead
+			next, end, vkey = j, d.pos+int64(j), pr.key // ended by look-ahead
 		case clsLower:
 			j := i + 1
 			for j < len(p) && isLower(p[j]) {
 				j++
 			}
 			if j == len(p) {
-				goto stop
+				return i, false
 			}
 			switch w := p[i:j]; {
 			case len(w) == 4 && string(w) == "true":
@@ -172,27 +150,26 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 			case len(w) == 4 && string(w) == "null":
 				v = Value{}
 			default:
-				goto stop
+				return i, false
 			}
-			next, end, vkey = j, d.pos+int64(j), key
+			next, end, vkey = j, d.pos+int64(j), pr.key
 		default:
-			goto stop
+			return i, false
 		}
 		goto place
 
 	closer:
 		// p[i] closes the innermost container, which the state allows.
 		{
-			n := len(frames) - 1
-			f := &frames[n]
+			f := &pr.frames[len(pr.frames)-1]
 			if f.inKey { // it stands for a key: an error
-				goto stop
+				return i, false
 			}
 			v = Value{kind: Array}
 			if f.object {
 				v.kind = Object
 			}
-			if blk := levels[n]; f.base < len(blk) {
+			if blk := pr.levels[len(pr.frames)-1]; f.base < len(blk) {
 				v.ptr, v.bits = unsafe.Pointer(&blk[f.base]), uint64(len(blk)-f.base)
 			}
 			next, end, vkey, closing = i+1, d.pos+int64(i), f.key, true
@@ -203,32 +180,30 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 		// token is taken only past the duplicate check, so that on a
 		// duplicate key the general code sees the state before it.
 		{
-			n := len(frames) - 1
+			n := len(pr.frames) - 1
 			if closing {
 				n--
 			}
 			if n >= 0 {
-				f := &frames[n]
-				if f.object && isDuplicate(f, levels[n][f.base:], vkey) {
-					closing = false
-					goto stop
+				f := &pr.frames[n]
+				if f.object && isDuplicate(f, pr.levels[n][f.base:], vkey) {
+					return i, false
 				}
 			}
 			if closing {
-				closing = false
-				if frames[n+1].object {
-					brace--
+				if pr.frames[n+1].object {
+					d.brace--
 				} else {
-					bracket--
+					d.bracket--
 				}
-				frames[n+1] = frame{}
-				frames = frames[:n+1]
+				pr.frames[n+1] = frame{}
+				pr.frames = pr.frames[:n+1]
 			}
-			size += next - i
-			ntok++
+			d.size += next - i
+			d.ntok++
 			i = next
 			if n < 0 { // the message is complete
-				pr.frames, pr.levels, pr.state, pr.key = frames, levels, psValue, ""
+				pr.state, pr.key = psValue, ""
 				d.ev = Event{Offset: end, Value: v}
 				d.resetMessage()
 				if pr.big {
@@ -236,26 +211,51 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 				}
 				return i, true
 			}
-			f := &frames[n]
-			blk := levels[n]
-			if len(blk) == cap(blk) {
-				blk = pr.grow(f, blk, n)
-			}
-			blk = blk[:len(blk)+1]
-			levels[n] = blk
-			m := &blk[len(blk)-1]
-			if f.object {
+			pr.state = psSep
+			m := pr.add(n)
+			if pr.frames[n].object {
 				m.Key = vkey
 			}
 			m.Value = v
-			state = psSep
 		}
 	}
-
-stop:
-	pr.state, pr.frames, pr.levels, pr.key = state, frames, levels, key
-	d.size, d.ntok, d.brace, d.bracket = size, ntok, brace, bracket
 	return i, false
+}
+
+// fastOpen opens a container for the hot path, if the depth limit allows.
+func (d *Decoder) fastOpen(c byte) bool {
+	pr := &d.p
+	n := len(pr.frames)
+	if n+1 > d.lim.MaxDepth {
+		return false
+	}
+	if n == len(pr.levels) {
+		pr.levels = append(pr.levels, nil)
+	}
+	f := frame{base: len(pr.levels[n]), object: c == '{'}
+	if n > 0 && pr.frames[n-1].object {
+		f.key = pr.key
+	}
+	pr.frames = append(pr.frames, f)
+	pr.state = psElem
+	if f.object {
+		pr.state = psMember
+		d.brace++
+	} else {
+		d.bracket++
+	}
+	return true
+}
+
+// add appends a member to the container at level n and returns it.
+func (p *parser) add(n int) *Member {
+	blk := p.levels[n]
+	if len(blk) == cap(blk) {
+		blk = p.grow(&p.frames[n], blk, n)
+	}
+	blk = blk[:len(blk)+1]
+	p.levels[n] = blk
+	return &blk[len(blk)-1]
 }
 
 // fastPlainString returns the index after the string token that starts at
