@@ -9,7 +9,8 @@ import (
 // into shared blocks, one allocation per block instead of one per string.
 // Bytes once handed out are never written again (blocks only grow at the
 // end, and a full block is left to the garbage collector), so the strings
-// are as immutable as any. A value kept long keeps its block alive: at most
+// are as immutable as any (unless the Decoder has ReuseValues, which
+// rewinds the block after each message). A value kept long keeps its block alive: at most
 // arenaBlock bytes per string.
 type stringArena struct {
 	buf []byte

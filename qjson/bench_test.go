@@ -31,6 +31,8 @@ import (
 //
 // Parsers:
 //   - qjson: full parse, fed in 4096-byte chunks as qemu-ga reads;
+//   - reuse: qjson with ReuseValues, each value valid until the next Feed
+//     (the lifetime jsontext gives the bytes ReadValue returns);
 //   - boundary: qjson with BoundaryOnly, message ends only;
 //   - encodingjson: json.Decoder decoding into a json.RawMessage;
 //   - jsontext: jsontext.Decoder.ReadValue.
@@ -271,6 +273,10 @@ var benchParsers = []struct {
 }{
 	{"qjson", func() func([]byte) (int, error) {
 		d := qjson.NewDecoder()
+		return func(b []byte) (int, error) { d.Reset(); return benchQJSON(d, b) }
+	}, true},
+	{"reuse", func() func([]byte) (int, error) {
+		d := qjson.NewDecoder(qjson.ReuseValues())
 		return func(b []byte) (int, error) { d.Reset(); return benchQJSON(d, b) }
 	}, true},
 	{"boundary", func() func([]byte) (int, error) {

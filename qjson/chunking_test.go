@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -615,4 +616,83 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 			t.Fatalf("stream %q:\nhot path:%s\ngeneral:%s", stream, fmtList(fast), fmtList(general))
 		}
 	})
+}
+
+// (d) ReuseValues changes only how long values live: fed the same chunks,
+// a reusing Decoder gives the same events (each read before the next Feed),
+// Clone keeps a value intact through later messages, and the values of a
+// Decoder without the option stay intact too.
+func TestReuseValues(t *testing.T) {
+	checkRounds(t, 10, func(t *rapid.T) {
+		stream := genStream(t)
+		opts := genOptions(t)
+		chunks := genChunks(t, stream)
+		want := feedChunks(t, qjson.NewDecoder(opts...), chunks, fullDesc)
+		reuse := qjson.NewDecoder(append(opts[:len(opts):len(opts)], qjson.ReuseValues())...)
+		got := feedChunks(t, reuse, chunks, fullDesc)
+		if !equalStrings(got, want) {
+			t.Fatalf("stream %q in %d chunks:\nreusing:%s\nkeeping:%s", stream, len(chunks), fmtList(got), fmtList(want))
+		}
+
+		var clones, plain []qjson.Value
+		var descs []string
+		reuse, keep := qjson.NewDecoder(qjson.ReuseValues()), qjson.NewDecoder()
+		for _, c := range chunks {
+			for p := c; len(p) > 0; {
+				n, ok := reuse.Feed(p)
+				p = p[n:]
+				if ok && reuse.Event().Err == nil {
+					clones = append(clones, reuse.Event().Value.Clone())
+					descs = append(descs, dump(reuse.Event().Value))
+				}
+			}
+			for p := c; len(p) > 0; {
+				n, ok := keep.Feed(p)
+				p = p[n:]
+				if ok && keep.Event().Err == nil {
+					plain = append(plain, keep.Event().Value)
+				}
+			}
+		}
+		if len(clones) != len(plain) {
+			t.Fatalf("%d values reusing, %d keeping", len(clones), len(plain))
+		}
+		for i := range clones {
+			if dump(clones[i]) != descs[i] || dump(plain[i]) != descs[i] {
+				t.Fatalf("value %d changed after later messages:\nat its event: %s\nclone now:    %s\nkept now:     %s",
+					i, descs[i], dump(clones[i]), dump(plain[i]))
+			}
+		}
+	})
+}
+
+// TestReuseValuesAllocs checks that a warmed-up Decoder with ReuseValues
+// allocates nothing for a thousand messages, and that one without it does
+// (so that the check can fail).
+func TestReuseValuesAllocs(t *testing.T) {
+	msg := []byte(`{"execute":"guest-sync","arguments":{"id":123456789},"id":"req-1","list":["a",'b',1.5,true,null,{}]}` + "\n")
+	mallocs := func(d *qjson.Decoder) uint64 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 1000 {
+			for p := msg; len(p) > 0; {
+				n, ok := d.Feed(p)
+				p = p[n:]
+				if ok && (d.Event().Err != nil || d.Event().Value.Len() != 4) {
+					t.Fatalf("unexpected event %+v", d.Event())
+				}
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs
+	}
+	reuse, keep := qjson.NewDecoder(qjson.ReuseValues()), qjson.NewDecoder()
+	mallocs(reuse) // warm up
+	mallocs(keep)
+	if n := mallocs(reuse); n != 0 {
+		t.Errorf("ReuseValues: %d allocations for 1000 messages, want 0", n)
+	}
+	if n := mallocs(keep); n == 0 {
+		t.Errorf("without ReuseValues: no allocations for 1000 messages; are values kept?")
+	}
 }

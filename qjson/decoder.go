@@ -38,6 +38,15 @@ func WithLimits(l Limits) Option { return func(d *Decoder) { d.lim = l } }
 // replies to parsed-or-rejected input.
 func BoundaryOnly() Option { return func(d *Decoder) { d.build = false } }
 
+// ReuseValues lets the Decoder build each message's Value in the memory of
+// the ones before it: an event's Value, with its strings, members and
+// elements, is valid only until the next call to Feed, the way the bytes
+// jsontext's ReadValue returns are valid only until the next read. A caller
+// that is done with each message before it feeds more (as qemu-ga is)
+// allocates nothing per message once the Decoder has warmed up, and the
+// values it reads are still in the CPU cache. Use Value.Clone to keep one.
+func ReuseValues() Option { return func(d *Decoder) { d.reuse = true } }
+
 // Event is one outcome of the input: a complete message (a parsed Value, or
 // in boundary mode just its end) or an error. qemu-ga sends exactly one
 // reply per event.
@@ -61,6 +70,7 @@ type Event struct {
 type Decoder struct {
 	lim   Limits
 	build bool
+	reuse bool // ReuseValues
 
 	// lexer
 	state lexState
@@ -109,9 +119,10 @@ func (d *Decoder) Pending() bool {
 }
 
 // Event returns the event completed by the last Feed call that reported one.
-// Values are never modified afterwards and share no memory with the input:
-// they may be kept. Their strings share 16 KiB blocks with other strings the
-// Decoder made, so a kept string keeps its block alive.
+// Values share no memory with the input and, unless the Decoder has
+// ReuseValues, are never modified afterwards: they may be kept. Their
+// strings share 16 KiB blocks with other strings the Decoder made, so a kept
+// string keeps its block alive.
 func (d *Decoder) Event() Event { return d.ev }
 
 // resetMessage drops the partial message and zeroes the counters. Large
@@ -125,6 +136,9 @@ func (d *Decoder) resetMessage() {
 	d.ntok, d.size, d.brace, d.bracket = 0, 0, 0, 0
 	if d.build && (d.p.state != psValue || len(d.p.frames) > 0) {
 		d.p.reset()
+	}
+	if d.reuse {
+		d.p.rewind()
 	}
 }
 

@@ -108,7 +108,9 @@ func snapshot(ev qjson.Event) qjson.Event {
 	return ev
 }
 
-// cloneValue rebuilds v from the public constructors.
+// cloneValue rebuilds v from the public constructors, copying its strings
+// (which a Decoder with ReuseValues rewrites). Value.Clone is checked
+// against it.
 func cloneValue(v qjson.Value) qjson.Value {
 	switch v.Kind() {
 	case qjson.Bool:
@@ -124,7 +126,7 @@ func cloneValue(v qjson.Value) qjson.Value {
 		return qjson.FloatValue(f)
 	case qjson.String:
 		s, _ := v.Str()
-		return qjson.StringValue(s)
+		return qjson.StringValue(strings.Clone(s))
 	case qjson.Array:
 		elems := make([]qjson.Value, v.Len())
 		for i := range elems {
@@ -134,7 +136,7 @@ func cloneValue(v qjson.Value) qjson.Value {
 	case qjson.Object:
 		ms := make([]qjson.Member, 0, v.Len())
 		for _, m := range v.Members() {
-			ms = append(ms, qjson.Member{Key: m.Key, Value: cloneValue(m.Value)})
+			ms = append(ms, qjson.Member{Key: strings.Clone(m.Key), Value: cloneValue(m.Value)})
 		}
 		return qjson.ObjectValue(ms...)
 	}

@@ -36,7 +36,8 @@ type frame struct {
 // block of members that the containers at that level fill one after the
 // other, as they never are open at the same time; a container's members
 // are a slice of the block. A container that outgrows its block moves to
-// a bigger one. Blocks are never rewritten, so values stay valid.
+// a bigger one. Blocks are never rewritten, so values stay valid (unless
+// the Decoder has ReuseValues: then each message rewinds them).
 type parser struct {
 	state  pstate
 	frames []frame
@@ -99,6 +100,15 @@ func (p *parser) reset() {
 // live 7.2 agent an invalid keyword of 1006 letters or more comes back cut
 // to 1023 bytes of message, closing quote lost.
 const maxParseMsg = 1024 - 1
+
+// rewind makes the memory of the values built so far free for the next
+// message (ReuseValues). The parser has no open container.
+func (p *parser) rewind() {
+	for i := range p.levels {
+		p.levels[i] = p.levels[i][:0]
+	}
+	p.strings.buf = p.strings.buf[:0]
+}
 
 func (p *parser) fail(msg string) {
 	if p.state != psFailed {

@@ -3,6 +3,7 @@ package qjson
 import (
 	"math"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -172,6 +173,22 @@ func (v Value) Get(key string) (Value, bool) {
 		}
 	}
 	return Value{}, false
+}
+
+// Clone returns a deep copy of v in memory of its own, for keeping a value
+// that a Decoder with ReuseValues made.
+func (v Value) Clone() Value {
+	switch v.kind {
+	case String:
+		return stringValue(strings.Clone(v.str()))
+	case Array, Object:
+		list := make([]Member, v.Len())
+		for i, m := range v.list() {
+			list[i] = Member{Key: strings.Clone(m.Key), Value: m.Value.Clone()}
+		}
+		return listValue(v.kind, list)
+	}
+	return v
 }
 
 // Finite reports whether every number in v is finite. A parsed double can
