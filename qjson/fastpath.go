@@ -83,16 +83,7 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 			return i, false
 		case psKey, psMember:
 			if c == '"' || c == '\'' {
-				j, ok := fastPlainString(p, i)
-				if !ok {
-					return i, false
-				}
-				pr.key = pr.strings.make(p[i+1 : j-1 : len(p)])
-				d.size += j - i
-				d.ntok++
-				i = j
-				pr.state = psColon
-				continue
+				goto str
 			}
 			if c == '}' && pr.state == psMember {
 				goto closer
@@ -103,12 +94,7 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 		// A value, in psValue or psElem.
 		switch startClass[c] {
 		case clsQuote:
-			j, ok := fastPlainString(p, i)
-			if !ok {
-				return i, false
-			}
-			v = stringValue(pr.strings.make(p[i+1 : j-1 : len(p)]))
-			next, end, vkey = j, d.pos+int64(j-1), pr.key
+			goto str
 		case clsStruct:
 			switch {
 			case c == '{' || c == '[':
@@ -157,6 +143,56 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 			return i, false
 		}
 		goto place
+
+	str:
+		// A string token, key or value, at p[i], if its body is ASCII
+		// without escapes or controls. The scan of its first word and the
+		// copy of a short body are inline: a call here costs more than
+		// the work.
+		{
+			j := i + 1
+			if j+8 <= len(p) {
+				w := binary.LittleEndian.Uint64(p[j:])
+				m := ((w - 0x20*lsb) | w | (w ^ uint64(c)*lsb - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
+				if m != 0 {
+					j += bits.TrailingZeros64(m) >> 3
+				} else {
+					j = scanString(p, j+8, len(p), c)
+				}
+			} else {
+				j = scanString(p, j, len(p), c)
+			}
+			if j == len(p) || p[j] != c {
+				return i, false
+			}
+			var str string
+			a := &pr.strings
+			if n, l := len(a.buf), j-i-1; l > 0 && l <= 32 && i+33 <= len(p) && cap(a.buf)-n >= 32 {
+				// Copy four words, which may take bytes past the body into
+				// the free part of the block (see stringArena.make).
+				dst, src := a.buf[n:n+32], p[i+1:i+33]
+				binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src))
+				binary.LittleEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(src[8:]))
+				binary.LittleEndian.PutUint64(dst[16:], binary.LittleEndian.Uint64(src[16:]))
+				binary.LittleEndian.PutUint64(dst[24:], binary.LittleEndian.Uint64(src[24:]))
+				a.buf = a.buf[:n+l]
+				str = unsafe.String(&a.buf[n], l)
+			} else {
+				str = a.make(p[i+1 : j : len(p)])
+			}
+			j++
+			if pr.state >= psKey { // psKey or psMember
+				pr.key = str
+				d.size += j - i
+				d.ntok++
+				i = j
+				pr.state = psColon
+				continue
+			}
+			v = stringValue(str)
+			next, end, vkey = j, d.pos+int64(j-1), pr.key
+			goto place
+		}
 
 	closer:
 		// p[i] closes the innermost container, which the state allows.
@@ -212,7 +248,13 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 				return i, true
 			}
 			pr.state = psSep
-			m := pr.add(n)
+			blk := pr.levels[n]
+			if len(blk) == cap(blk) {
+				blk = pr.grow(&pr.frames[n], blk, n)
+			}
+			blk = blk[:len(blk)+1]
+			pr.levels[n] = blk
+			m := &blk[len(blk)-1]
 			if pr.frames[n].object {
 				m.Key = vkey
 			}
@@ -245,41 +287,6 @@ func (d *Decoder) fastOpen(c byte) bool {
 		d.bracket++
 	}
 	return true
-}
-
-// add appends a member to the container at level n and returns it.
-func (p *parser) add(n int) *Member {
-	blk := p.levels[n]
-	if len(blk) == cap(blk) {
-		blk = p.grow(&p.frames[n], blk, n)
-	}
-	blk = blk[:len(blk)+1]
-	p.levels[n] = blk
-	return &blk[len(blk)-1]
-}
-
-// fastPlainString returns the index after the string token that starts at
-// p[i] (a quote), if the token ends within p and its body is ASCII without
-// escapes or controls.
-func fastPlainString(p []byte, i int) (int, bool) {
-	q := p[i]
-	j := i + 1
-	// Most strings are short: look at the first words here.
-	for k := 0; k < 3 && j+8 <= len(p); k++ {
-		w := binary.LittleEndian.Uint64(p[j:])
-		m := ((w - 0x20*lsb) | w | (w ^ uint64(q)*lsb - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
-		if m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
-			goto found
-		}
-		j += 8
-	}
-	j = scanString(p, j, len(p), q)
-found:
-	if j == len(p) || p[j] != q {
-		return 0, false
-	}
-	return j + 1, true
 }
 
 // fastNumber returns the index after the number token that starts at p[i]
