@@ -32,12 +32,15 @@ type AgentConfig struct {
 // state across calls, as qemu-ga holds it across reads and connections.
 // An Agent is not safe for concurrent use.
 type Agent struct {
-	cfg     AgentConfig
-	dec     *qjson.Decoder
-	byName  map[string]int
-	info    qjson.Value // guest-info's return value, built on first use
-	reply   []byte
-	replies int64
+	cfg    AgentConfig
+	dec    *qjson.Decoder
+	byName map[string]int
+	info   qjson.Value // guest-info's return value, built on first use
+	// infoReply is the reply to guest-info without an id, serialized on
+	// first use.
+	infoReply []byte
+	reply     []byte
+	replies   int64
 }
 
 // NewAgent returns an agent in the start state.
@@ -59,7 +62,9 @@ func NewAgent(cfg AgentConfig) *Agent {
 	if cfg.Bug == BugDepthOffByOne {
 		lim.MaxDepth++
 	}
-	a.dec = qjson.NewDecoder(qjson.WithLimits(lim))
+	// Each request is answered before more input is fed, so its value
+	// may live in memory the next one reuses.
+	a.dec = qjson.NewDecoder(qjson.WithLimits(lim), qjson.ReuseValues())
 	return a
 }
 

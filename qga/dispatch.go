@@ -123,6 +123,13 @@ func (a *Agent) dispatch(dst []byte, req qjson.Value) []byte {
 			}
 			return dst
 		}
+		if !hasID {
+			// The commonest reply by far in bytes, and always the same.
+			if a.infoReply == nil {
+				a.infoReply = appendReply(nil, returnReply(a.infoValue()), id, false)
+			}
+			return append(dst, a.infoReply...)
+		}
 		return appendReply(dst, returnReply(a.infoValue()), id, hasID)
 	}
 	return fail(genericError, descUnsupported)
