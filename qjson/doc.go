@@ -28,5 +28,8 @@
 //	}
 //
 // With the BoundaryOnly option the Decoder only finds where messages end,
-// without allocating, for proxies and simulators on the hot path.
+// without allocating, for proxies and simulators on the hot path. With
+// ReuseValues it builds each message's Value in the memory of the last one,
+// valid until the next Feed, for callers that handle one message at a time
+// (the reference agent does).
 package qjson

@@ -78,3 +78,31 @@ func ExampleHashBucket() {
 	// class 211
 	// desc 377
 }
+
+// With ReuseValues each message's value lives in the memory of the one
+// before it, so a caller that handles messages one at a time allocates
+// nothing per message. A value to keep past the next Feed is cloned.
+func ExampleReuseValues() {
+	d := qjson.NewDecoder(qjson.ReuseValues())
+	var first qjson.Value
+	p := []byte(`{"execute":"guest-sync","arguments":{"id":1}}{"execute":"guest-ping"}`)
+	for len(p) > 0 {
+		n, ok := d.Feed(p)
+		p = p[n:]
+		if !ok {
+			continue
+		}
+		v := d.Event().Value
+		cmd, _ := v.Get("execute")
+		s, _ := cmd.Str()
+		fmt.Println(s) // valid until the next Feed
+		if first.Kind() == qjson.Null {
+			first = v.Clone()
+		}
+	}
+	fmt.Println(first)
+	// Output:
+	// guest-sync
+	// guest-ping
+	// {"execute": "guest-sync", "arguments": {"id": 1}}
+}
