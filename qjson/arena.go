@@ -14,13 +14,20 @@ import (
 // arenaBlock bytes per string.
 type stringArena struct {
 	buf []byte
+	// long holds the strings longer than arenaMax when the Decoder has
+	// ReuseValues, so that they too are made without allocating.
+	long  []byte
+	reuse bool
 }
 
 const (
 	arenaBlock = 16 << 10
 	// arenaMax is the longest string copied into a block; longer ones get
-	// their own allocation.
+	// their own allocation, or go to the long buffer with ReuseValues.
 	arenaMax = arenaBlock / 16
+	// longKept is the most memory the long buffer keeps from one message
+	// to the next, so that one huge string does not pin its memory.
+	longKept = 4 << 20
 )
 
 // make returns b as a string. It may read b's capacity past its length:
@@ -31,7 +38,14 @@ func (a *stringArena) make(b []byte) string {
 	}
 	if len(b) > cap(a.buf)-len(a.buf) {
 		if len(b) > arenaMax {
-			return string(b)
+			if !a.reuse {
+				return string(b)
+			}
+			// A move of long to a bigger array leaves the strings
+			// made before it in the old one, which stays valid.
+			n := len(a.long)
+			a.long = append(a.long, b...)
+			return unsafe.String(&a.long[n], len(b))
 		}
 		a.buf = make([]byte, 0, arenaBlock)
 	}
@@ -48,4 +62,13 @@ func (a *stringArena) make(b []byte) string {
 		a.buf = append(a.buf, b...)
 	}
 	return unsafe.String(&a.buf[n], len(b))
+}
+
+// rewind frees the strings made so far for reuse (ReuseValues).
+func (a *stringArena) rewind() {
+	a.buf = a.buf[:0]
+	a.long = a.long[:0]
+	if cap(a.long) > longKept {
+		a.long = nil
+	}
 }

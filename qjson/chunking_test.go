@@ -667,10 +667,12 @@ func TestReuseValues(t *testing.T) {
 }
 
 // TestReuseValuesAllocs checks that a warmed-up Decoder with ReuseValues
-// allocates nothing for a thousand messages, and that one without it does
-// (so that the check can fail).
+// allocates nothing for a thousand messages, each with a string too long
+// for a string block, and that one without it does (so that the check can
+// fail).
 func TestReuseValuesAllocs(t *testing.T) {
-	msg := []byte(`{"execute":"guest-sync","arguments":{"id":123456789},"id":"req-1","list":["a",'b',1.5,true,null,{}]}` + "\n")
+	long := strings.Repeat("QUJD", 5000) // longer than a string block
+	msg := []byte(`{"execute":"guest-sync","arguments":{"id":123456789},"id":"req-1","list":["a",'b',1.5,true,null,{},"` + long + `"]}` + "\n")
 	mallocs := func(d *qjson.Decoder) uint64 {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

@@ -94,6 +94,7 @@ func NewDecoder(opts ...Option) *Decoder {
 	for _, o := range opts {
 		o(d)
 	}
+	d.p.strings.reuse = d.reuse
 	return d
 }
 

@@ -107,7 +107,7 @@ func (p *parser) rewind() {
 	for i := range p.levels {
 		p.levels[i] = p.levels[i][:0]
 	}
-	p.strings.buf = p.strings.buf[:0]
+	p.strings.rewind()
 }
 
 func (p *parser) fail(msg string) {
