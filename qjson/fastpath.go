@@ -7,8 +7,7 @@ import (
 )
 
 // This file is the full-parse hot path: one loop that lexes, streams and
-// parses the tokens of well-formed input lying wholly within the chunk,
-// keeping the streamer's counters and the parser's state in locals. It
+// parses the tokens of well-formed input lying wholly within the chunk. It
 // takes only tokens whose outcome it is sure of; at anything else (a token
 // the chunk cuts, an escape or a byte >= 0x80 in a string, any error, a limit
 // that might trip) it stops before the token and lets the general code in
