@@ -80,6 +80,9 @@ type NativeRun struct {
 	// Err is the process's exit error: a crash, an interrupt, or a
 	// failure to run.
 	Err error
+	// DeadlineRace says the engine failed only by Go 1.26's race at the
+	// end of its time (see deadlineRace); Err is then nil.
+	DeadlineRace bool
 }
 
 // NativeCrasher is one input the engine wrote as failing.
@@ -128,7 +131,31 @@ func (e *NativeEngine) Run(ctx context.Context, t Target, o NativeOptions) Nativ
 		}
 		os.Rename(p, filepath.Join(e.work, "crasher-"+t.Name+"-"+ent.Name()))
 	}
+	if res.Err != nil && len(res.Crashers) == 0 && o.Time > 0 && ctx.Err() == nil && deadlineRace(tail) {
+		res.Err = nil
+		res.DeadlineRace = true
+	}
 	return res
+}
+
+// deadlineRace reports whether an engine's failing output is Go 1.26's
+// race at the end of -test.fuzztime (go.dev/issue/75804, fixed in Go 1.27):
+// the target "fails" with a bare "context deadline exceeded" as the time
+// runs out, with no failing input and no panic. The run then simply ended.
+func deadlineRace(lines []string) bool {
+	race := false
+	for i, l := range lines {
+		switch {
+		case strings.Contains(l, "Failing input written"), strings.Contains(l, "panic:"):
+			return false
+		case strings.HasPrefix(l, "--- FAIL: Fuzz"):
+			if i+1 >= len(lines) || strings.TrimSpace(lines[i+1]) != "context deadline exceeded" {
+				return false
+			}
+			race = true
+		}
+	}
+	return race
 }
 
 // orDefault returns v, or def when v is the zero value.
