@@ -10,8 +10,8 @@ import (
 // Bytes once handed out are never written again (blocks only grow at the
 // end, and a full block is left to the garbage collector), so the strings
 // are as immutable as any (unless the Decoder has ReuseValues, which
-// rewinds the block after each message). A value kept long keeps its block alive: at most
-// arenaBlock bytes per string.
+// rewinds the block after each message). A value kept long keeps its block
+// alive: at most arenaBlock bytes per string.
 type stringArena struct {
 	buf []byte
 	// long holds the strings longer than arenaMax when the Decoder has
