@@ -152,7 +152,7 @@ func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 			j := i + 1
 			if j+8 <= len(p) {
 				w := binary.LittleEndian.Uint64(p[j:])
-				m := ((w - 0x20*lsb) | w | (w ^ uint64(c)*lsb - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
+				m := stringStops(w, uint64(c)*lsb)
 				if m != 0 {
 					j += bits.TrailingZeros64(m) >> 3
 				} else {

@@ -187,7 +187,7 @@ func (d *Decoder) lexStart(p []byte, i int) (int, bool) {
 			if i+9 <= lim {
 				// Most strings are short: look at the first word here.
 				w := binary.LittleEndian.Uint64(p[i+1:])
-				m := ((w - 0x20*lsb) | w | (w ^ uint64(c)*lsb - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
+				m := stringStops(w, uint64(c)*lsb)
 				if m != 0 {
 					j = i + 1 + bits.TrailingZeros64(m)>>3
 				} else {

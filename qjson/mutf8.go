@@ -83,20 +83,25 @@ const (
 	msb = 0x8080808080808080
 )
 
+// stringStops flags, by the high bit of its byte, each of the eight string
+// body bytes in w (little-endian) that a plain body cannot simply take: a
+// control, a byte >= 0x80, the backslash, or the quote q (repeated in every
+// byte, as uint64(quote)*lsb). Only the lowest flag is exact, as borrows
+// carry out of flagged bytes only; that is the one scans want.
+func stringStops(w, q uint64) uint64 {
+	return ((w - 0x20*lsb) | w | (w ^ q - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
+}
+
 // scanString returns the index of the first byte of p[i:end] that is not a
 // plain string body byte (see strStop) or is quote, or end if there is none
-// (or i, if end < i). It looks at eight bytes at a time: for each test
-// below, the lowest flagged byte of the word is exact, as borrows only
-// carry out of flagged bytes.
+// (or i, if end < i). It looks at eight bytes at a time (see stringStops).
 func scanString(p []byte, i, end int, quote byte) int {
 	if end <= i {
 		return i
 	}
 	q := uint64(quote) * lsb
 	for i+8 <= len(p) { // words may run past end, not past p
-		w := binary.LittleEndian.Uint64(p[i:])
-		// bytes < 0x20 or >= 0x80, == quote, == '\\'
-		m := ((w - 0x20*lsb) | w | (w ^ q - lsb) | (w ^ ('\\' * lsb) - lsb)) & msb
+		m := stringStops(binary.LittleEndian.Uint64(p[i:]), q)
 		if m != 0 {
 			return min(i+bits.TrailingZeros64(m)>>3, end)
 		}
