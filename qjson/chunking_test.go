@@ -691,8 +691,14 @@ func TestReuseValuesAllocs(t *testing.T) {
 	reuse, keep := qjson.NewDecoder(qjson.ReuseValues()), qjson.NewDecoder()
 	mallocs(reuse) // warm up
 	mallocs(keep)
-	if n := mallocs(reuse); n != 0 {
-		t.Errorf("ReuseValues: %d allocations for 1000 messages, want 0", n)
+	// The count is process-wide, so the runtime's own goroutines can add a
+	// few; a real allocation per message adds 1000 every time.
+	n := mallocs(reuse)
+	for try := 0; try < 2 && n != 0; try++ {
+		n = min(n, mallocs(reuse))
+	}
+	if n != 0 {
+		t.Errorf("ReuseValues: %d allocations for 1000 messages (least of 3 counts), want 0", n)
 	}
 	if n := mallocs(keep); n == 0 {
 		t.Errorf("without ReuseValues: no allocations for 1000 messages; are values kept?")
