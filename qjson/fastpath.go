@@ -1,7 +1,6 @@
 package qjson
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"unsafe"
 )
@@ -31,261 +30,396 @@ func (d *Decoder) fastRoom(n int) bool {
 // parser expects a token (it has neither failed nor finished), and
 // fastRoom(len(p)-i).
 //
-// The state stays in d and d.p, not in locals: the loop then keeps only p,
-// i and a few temporaries in registers, and a load or store of a field
-// costs less than the spills that a dozen loop-carried locals cause around
-// every call.
+// Each parser state is a label, and a token goes straight to the state
+// that follows it, so the loop neither dispatches on the state per token
+// nor keeps it in a variable; a label stores its state in d.p first, so
+// that any return leaves the parser where the general code expects it.
+// The rest of the state stays in d and d.p, not in locals: a load or store
+// of a field costs less than the spills that loop-carried locals cause
+// around every call.
 func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 	pr := &d.p
-	for i < len(p) {
-		c := p[i]
-		if c <= ' ' { // whitespace, or a control that the general code rejects
-			for c == ' ' || c == '\n' || c == '\t' || c == '\r' {
-				if i++; i == len(p) {
-					return i, false
-				}
-				c = p[i]
-			}
-		}
-		var (
-			v       Value
-			next    int    // the index after the value's last token
-			end     int64  // the offset that completes the value (Event.Offset)
-			closing bool   // the value's last token is p[i], its closer
-			vkey    string // the value's key, if its container is an object
-		)
-		switch pr.state {
-		case psColon:
-			if c != ':' {
-				return i, false
-			}
-			i++
-			d.size++
-			d.ntok++
-			pr.state = psValue
-			continue
-		case psSep:
-			obj := pr.frames[len(pr.frames)-1].object
-			if c == ',' {
-				i++
-				d.size++
-				d.ntok++
-				pr.state = psValue
-				if obj {
-					pr.state = psKey
-				}
-				continue
-			}
-			if obj && c == '}' || !obj && c == ']' {
-				goto closer
-			}
-			return i, false
-		case psKey, psMember:
-			if c == '"' || c == '\'' {
-				goto str
-			}
-			if c == '}' && pr.state == psMember {
-				goto closer
-			}
-			return i, false
-		}
+	var (
+		c   byte
+		j   int
+		v   Value     // a complete value, for push
+		top *frame    // the innermost open container
+		lv  *[]Member // the block of top's level
+	)
+	if n := len(pr.frames) - 1; n >= 0 {
+		top, lv = &pr.frames[n], &pr.levels[n]
+	}
+	switch pr.state {
+	case psValue:
+		goto value
+	case psElem:
+		goto elem
+	case psKey:
+		goto key
+	case psMember:
+		goto member
+	case psColon:
+		goto colon
+	case psSep:
+		goto sep
+	}
+	return i, false
 
-		// A value, in psValue or psElem.
-		switch startClass[c] {
-		case clsQuote:
-			goto str
-		case clsStruct:
-			switch {
-			case c == '{' || c == '[':
-				if !d.fastOpen(c) {
-					return i, false
-				}
-				i++
-				d.size++
-				d.ntok++
-				continue
-			case c == ']' && pr.state == psElem:
-				goto closer
-			}
-			return i, false
-		case clsDigit, clsZero, clsMinus:
-			j, float, ok := fastNumber(p, i)
-			if !ok {
-				return i, false
-			}
-			if float {
-				v = numberValue(p[i:j])
-			} else {
-				v = integerValue(p[i:j])
-			}
-			next, end, vkey = j, d.pos+int64(j), pr.key // ended by look-ahead
-		case clsLower:
-			j := i + 1
-			for j < len(p) && isLower(p[j]) {
-				j++
-			}
-			if j == len(p) {
-				return i, false
-			}
-			switch w := p[i:j]; {
-			case len(w) == 4 && string(w) == "true":
-				v = Value{kind: Bool, bits: 1}
-			case len(w) == 5 && string(w) == "false":
-				v = Value{kind: Bool}
-			case len(w) == 4 && string(w) == "null":
-				v = Value{}
-			default:
-				return i, false
-			}
-			next, end, vkey = j, d.pos+int64(j), pr.key
-		default:
-			return i, false
-		}
-		goto place
+colon:
+	pr.state = psColon
+	if i = skipSpace(p, i); i == len(p) || p[i] != ':' {
+		return i, false
+	}
+	i++
+	d.size++
+	d.ntok++
+	goto value
 
-	str:
-		// A string token, key or value, at p[i], if its body is ASCII
-		// without escapes or controls. The scan of its first word and the
-		// copy of a short body are inline: a call here costs more than
-		// the work.
-		{
-			j := i + 1
-			if j+8 <= len(p) {
-				w := binary.LittleEndian.Uint64(p[j:])
-				m := stringStops(w, uint64(c)*lsb)
-				if m != 0 {
-					j += bits.TrailingZeros64(m) >> 3
-				} else {
-					j = scanString(p, j+8, len(p), c)
-				}
-			} else {
-				j = scanString(p, j, len(p), c)
-			}
-			if j == len(p) || p[j] != c {
-				return i, false
-			}
-			var str string
-			a := &pr.strings
-			if n, l := len(a.buf), j-i-1; l > 0 && l <= 32 && i+33 <= len(p) && cap(a.buf)-n >= 32 {
-				// Copy four words, which may take bytes past the body into
-				// the free part of the block (see stringArena.make).
-				dst, src := a.buf[n:n+32], p[i+1:i+33]
-				binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src))
-				binary.LittleEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(src[8:]))
-				binary.LittleEndian.PutUint64(dst[16:], binary.LittleEndian.Uint64(src[16:]))
-				binary.LittleEndian.PutUint64(dst[24:], binary.LittleEndian.Uint64(src[24:]))
-				a.buf = a.buf[:n+l]
-				str = unsafe.String(&a.buf[n], l)
-			} else {
-				str = a.make(p[i+1 : j : len(p)])
-			}
-			j++
-			if pr.state >= psKey { // psKey or psMember
-				pr.key = str
-				d.size += j - i
-				d.ntok++
-				i = j
-				pr.state = psColon
-				continue
-			}
-			v = stringValue(str)
-			next, end, vkey = j, d.pos+int64(j-1), pr.key
-			goto place
+sep:
+	pr.state = psSep
+	if i = skipSpace(p, i); i == len(p) {
+		return i, false
+	}
+	switch c = p[i]; c {
+	case ',':
+		i++
+		d.size++
+		d.ntok++
+		if top.object {
+			goto key
 		}
-
-	closer:
-		// p[i] closes the innermost container, which the state allows.
-		{
-			f := &pr.frames[len(pr.frames)-1]
-			if f.inKey { // it stands for a key: an error
-				return i, false
-			}
-			v = Value{kind: Array}
-			if f.object {
-				v.kind = Object
-			}
-			if blk := pr.levels[len(pr.frames)-1]; f.base < len(blk) {
-				v.ptr, v.bits = unsafe.Pointer(&blk[f.base]), uint64(len(blk)-f.base)
-			}
-			next, end, vkey, closing = i+1, d.pos+int64(i), f.key, true
-		}
-
-	place:
-		// v is complete; put it in its container, or end the message. The
-		// token is taken only past the duplicate check, so that on a
-		// duplicate key the general code sees the state before it.
-		{
-			n := len(pr.frames) - 1
-			if closing {
-				n--
-			}
-			if n >= 0 {
-				f := &pr.frames[n]
-				if f.object && isDuplicate(f, pr.levels[n][f.base:], vkey) {
-					return i, false
-				}
-			}
-			if closing {
-				if pr.frames[n+1].object {
-					d.brace--
-				} else {
-					d.bracket--
-				}
-				pr.frames[n+1] = frame{}
-				pr.frames = pr.frames[:n+1]
-			}
-			d.size += next - i
-			d.ntok++
-			i = next
-			if n < 0 { // the message is complete
-				pr.state, pr.key = psValue, ""
-				d.ev = Event{Offset: end, Value: v}
-				d.resetMessage()
-				if pr.big {
-					pr.reset()
-				}
-				return i, true
-			}
-			pr.state = psSep
-			blk := pr.levels[n]
-			if len(blk) == cap(blk) {
-				blk = pr.grow(&pr.frames[n], blk, n)
-			}
-			blk = blk[:len(blk)+1]
-			pr.levels[n] = blk
-			m := &blk[len(blk)-1]
-			if pr.frames[n].object {
-				m.Key = vkey
-			}
-			m.Value = v
+		goto value
+	case '}', ']':
+		if top.object == (c == '}') {
+			goto closer
 		}
 	}
 	return i, false
+
+member:
+	pr.state = psMember
+	if i = skipSpace(p, i); i == len(p) {
+		return i, false
+	}
+	switch c = p[i]; c {
+	case '"', '\'':
+		goto str
+	case '}':
+		goto closer
+	}
+	return i, false
+
+key:
+	pr.state = psKey
+	if i = skipSpace(p, i); i == len(p) {
+		return i, false
+	}
+	if c = p[i]; c == '"' || c == '\'' {
+		goto str
+	}
+	return i, false
+
+elem:
+	pr.state = psElem
+	goto anyValue
+value:
+	pr.state = psValue
+anyValue:
+	// A value, or in psElem also ']'. A member's key is checked here,
+	// before its value: the token is not taken on a duplicate, so that
+	// the general code sees the state before it.
+	if i = skipSpace(p, i); i == len(p) {
+		return i, false
+	}
+	c = p[i]
+	if top == nil { // the message's value: here only a container
+		if c == '{' || c == '[' {
+			goto open
+		}
+		return i, false
+	}
+	if top.object {
+		members := (*lv)[top.base:]
+		if len(members) >= dupLinear {
+			if isDuplicate(top, members, pr.key) {
+				return i, false
+			}
+		} else {
+			for k := range members {
+				if members[k].Key == pr.key {
+					return i, false
+				}
+			}
+		}
+	}
+	switch startClass[c] {
+	case clsQuote:
+		goto str
+	case clsStruct:
+		if c == '{' || c == '[' {
+			goto open
+		}
+		if c == ']' && pr.state == psElem {
+			goto closer
+		}
+		return i, false
+	case clsDigit, clsZero, clsMinus:
+		var float, ok bool
+		if j, float, ok = fastNumber(p, i); !ok {
+			return i, false
+		}
+		if float {
+			v = numberValue(p[i:j])
+		} else {
+			v = integerValue(p[i:j])
+		}
+		goto push
+	case clsLower:
+		j = i + 1
+		for j < len(p) && isLower(p[j]) {
+			j++
+		}
+		if j == len(p) {
+			return i, false
+		}
+		switch w := p[i:j]; {
+		case len(w) == 4 && string(w) == "true":
+			v = Value{kind: Bool, bits: 1}
+		case len(w) == 5 && string(w) == "false":
+			v = Value{kind: Bool}
+		case len(w) == 4 && string(w) == "null":
+			v = Value{}
+		default:
+			return i, false
+		}
+		goto push
+	}
+	return i, false
+
+push:
+	// v, the token p[i:j], is complete: append it to top, under the key
+	// pr.key in an object.
+	{
+		blk := *lv
+		if len(blk) == cap(blk) {
+			blk = pr.grow(top, blk, len(pr.frames)-1)
+		}
+		*lv = blk[:len(blk)+1]
+		m := &blk[:len(blk)+1][len(blk)]
+		if top.object {
+			m.Key = pr.key
+		}
+		m.Value = v
+		d.size += j - i
+		d.ntok++
+		i = j
+		goto sep
+	}
+
+open:
+	// p[i] opens a container where the state wants a value (whose key,
+	// if any, was checked).
+	{
+		n := len(pr.frames)
+		if n+1 > d.lim.MaxDepth {
+			return i, false
+		}
+		if n == len(pr.levels) {
+			pr.levels = append(pr.levels, nil)
+		}
+		// The frame is written field by field in place: built aside and
+		// copied, it would be read back in wider loads than it was
+		// written with, which stalls store forwarding.
+		if n == cap(pr.frames) {
+			pr.frames = append(pr.frames, frame{})
+		}
+		pr.frames = pr.frames[:n+1]
+		f := &pr.frames[n]
+		f.base, f.object, f.inKey, f.checked, f.seen = len(pr.levels[n]), c == '{', false, true, nil
+		f.key = ""
+		if top != nil && top.object {
+			f.key = pr.key
+		}
+		top, lv = f, &pr.levels[n]
+		i++
+		d.size++
+		d.ntok++
+		if c == '{' {
+			d.brace++
+			goto member
+		}
+		d.bracket++
+		goto elem
+	}
+
+str:
+	// A string token, key or value, at p[i]. A body of up to 31 bytes of
+	// ASCII without escapes or controls is scanned a word at a time and
+	// copied inline; the rest takes the one call, so that registers are
+	// saved around it only on that path.
+	{
+		var s string
+		a := &pr.strings
+		ok := false
+		if n := len(a.buf); i+33 <= len(p) && n+32 <= cap(a.buf) {
+			q := uint64(c) * lsb
+			src := (*[4]uint64)(unsafe.Pointer(&p[i+1]))
+			for k, w := range src {
+				if m := stringStops(w, q); m != 0 {
+					sh := bits.TrailingZeros64(m) &^ 7
+					if ok = byte(w>>sh) == c; ok {
+						// Copy 32 bytes, which may take bytes past the body
+						// into the free part of the block (see
+						// stringArena.make).
+						l := k*8 + sh>>3
+						dst := (*[4]uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(a.buf)), n))
+						w0, w1, w2, w3 := src[0], src[1], src[2], src[3]
+						dst[0], dst[1], dst[2], dst[3] = w0, w1, w2, w3
+						a.buf = a.buf[:n+l]
+						s = unsafe.String((*byte)(unsafe.Pointer(dst)), l)
+						j = i + 1 + l
+					}
+					break
+				}
+			}
+		}
+		if !ok {
+			if j, s, ok = pr.anyString(p, i); !ok {
+				return i, false
+			}
+		}
+		j++                    // the closing quote
+		if pr.state >= psKey { // psKey or psMember
+			pr.key = s
+			d.size += j - i
+			d.ntok++
+			i = j
+			goto colon
+		}
+		v = stringValue(s)
+		goto push
+	}
+
+closer:
+	// p[i] closes the innermost container, which the state allows. The
+	// container becomes a member of its parent, or the message's value.
+	{
+		if top.inKey { // it stands for a key: an error
+			return i, false
+		}
+		n := len(pr.frames) - 2
+		var (
+			parent *frame
+			plv    *[]Member
+		)
+		if n >= 0 {
+			parent, plv = &pr.frames[n], &pr.levels[n]
+			// A container the general code opened has its key unchecked.
+			if !top.checked && parent.object && isDuplicateIn(parent, *plv, top.key) {
+				return i, false
+			}
+		}
+		v = Value{kind: Array}
+		if top.object {
+			v.kind = Object
+			d.brace--
+		} else {
+			d.bracket--
+		}
+		if blk := *lv; top.base < len(blk) {
+			v.ptr, v.bits = unsafe.Pointer(&blk[top.base]), uint64(len(blk)-top.base)
+		}
+		key := top.key
+		*top = frame{}
+		pr.frames = pr.frames[:n+1]
+		top, lv = parent, plv
+		if n >= 0 {
+			pr.key, j = key, i+1
+			goto push
+		}
+		// The message is complete.
+		d.size++
+		d.ntok++
+		i++
+		pr.state, pr.key = psValue, ""
+		d.ev = Event{Offset: d.pos + int64(i-1), Value: v}
+		d.resetMessage()
+		if pr.big {
+			pr.reset()
+		}
+		return i, true
+	}
 }
 
-// fastOpen opens a container for the hot path, if the depth limit allows.
-func (d *Decoder) fastOpen(c byte) bool {
-	pr := &d.p
-	n := len(pr.frames)
-	if n+1 > d.lim.MaxDepth {
-		return false
+// anyString returns the index of the closing quote of the string token at
+// p[i] and its decoded text, if the token ends within p and both the lexer
+// and the parser take it (the lexer's rules are lexString's).
+func (pr *parser) anyString(p []byte, i int) (int, string, bool) {
+	c := p[i]
+	plain := true
+	j := i + 1
+	for {
+		if j = scanString(p, j, len(p), c); j == len(p) {
+			return 0, "", false
+		}
+		switch b := p[j]; {
+		case b == c:
+			if plain {
+				return j, pr.strings.make(p[i+1 : j : len(p)]), true
+			}
+			s, msg := pr.decodeString(p[i : j+1])
+			return j, s, msg == ""
+		case b == '\\':
+			if j+1 == len(p) || p[j+1] < 0x20 || p[j+1] >= 0xFE {
+				return 0, "", false
+			}
+			plain = false
+			j += 2
+		case b < 0x20 || b >= 0xFE:
+			return 0, "", false
+		default: // >= 0x80
+			plain = false
+			j++
+		}
 	}
-	if n == len(pr.levels) {
-		pr.levels = append(pr.levels, nil)
+}
+
+// isDuplicateIn checks key against the members so far of the object f,
+// whose level block is blk; small objects inline.
+func isDuplicateIn(f *frame, blk []Member, key string) bool {
+	members := blk[f.base:]
+	if len(members) >= dupLinear {
+		return isDuplicate(f, members, key)
 	}
-	f := frame{base: len(pr.levels[n]), object: c == '{'}
-	if n > 0 && pr.frames[n-1].object {
-		f.key = pr.key
+	for k := range members {
+		if members[k].Key == key {
+			return true
+		}
 	}
-	pr.frames = append(pr.frames, f)
-	pr.state = psElem
-	if f.object {
-		pr.state = psMember
-		d.brace++
-	} else {
-		d.bracket++
+	return false
+}
+
+// wsMask has bit c set for each whitespace byte c.
+const wsMask = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
+
+// skipSpace returns the index of the first byte from p[i] on that is not
+// whitespace, or len(p). Most tokens follow no whitespace at all, so that
+// case is inline.
+func skipSpace(p []byte, i int) int {
+	if i < len(p) && p[i] > ' ' {
+		return i
 	}
-	return true
+	return skipSpaceLoop(p, i)
+}
+
+func skipSpaceLoop(p []byte, i int) int {
+	for i < len(p) {
+		if c := p[i]; c > ' ' || wsMask>>c&1 == 0 {
+			break
+		}
+		i++
+	}
+	return i
 }
 
 // fastNumber returns the index after the number token that starts at p[i]

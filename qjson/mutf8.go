@@ -118,8 +118,20 @@ func scanString(p []byte, i, end int, quote byte) int {
 }
 
 // str decodes a string token (quotes included). Raw bytes are validated as
-// modified UTF-8 and escapes as qemu-ga does; the first problem wins.
+// modified UTF-8 and escapes as qemu-ga does; the first problem fails the
+// message.
 func (p *parser) str(tok []byte) (string, bool) {
+	s, msg := p.decodeString(tok)
+	if msg != "" {
+		p.fail(msg)
+		return "", false
+	}
+	return s, true
+}
+
+// decodeString decodes a string token as str does, returning the error
+// message of its first problem instead of failing.
+func (p *parser) decodeString(tok []byte) (s, msg string) {
 	body := tok[1 : len(tok)-1]
 	out := p.sbuf[:0]
 	for i := 0; i < len(body); {
@@ -128,8 +140,7 @@ func (p *parser) str(tok []byte) (string, bool) {
 		case c >= 0x80:
 			r, size, ok := decodeMUTF8(body[i:])
 			if !ok {
-				p.fail(msgInvalidUTF8)
-				return "", false
+				return "", msgInvalidUTF8
 			}
 			out = appendRune(out, r)
 			i += size
@@ -160,21 +171,19 @@ func (p *parser) str(tok []byte) (string, bool) {
 					// +1: the text is cut at the end of the token, which
 					// includes the closing quote.
 					bad := tok[1+i : min(len(tok), 1+i+6)]
-					p.fail(string(bad) + invalidUnicodeTail)
-					return "", false
+					return "", string(bad) + invalidUnicodeTail
 				}
 				out = appendRune(out, rune(r))
 				i += size
 				continue
 			default:
-				p.fail(msgInvalidEscape)
-				return "", false
+				return "", msgInvalidEscape
 			}
 			i += 2
 		}
 	}
 	p.sbuf = out
-	return p.strings.make(out), true
+	return p.strings.make(out), ""
 }
 
 func appendRune(dst []byte, r rune) []byte {

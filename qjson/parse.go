@@ -25,11 +25,15 @@ const (
 
 // frame is an open container.
 type frame struct {
-	base   int                 // the container's first member in its level's block
-	object bool                // an object, not an array
-	inKey  bool                // the container stands where its parent wants a key
-	key    string              // the parent object's key for the container
-	seen   map[string]struct{} // an object's keys, once it is large
+	base   int  // the container's first member in its level's block
+	object bool // an object, not an array
+	inKey  bool // the container stands where its parent wants a key
+	// checked says that the container's key in its parent object is not
+	// a duplicate: the hot path checks it at the opener, the general code
+	// at the closer.
+	checked bool
+	key     string              // the parent object's key for the container
+	seen    map[string]struct{} // an object's keys, once it is large
 }
 
 // Members are written once, where they stay: each nesting level has a
@@ -250,12 +254,14 @@ func (p *parser) close() {
 	}
 }
 
+// dupLinear is the size from which isDuplicate looks keys up in a set.
+const dupLinear = 32
+
 // isDuplicate checks key against an object's members so far: linearly while
 // the object is small, through a set once it is large, so that a hostile
 // object of a million members costs linear time, not quadratic.
 func isDuplicate(f *frame, members []Member, key string) bool {
-	const linear = 32
-	if len(members) < linear {
+	if len(members) < dupLinear {
 		return hasKey(members, key)
 	}
 	if f.seen == nil {
