@@ -618,6 +618,40 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 	})
 }
 
+// TestFastPathEdges compares the hot path with the general code on the
+// scalars where the hot path's shortcuts end (integers around 18 digits and
+// the int64 range, keywords read a word at a time, strings around the
+// inline 32-byte copy, escapes and bad UTF-8), in both kinds of container,
+// with the message cut into two chunks at every byte.
+func TestFastPathEdges(t *testing.T) {
+	long := func(n int) string { return `"` + strings.Repeat("x", n) + `"` }
+	scalars := []string{
+		"0", "7", "-1", "-0", "01", "-", "12.5", "1e5", "1E5", "12e", "12.", "1.5e-3",
+		"123456789012345678", "1234567890123456789", "9223372036854775807",
+		"9223372036854775808", "18446744073709551615", "18446744073709551616",
+		"true", "false", "null", "tru", "truex", "fals", "falsey", "nul", "nullx", "t", "TRUE",
+		`""`, `"a"`, `'s'`, `"a\"b"`, `"\u00e9"`, `"é"`, `"\ud800"`, `"\x"`, `"\u0000"`,
+		"\"a\x01b\"", "\"\xc3\"", "\"\xff\"", long(30), long(31), long(32), long(33), long(64),
+		`{}`, `[]`, `{"a":1}`, `[1]`,
+	}
+	for _, x := range scalars {
+		for _, msg := range []string{`{"k":` + x + `}`, `[` + x + `]`, `[` + x + `, ` + x + `]`,
+			`{"k": ` + x + ` , "k2":` + x + `}`, `{"k":` + x + `,"k":1}`} {
+			in := []byte(msg + "\n")
+			for cut := 0; cut <= len(in); cut++ {
+				chunks := [][]byte{in[:cut], in[cut:]}
+				fast := feedChunks(t, qjson.NewDecoder(), chunks, fullDesc)
+				was := qjson.SetFastPath(false)
+				general := feedChunks(t, qjson.NewDecoder(), chunks, fullDesc)
+				qjson.SetFastPath(was)
+				if !equalStrings(fast, general) {
+					t.Fatalf("%q cut at %d:\nhot path:%s\ngeneral:%s", in, cut, fmtList(fast), fmtList(general))
+				}
+			}
+		}
+	}
+}
+
 // (d) ReuseValues changes only how long values live: fed the same chunks,
 // a reusing Decoder gives the same events (each read before the next Feed),
 // Clone keeps a value intact through later messages, and the values of a

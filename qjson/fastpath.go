@@ -1,6 +1,7 @@
 package qjson
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"unsafe"
 )
@@ -163,7 +164,48 @@ anyValue:
 			goto closer
 		}
 		return i, false
-	case clsDigit, clsZero, clsMinus:
+	case clsDigit:
+		// An integer of up to 18 digits cannot overflow: it is converted
+		// as it is scanned. Anything else takes fastNumber.
+		u := uint64(c - '0')
+		for j = i + 1; j < len(p) && isDigit(p[j]); j++ {
+			u = u*10 + uint64(p[j]-'0')
+		}
+		if j < len(p) && j-i <= 18 && p[j] != '.' && p[j]|0x20 != 'e' {
+			v = Value{kind: Int, bits: u}
+			goto push
+		}
+		goto number
+	case clsZero, clsMinus:
+		goto number
+	case clsLower:
+		// The keywords are compared a word at a time; the keyword label takes
+		// what this does not.
+		if i+6 <= len(p) {
+			switch binary.LittleEndian.Uint32(p[i:]) {
+			case kwTrue:
+				v, j = Value{kind: Bool, bits: 1}, i+4
+			case kwNull:
+				v, j = Value{}, i+4
+			case kwFals:
+				v, j = Value{kind: Bool}, i+5
+				if p[i+4] != 'e' {
+					return i, false
+				}
+			default:
+				return i, false
+			}
+			if isLower(p[j]) {
+				return i, false
+			}
+			goto push
+		}
+		goto keyword
+	}
+	return i, false
+
+number:
+	{
 		var float, ok bool
 		if j, float, ok = fastNumber(p, i); !ok {
 			return i, false
@@ -174,7 +216,10 @@ anyValue:
 			v = integerValue(p[i:j])
 		}
 		goto push
-	case clsLower:
+	}
+
+keyword:
+	{
 		j = i + 1
 		for j < len(p) && isLower(p[j]) {
 			j++
@@ -194,7 +239,6 @@ anyValue:
 		}
 		goto push
 	}
-	return i, false
 
 push:
 	// v, the token p[i:j], is complete: append it to top, under the key
@@ -383,6 +427,13 @@ func (pr *parser) anyString(p []byte, i int) (int, string, bool) {
 		}
 	}
 }
+
+// The keywords' first four bytes, as little-endian words.
+const (
+	kwTrue = 't' | 'r'<<8 | 'u'<<16 | 'e'<<24
+	kwNull = 'n' | 'u'<<8 | 'l'<<16 | 'l'<<24
+	kwFals = 'f' | 'a'<<8 | 'l'<<16 | 's'<<24
+)
 
 // isDuplicateIn checks key against the members so far of the object f,
 // whose level block is blk; small objects inline.
