@@ -454,11 +454,16 @@ func isDuplicateIn(f *frame, blk []Member, key string) bool {
 const wsMask = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
 
 // skipSpace returns the index of the first byte from p[i] on that is not
-// whitespace, or len(p). Most tokens follow no whitespace at all, so that
-// case is inline.
+// whitespace, or len(p). Most tokens follow no whitespace or one space, so
+// those cases are inline.
 func skipSpace(p []byte, i int) int {
-	if i < len(p) && p[i] > ' ' {
-		return i
+	if i+1 < len(p) {
+		if p[i] > ' ' {
+			return i
+		}
+		if p[i] == ' ' && p[i+1] > ' ' { // as after qemu-ga's ": " and ", "
+			return i + 1
+		}
 	}
 	return skipSpaceLoop(p, i)
 }
