@@ -308,23 +308,29 @@ str:
 		if n := len(a.buf); i+33 <= len(p) && n+32 <= cap(a.buf) {
 			q := uint64(c) * lsb
 			src := (*[4]uint64)(unsafe.Pointer(&p[i+1]))
-			for k, w := range src {
-				if m := stringStops(w, q); m != 0 {
-					sh := bits.TrailingZeros64(m) &^ 7
-					if ok = byte(w>>sh) == c; ok {
-						// Copy 32 bytes, which may take bytes past the body
-						// into the free part of the block (see
-						// stringArena.make).
-						l := k*8 + sh>>3
-						dst := (*[4]uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(a.buf)), n))
-						w0, w1, w2, w3 := src[0], src[1], src[2], src[3]
-						dst[0], dst[1], dst[2], dst[3] = w0, w1, w2, w3
-						a.buf = a.buf[:n+l]
-						s = unsafe.String((*byte)(unsafe.Pointer(dst)), l)
-						j = i + 1 + l
-					}
-					break
-				}
+			w0, w1, w2, w3 := src[0], src[1], src[2], src[3]
+			// The first word with a stop, unrolled.
+			var l int
+			var m, w uint64
+			if m = stringStops(w0, q); m != 0 {
+				w = w0
+			} else if m = stringStops(w1, q); m != 0 {
+				w, l = w1, 8
+			} else if m = stringStops(w2, q); m != 0 {
+				w, l = w2, 16
+			} else if m = stringStops(w3, q); m != 0 {
+				w, l = w3, 24
+			}
+			sh := bits.TrailingZeros64(m) &^ 7
+			if ok = m != 0 && byte(w>>sh) == c; ok {
+				// Copy 32 bytes, which may take bytes past the body into
+				// the free part of the block (see stringArena.make).
+				l += sh >> 3
+				dst := (*[4]uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(a.buf)), n))
+				dst[0], dst[1], dst[2], dst[3] = w0, w1, w2, w3
+				a.buf = a.buf[:n+l]
+				s = unsafe.String((*byte)(unsafe.Pointer(dst)), l)
+				j = i + 1 + l
 			}
 		}
 		if !ok {
