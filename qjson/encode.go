@@ -14,7 +14,7 @@ const hexUpper = "0123456789ABCDEF"
 
 // AppendValue appends the qemu-ga serialization of v to dst (no newline).
 func AppendValue(dst []byte, v Value) []byte {
-	switch v.kind {
+	switch v.Kind() {
 	case Null:
 		return append(dst, "null"...)
 	case Bool:

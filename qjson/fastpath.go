@@ -172,7 +172,7 @@ anyValue:
 			u = u*10 + uint64(p[j]-'0')
 		}
 		if j < len(p) && j-i <= 18 && p[j] != '.' && p[j]|0x20 != 'e' {
-			v = Value{kind: Int, bits: u}
+			v = scalarValue(Int, u)
 			goto push
 		}
 		goto number
@@ -184,11 +184,11 @@ anyValue:
 		if i+6 <= len(p) {
 			switch binary.LittleEndian.Uint32(p[i:]) {
 			case kwTrue:
-				v, j = Value{kind: Bool, bits: 1}, i+4
+				v, j = scalarValue(Bool, 1), i+4
 			case kwNull:
 				v, j = Value{}, i+4
 			case kwFals:
-				v, j = Value{kind: Bool}, i+5
+				v, j = scalarValue(Bool, 0), i+5
 				if p[i+4] != 'e' {
 					return i, false
 				}
@@ -229,9 +229,9 @@ keyword:
 		}
 		switch w := p[i:j]; {
 		case len(w) == 4 && string(w) == "true":
-			v = Value{kind: Bool, bits: 1}
+			v = scalarValue(Bool, 1)
 		case len(w) == 5 && string(w) == "false":
-			v = Value{kind: Bool}
+			v = scalarValue(Bool, 0)
 		case len(w) == 4 && string(w) == "null":
 			v = Value{}
 		default:
@@ -369,15 +369,15 @@ closer:
 				return i, false
 			}
 		}
-		v = Value{kind: Array}
+		v = Value{bits: uint64(Array) << kindShift}
 		if top.object {
-			v.kind = Object
+			v.bits = uint64(Object) << kindShift
 			d.brace--
 		} else {
 			d.bracket--
 		}
 		if blk := *lv; top.base < len(blk) {
-			v.ptr, v.bits = unsafe.Pointer(&blk[top.base]), uint64(len(blk)-top.base)
+			v.ptr, v.bits = unsafe.Pointer(&blk[top.base]), v.bits|uint64(len(blk)-top.base)
 		}
 		key := top.key
 		*top = frame{}

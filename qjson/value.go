@@ -32,39 +32,52 @@ func (k Kind) String() string {
 
 // Value is a parsed JSON value. The zero Value is null.
 //
-// A Value is three words, so that the parser writes little per member: a
+// A Value is two words, so that the parser writes little per member: a
 // String or a container keeps its data pointer and its length the way a
-// string or slice header would, without the capacity.
+// string or slice header would, with the kind in the length's top byte; a
+// Bool or a number keeps its bits, and points at the tag of its kind.
 type Value struct {
-	ptr  unsafe.Pointer // String: its bytes; Array, Object: the first member
-	bits uint64         // Bool, Int, Uint, Float: the value's bits; else the length
-	kind Kind
+	ptr  unsafe.Pointer // String: its bytes; Array, Object: the first member; else &scalarTags[kind] or nil
+	bits uint64         // Bool, Int, Uint, Float: the value's bits; else kind<<kindShift | length
+}
+
+// scalarTags gives each kind an address, for a Bool or number to point at.
+var scalarTags [8]byte
+
+const (
+	kindShift = 56
+	lenMask   = 1<<kindShift - 1
+)
+
+// scalarValue returns a Bool or a number of kind k.
+func scalarValue(k Kind, bits uint64) Value {
+	return Value{ptr: unsafe.Pointer(&scalarTags[k]), bits: bits}
 }
 
 func stringValue(s string) Value {
-	return Value{kind: String, ptr: unsafe.Pointer(unsafe.StringData(s)), bits: uint64(len(s))}
+	return Value{ptr: unsafe.Pointer(unsafe.StringData(s)), bits: uint64(String)<<kindShift | uint64(len(s))}
 }
 
 // listValue returns an Array or Object holding list (elements have empty
 // keys).
 func listValue(k Kind, list []Member) Value {
-	return Value{kind: k, ptr: unsafe.Pointer(unsafe.SliceData(list)), bits: uint64(len(list))}
+	return Value{ptr: unsafe.Pointer(unsafe.SliceData(list)), bits: uint64(k)<<kindShift | uint64(len(list))}
 }
 
 // str returns a String's text, "" for other kinds.
 func (v Value) str() string {
-	if v.kind != String {
+	if v.Kind() != String {
 		return ""
 	}
-	return unsafe.String((*byte)(v.ptr), int(v.bits))
+	return unsafe.String((*byte)(v.ptr), int(v.bits&lenMask))
 }
 
 // list returns the members or elements of a container, nil for other kinds.
 func (v Value) list() []Member {
-	if v.kind != Array && v.kind != Object {
+	if k := v.Kind(); k != Array && k != Object {
 		return nil
 	}
-	return unsafe.Slice((*Member)(v.ptr), int(v.bits))
+	return unsafe.Slice((*Member)(v.ptr), int(v.bits&lenMask))
 }
 
 // Member is one key/value pair of an object.
@@ -78,15 +91,14 @@ func NullValue() Value { return Value{} }
 
 // BoolValue returns true or false.
 func BoolValue(b bool) Value {
-	v := Value{kind: Bool}
 	if b {
-		v.bits = 1
+		return scalarValue(Bool, 1)
 	}
-	return v
+	return scalarValue(Bool, 0)
 }
 
 // IntValue returns a signed integer.
-func IntValue(i int64) Value { return Value{kind: Int, bits: uint64(i)} }
+func IntValue(i int64) Value { return scalarValue(Int, uint64(i)) }
 
 // UintValue returns an unsigned integer; values that fit int64 become Int,
 // as qemu-ga's parser would produce them.
@@ -94,11 +106,11 @@ func UintValue(u uint64) Value {
 	if u <= math.MaxInt64 {
 		return IntValue(int64(u))
 	}
-	return Value{kind: Uint, bits: u}
+	return scalarValue(Uint, u)
 }
 
 // FloatValue returns a double.
-func FloatValue(f float64) Value { return Value{kind: Float, bits: math.Float64bits(f)} }
+func FloatValue(f float64) Value { return scalarValue(Float, math.Float64bits(f)) }
 
 // StringValue returns a string.
 func StringValue(s string) Value { return stringValue(s) }
@@ -117,22 +129,27 @@ func ArrayValue(elems ...Value) Value {
 func ObjectValue(members ...Member) Value { return listValue(Object, members) }
 
 // Kind returns the value's type.
-func (v Value) Kind() Kind { return v.kind }
+func (v Value) Kind() Kind {
+	if off := uintptr(v.ptr) - uintptr(unsafe.Pointer(&scalarTags)); off < uintptr(len(scalarTags)) {
+		return Kind(off)
+	}
+	return Kind(v.bits >> kindShift)
+}
 
 // Bool returns the boolean, false for other kinds.
-func (v Value) Bool() bool { return v.kind == Bool && v.bits != 0 }
+func (v Value) Bool() bool { return v.Kind() == Bool && v.bits != 0 }
 
 // Int returns the value as int64 and whether it is an Int.
-func (v Value) Int() (int64, bool) { return int64(v.bits), v.kind == Int }
+func (v Value) Int() (int64, bool) { return int64(v.bits), v.Kind() == Int }
 
 // Uint returns the value as uint64 and whether it is a non-negative integer.
 func (v Value) Uint() (uint64, bool) {
-	return v.bits, v.kind == Uint || (v.kind == Int && int64(v.bits) >= 0)
+	return v.bits, v.Kind() == Uint || (v.Kind() == Int && int64(v.bits) >= 0)
 }
 
 // Float returns the value as a float64 for any number kind.
 func (v Value) Float() (float64, bool) {
-	switch v.kind {
+	switch v.Kind() {
 	case Int:
 		return float64(int64(v.bits)), true
 	case Uint:
@@ -144,7 +161,7 @@ func (v Value) Float() (float64, bool) {
 }
 
 // Str returns the string and whether the value is a String.
-func (v Value) Str() (string, bool) { return v.str(), v.kind == String }
+func (v Value) Str() (string, bool) { return v.str(), v.Kind() == String }
 
 // Len returns the number of elements or members.
 func (v Value) Len() int { return len(v.list()) }
@@ -155,7 +172,7 @@ func (v Value) Index(i int) Value { return v.list()[i].Value }
 // Members returns the members of an object in input order. The slice is
 // shared with v.
 func (v Value) Members() []Member {
-	if v.kind != Object {
+	if v.Kind() != Object {
 		return nil
 	}
 	return v.list()
@@ -163,7 +180,7 @@ func (v Value) Members() []Member {
 
 // Get returns the member named key of an object.
 func (v Value) Get(key string) (Value, bool) {
-	if v.kind != Object {
+	if v.Kind() != Object {
 		return Value{}, false
 	}
 	list := v.list()
@@ -178,7 +195,7 @@ func (v Value) Get(key string) (Value, bool) {
 // Clone returns a deep copy of v in memory of its own, for keeping a value
 // that a Decoder with ReuseValues made.
 func (v Value) Clone() Value {
-	switch v.kind {
+	switch v.Kind() {
 	case String:
 		return stringValue(strings.Clone(v.str()))
 	case Array, Object:
@@ -186,7 +203,7 @@ func (v Value) Clone() Value {
 		for i, m := range v.list() {
 			list[i] = Member{Key: strings.Clone(m.Key), Value: m.Value.Clone()}
 		}
-		return listValue(v.kind, list)
+		return listValue(v.Kind(), list)
 	}
 	return v
 }
@@ -196,7 +213,7 @@ func (v Value) Clone() Value {
 // writes "inf" as qemu-ga does, which is not JSON: only a finite value's
 // serialization parses back.
 func (v Value) Finite() bool {
-	switch v.kind {
+	switch v.Kind() {
 	case Float:
 		f := math.Float64frombits(v.bits)
 		return !math.IsInf(f, 0) && !math.IsNaN(f)
@@ -219,13 +236,13 @@ func (v Value) String() string { return string(AppendValue(nil, v)) }
 // integer. Objects compare as sets of members, since the serializer reorders
 // them.
 func Equal(a, b Value) bool {
-	if isNumber(a.kind) && isNumber(b.kind) {
+	if isNumber(a.Kind()) && isNumber(b.Kind()) {
 		return numbersEqual(a, b)
 	}
-	if a.kind != b.kind {
+	if a.Kind() != b.Kind() {
 		return false
 	}
-	switch a.kind {
+	switch a.Kind() {
 	case Null:
 		return true
 	case Bool:
@@ -261,24 +278,24 @@ func Equal(a, b Value) bool {
 func isNumber(k Kind) bool { return k == Int || k == Uint || k == Float }
 
 func numbersEqual(a, b Value) bool {
-	if a.kind == b.kind && a.kind != Float {
+	if a.Kind() == b.Kind() && a.Kind() != Float {
 		return a.bits == b.bits
 	}
-	if a.kind == Float && b.kind == Float {
+	if a.Kind() == Float && b.Kind() == Float {
 		fa, fb := math.Float64frombits(a.bits), math.Float64frombits(b.bits)
 		return fa == fb || (math.IsNaN(fa) && math.IsNaN(fb))
 	}
-	if a.kind != Float && b.kind != Float { // Int vs Uint: disjoint ranges
+	if a.Kind() != Float && b.Kind() != Float { // Int vs Uint: disjoint ranges
 		return false
 	}
-	if b.kind == Float {
+	if b.Kind() == Float {
 		a, b = b, a
 	}
 	f := math.Float64frombits(a.bits)
 	if f != math.Trunc(f) || math.IsInf(f, 0) {
 		return false
 	}
-	if b.kind == Int {
+	if b.Kind() == Int {
 		i := int64(b.bits)
 		return f >= -(1<<63) && f < 1<<63 && int64(f) == i
 	}
