@@ -144,9 +144,13 @@ func (p *parser) decodeString(tok []byte) (s, msg string) {
 			}
 			out = appendRune(out, r)
 			i += size
-		case c != '\\':
-			out = append(out, c)
-			i++
+		case c != '\\': // a run of plain bytes, copied at once
+			j := i + 1
+			for j < len(body) && body[j] < 0x80 && body[j] != '\\' {
+				j++
+			}
+			out = append(out, body[i:j]...)
+			i = j
 		default:
 			var e byte
 			if i+1 < len(body) {
