@@ -456,18 +456,16 @@ func isDuplicateIn(f *frame, blk []Member, key string) bool {
 	return false
 }
 
-// wsMask has bit c set for each whitespace byte c.
-const wsMask = 1<<' ' | 1<<'\t' | 1<<'\n' | 1<<'\r'
-
 // skipSpace returns the index of the first byte from p[i] on that is not
 // whitespace, or len(p). Most tokens follow no whitespace or one space, so
 // those cases are inline.
 func skipSpace(p []byte, i int) int {
-	if i+1 < len(p) {
-		if p[i] > ' ' {
+	if i < len(p) {
+		c := p[i]
+		if c > ' ' {
 			return i
 		}
-		if p[i] == ' ' && p[i+1] > ' ' { // as after qemu-ga's ": " and ", "
+		if c == ' ' && i+1 < len(p) && p[i+1] > ' ' { // as after qemu-ga's ": " and ", "
 			return i + 1
 		}
 	}
@@ -475,10 +473,7 @@ func skipSpace(p []byte, i int) int {
 }
 
 func skipSpaceLoop(p []byte, i int) int {
-	for i < len(p) {
-		if c := p[i]; c > ' ' || wsMask>>c&1 == 0 {
-			break
-		}
+	for i < len(p) && startClass[p[i]] == clsSpace {
 		i++
 	}
 	return i
