@@ -9,9 +9,11 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/qgafuzz/qgafuzz/qjson"
@@ -319,6 +321,55 @@ func BenchmarkStream(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkStreamInterleaved runs the full parsers and jsontext over the
+// same 64 MiB stream in turn, one pass each per round, so that the
+// machine's drift (often 30% between runs of BenchmarkStream here) falls on
+// all of them alike. Per parser it reports the best pass (MB/s) and the
+// median over the rounds of its speed divided by jsontext's in the same
+// round (x-jsontext):
+//
+//	go test -run '^$' -bench StreamInterleaved -benchtime 20x ./qjson/
+func BenchmarkStreamInterleaved(b *testing.B) {
+	for i := range benchMixes {
+		b.Run(benchMixes[i].name, func(b *testing.B) {
+			s := benchStreamFor(i)
+			names := []string{"qjson", "reuse", "jsontext"}
+			runs := map[string]func([]byte) (int, error){}
+			for _, p := range benchParsers {
+				runs[p.name] = p.setup()
+			}
+			pass := func(name string) float64 {
+				start := time.Now()
+				if n, err := runs[name](s.data); err != nil || n != s.msgs {
+					b.Fatalf("%s: %d messages (err %v), want %d", name, n, err, s.msgs)
+				}
+				return time.Since(start).Seconds()
+			}
+			for _, n := range names {
+				pass(n) // warm up
+			}
+			b.SetBytes(int64(len(s.data) * len(names)))
+			secs := map[string][]float64{}
+			for b.Loop() {
+				for _, n := range names {
+					secs[n] = append(secs[n], pass(n))
+				}
+			}
+			for _, n := range names {
+				ratios := make([]float64, len(secs[n]))
+				for k, t := range secs[n] {
+					ratios[k] = secs["jsontext"][k] / t
+				}
+				b.ReportMetric(float64(len(s.data))/slices.Min(secs[n])/1e6, n+"-MB/s")
+				if n != "jsontext" {
+					slices.Sort(ratios)
+					b.ReportMetric(ratios[len(ratios)/2], n+"-x-jsontext")
+				}
+			}
+		})
 	}
 }
 

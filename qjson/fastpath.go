@@ -9,10 +9,11 @@ import (
 // This file is the full-parse hot path: one loop that lexes, streams and
 // parses the tokens of well-formed input lying wholly within the chunk. It
 // takes only tokens whose outcome it is sure of; at anything else (a token
-// the chunk cuts, an escape or a byte >= 0x80 in a string, any error, a limit
+// the chunk cuts, a top-level scalar, any error, a duplicate key, a limit
 // that might trip) it stops before the token and lets the general code in
 // lexer.go take that one token. So it needs no error paths of its own, and
-// events cannot depend on which path took a token.
+// events cannot depend on which path took a token (TestFastPathEdges and
+// TestFastPathMatchesGeneralPath compare the two).
 
 // noFastPath turns the hot path off, for tests that compare it with the
 // general code.
@@ -32,12 +33,12 @@ func (d *Decoder) fastRoom(n int) bool {
 // fastRoom(len(p)-i).
 //
 // Each parser state is a label, and a token goes straight to the state
-// that follows it, so the loop neither dispatches on the state per token
-// nor keeps it in a variable; a label stores its state in d.p first, so
-// that any return leaves the parser where the general code expects it.
-// The rest of the state stays in d and d.p, not in locals: a load or store
-// of a field costs less than the spills that loop-carried locals cause
-// around every call.
+// that follows it, so the loop does not dispatch on the state per token; a
+// label stores its state in d.p first, so that any return leaves the
+// parser where the general code expects it. Besides p and i, only the
+// innermost container (top, lv) lives in locals; counters stay in d, where
+// a load or store costs less than the spills that loop-carried locals cause
+// around calls. Calls are kept off the common paths for the same reason.
 func (d *Decoder) fastTokens(p []byte, i int) (int, bool) {
 	pr := &d.p
 	var (
