@@ -38,7 +38,10 @@ func TestCorpusMinimizeAndStats(t *testing.T) {
 		t.Fatalf("minimize: %d\n%s%s", code, out, errOut)
 	}
 	m := regexp.MustCompile(`(\d+) files, .* -> (\d+) files`).FindStringSubmatch(out)
-	if before, after := atoi(m, 1), atoi(m, 2); m == nil || after == 0 || after*2 > before {
+	// The seeds overlap a lot, so minimizing drops at least a third of them
+	// (about half, with qjson's hot path as of this writing: every path it
+	// adds is a coverage feature some seed must keep).
+	if before, after := atoi(m, 1), atoi(m, 2); m == nil || after == 0 || after*3 > before*2 {
 		t.Fatalf("minimize did not shrink: %s", out)
 	}
 	t.Logf("%s", out)
