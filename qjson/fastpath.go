@@ -140,7 +140,7 @@ anyValue:
 		}
 		return i, false
 	}
-	if top.object {
+	if top.object && top.keys&keyBit(pr.key) != 0 { // a key like it is there
 		members := (*lv)[top.base:]
 		if len(members) >= dupLinear {
 			if isDuplicate(top, members, pr.key) {
@@ -253,6 +253,7 @@ push:
 		m := &blk[:len(blk)+1][len(blk)]
 		if top.object {
 			m.Key = pr.key
+			top.keys |= keyBit(pr.key)
 		}
 		m.Value = v
 		d.size += j - i
@@ -280,7 +281,7 @@ open:
 		}
 		pr.frames = pr.frames[:n+1]
 		f := &pr.frames[n]
-		f.base, f.object, f.inKey, f.checked, f.seen = len(pr.levels[n]), c == '{', false, true, nil
+		f.base, f.object, f.inKey, f.checked, f.keys, f.seen = len(pr.levels[n]), c == '{', false, true, 0, nil
 		f.key = ""
 		if top != nil && top.object {
 			f.key = pr.key

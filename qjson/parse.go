@@ -32,8 +32,12 @@ type frame struct {
 	// a duplicate: the hot path checks it at the opener, the general code
 	// at the closer.
 	checked bool
-	key     string              // the parent object's key for the container
-	seen    map[string]struct{} // an object's keys, once it is large
+	// keys has bit keyBit(k) set for each key k of the object's members,
+	// so that the hot path can skip the duplicate check for a key whose
+	// bit is clear (all bits, once the object keeps a set).
+	keys uint64
+	key  string              // the parent object's key for the container
+	seen map[string]struct{} // an object's keys, once it is large
 }
 
 // Members are written once, where they stay: each nesting level has a
@@ -175,8 +179,19 @@ func (p *parser) place(inKey bool, key string) *Value {
 	m := &blk[len(blk)-1]
 	if f.object {
 		m.Key = key
+		f.keys |= keyBit(key)
 	}
 	return &m.Value
+}
+
+// keyBit is a key's bit in frame.keys: two keys with different bits are
+// different.
+func keyBit(key string) uint64 {
+	n := len(key)
+	if n > 0 {
+		n += int(key[0])
+	}
+	return 1 << (n & 63)
 }
 
 // grow moves the members of the container f, at level n, to a new block,
@@ -265,6 +280,8 @@ func isDuplicate(f *frame, members []Member, key string) bool {
 		return hasKey(members, key)
 	}
 	if f.seen == nil {
+		// From now on every key must reach the set: no key is filtered.
+		f.keys = ^uint64(0)
 		f.seen = make(map[string]struct{}, 2*len(members))
 		for i := range members {
 			f.seen[members[i].Key] = struct{}{}
