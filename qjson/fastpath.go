@@ -100,24 +100,19 @@ sep:
 
 member:
 	pr.state = psMember
-	if i = skipSpace(p, i); i == len(p) {
-		return i, false
-	}
-	switch c = p[i]; c {
-	case '"', '\'':
-		goto str
-	case '}':
-		goto closer
-	}
-	return i, false
-
+	goto anyKey
 key:
 	pr.state = psKey
+anyKey:
+	// A key, or in psMember also '}'.
 	if i = skipSpace(p, i); i == len(p) {
 		return i, false
 	}
-	if c = p[i]; c == '"' || c == '\'' {
+	switch c = p[i]; {
+	case c == '"' || c == '\'':
 		goto str
+	case c == '}' && pr.state == psMember:
+		goto closer
 	}
 	return i, false
 
