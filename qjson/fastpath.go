@@ -304,8 +304,12 @@ str:
 		ok := false
 		if n := len(a.buf); i+33 <= len(p) && n+32 <= cap(a.buf) {
 			q := uint64(c) * lsb
-			src := (*[4]uint64)(unsafe.Pointer(&p[i+1]))
-			w0, w1, w2, w3 := src[0], src[1], src[2], src[3]
+			// Little-endian loads and stores, not word casts: the scan
+			// needs the first byte lowest on every machine, and casts
+			// would fault where unaligned words do.
+			src := p[i+1 : i+33 : i+33]
+			w0, w1 := binary.LittleEndian.Uint64(src), binary.LittleEndian.Uint64(src[8:])
+			w2, w3 := binary.LittleEndian.Uint64(src[16:]), binary.LittleEndian.Uint64(src[24:])
 			// The first word with a stop, unrolled.
 			var l int
 			var m, w uint64
@@ -323,10 +327,13 @@ str:
 				// Copy 32 bytes, which may take bytes past the body into
 				// the free part of the block (see stringArena.make).
 				l += sh >> 3
-				dst := (*[4]uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(a.buf)), n))
-				dst[0], dst[1], dst[2], dst[3] = w0, w1, w2, w3
+				dst := a.buf[n : n+32 : n+32]
+				binary.LittleEndian.PutUint64(dst, w0)
+				binary.LittleEndian.PutUint64(dst[8:], w1)
+				binary.LittleEndian.PutUint64(dst[16:], w2)
+				binary.LittleEndian.PutUint64(dst[24:], w3)
 				a.buf = a.buf[:n+l]
-				s = unsafe.String((*byte)(unsafe.Pointer(dst)), l)
+				s = unsafe.String(&dst[0], l)
 				j = i + 1 + l
 			}
 		}
