@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"): installs the real
-# qemu-ga the differential tests need when it is missing and we may install
-# it, then vets and tests every package.
+# qemu-ga the differential tests need, and qemu-user for a big-endian run of
+# the parser's tests, when they are missing and we may install them; then
+# vets and tests every package.
 #
 # Environment:
 #   QGAFUZZ_TEST_FLAGS  extra flags for go test (e.g. "-short" or "-run Vector")
@@ -9,14 +10,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+missing=()
 if ! command -v qemu-ga >/dev/null 2>&1 && [ ! -x /usr/sbin/qemu-ga ]; then
+  missing+=(qemu-guest-agent) # the differential tests' oracle
+fi
+if ! command -v qemu-s390x >/dev/null 2>&1; then
+  missing+=(qemu-user) # runs the parser's tests on a big-endian machine
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: installing qemu-guest-agent (the differential tests' oracle)"
+    echo "test.sh: installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-guest-agent >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "test.sh: qemu-ga not found; tests against the real agent will be skipped" \
-         "(install the qemu-guest-agent package)" >&2
+    echo "test.sh: not installed: ${missing[*]}; the tests that need them will be skipped" >&2
   fi
 fi
 # qemu-ga lives in /usr/sbin, which is not on every user's PATH.
@@ -37,3 +44,14 @@ go test -count=1 -timeout 20m ${QGAFUZZ_TEST_FLAGS:-} ./...
 # run its tests once more with every such conversion checked.
 # shellcheck disable=SC2086
 go test -count=1 -short ${QGAFUZZ_TEST_FLAGS:-} -gcflags=github.com/qgafuzz/qgafuzz/qjson=-d=checkptr ./qjson
+# The parser reads input a word at a time: run its tests on a big-endian
+# machine too (s390x, emulated by qemu-user).
+if command -v qemu-s390x >/dev/null 2>&1; then
+  bin=$(mktemp)
+  trap 'rm -f "$bin"' EXIT
+  GOARCH=s390x go test -c -o "$bin" ./qjson
+  (cd qjson && qemu-s390x "$bin" -test.short)
+else
+  echo "test.sh: qemu-s390x not found; skipping the big-endian run of the qjson tests" \
+       "(install the qemu-user package)" >&2
+fi
