@@ -23,7 +23,11 @@ import (
 // same 64 MiB streams of standard JSON (so that every parser accepts the same
 // bytes; qjson's 0xFF flush byte and single-quoted strings are left out):
 //
-//	go test -run '^$' -bench Stream ./qjson/
+//	go test -run '^$' -bench Stream -ldflags=-funcalign=64 ./qjson/
+//
+// (-funcalign=64 keeps each parser's speed from depending on where its
+// functions land relative to 64-byte boundaries, which otherwise moves with
+// the size of unrelated code: see README.)
 //
 // Mixes:
 //   - control: small qemu-ga requests and replies (guest-sync,
@@ -331,7 +335,7 @@ func BenchmarkStream(b *testing.B) {
 // median over the rounds of its speed divided by jsontext's in the same
 // round (x-jsontext):
 //
-//	go test -run '^$' -bench StreamInterleaved -benchtime 20x ./qjson/
+//	go test -run '^$' -bench StreamInterleaved -benchtime 20x -ldflags=-funcalign=64 ./qjson/
 func BenchmarkStreamInterleaved(b *testing.B) {
 	for i := range benchMixes {
 		b.Run(benchMixes[i].name, func(b *testing.B) {
