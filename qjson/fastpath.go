@@ -135,7 +135,7 @@ anyValue:
 		}
 		return i, false
 	}
-	if top.object && top.keys&keyBit(pr.key) != 0 { // a key like it is there
+	if top.object && top.keys&keyBit(pr.key) != 0 { // an earlier key may be the same
 		members := (*lv)[top.base:]
 		if len(members) >= dupLinear {
 			if isDuplicate(top, members, pr.key) {
