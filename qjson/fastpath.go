@@ -135,19 +135,9 @@ anyValue:
 		}
 		return i, false
 	}
-	if top.object && top.keys&keyBit(pr.key) != 0 { // an earlier key may be the same
-		members := (*lv)[top.base:]
-		if len(members) >= dupLinear {
-			if isDuplicate(top, members, pr.key) {
-				return i, false
-			}
-		} else {
-			for k := range members {
-				if members[k].Key == pr.key {
-					return i, false
-				}
-			}
-		}
+	// The filter's bit is set only if an earlier key may be the same.
+	if top.object && top.keys&keyBit(pr.key) != 0 && isDuplicate(top, (*lv)[top.base:], pr.key) {
+		return i, false
 	}
 	switch startClass[c] {
 	case clsQuote:
@@ -369,7 +359,7 @@ closer:
 		if n >= 0 {
 			parent, plv = &pr.frames[n], &pr.levels[n]
 			// A container the general code opened has its key unchecked.
-			if !top.checked && parent.object && isDuplicateIn(parent, *plv, top.key) {
+			if !top.checked && parent.object && isDuplicate(parent, (*plv)[parent.base:], top.key) {
 				return i, false
 			}
 		}
@@ -444,21 +434,6 @@ const (
 	kwNull = 'n' | 'u'<<8 | 'l'<<16 | 'l'<<24
 	kwFals = 'f' | 'a'<<8 | 'l'<<16 | 's'<<24
 )
-
-// isDuplicateIn checks key against the members so far of the object f,
-// whose level block is blk; small objects inline.
-func isDuplicateIn(f *frame, blk []Member, key string) bool {
-	members := blk[f.base:]
-	if len(members) >= dupLinear {
-		return isDuplicate(f, members, key)
-	}
-	for k := range members {
-		if members[k].Key == key {
-			return true
-		}
-	}
-	return false
-}
 
 // skipSpace returns the index of the first byte from p[i] on that is not
 // whitespace, or len(p). Most tokens follow no whitespace or one space, so
