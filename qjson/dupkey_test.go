@@ -51,3 +51,38 @@ func feedOne(d *Decoder, p []byte) (Event, bool) {
 	}
 	return Event{}, false
 }
+
+// TestLargeObjectSplitValues splits an object large enough to keep its keys
+// in a set at every byte: the hot path checks a member's key before its
+// value and leaves a value the chunk cuts to the general code, which checks
+// the key again. The second check must not find the key the first one saw.
+func TestLargeObjectSplitValues(t *testing.T) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range 40 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"k` + strconv.Itoa(i) + `": `)
+		b.WriteString([]string{"true", "12345", `"str"`, "[1, 2]", `{"a": null}`, "-1.5e3"}[i%6])
+	}
+	b.WriteByte('}')
+	in := []byte(b.String())
+	for split := 1; split < len(in); split++ {
+		d := NewDecoder()
+		var ev Event
+		ok := false
+		for _, part := range [][]byte{in[:split], in[split:]} {
+			for len(part) > 0 {
+				n, done := d.Feed(part)
+				part = part[n:]
+				if done {
+					ev, ok = d.Event(), true
+				}
+			}
+		}
+		if !ok || ev.Err != nil || ev.Value.Len() != 40 {
+			t.Fatalf("split at %d (%q|%q): ok=%v err=%v", split, in[max(0, split-20):split], in[split:min(len(in), split+20)], ok, ev.Err)
+		}
+	}
+}

@@ -238,7 +238,7 @@ push:
 		m := &blk[:len(blk)+1][len(blk)]
 		if top.object {
 			m.Key = pr.key
-			top.keys |= keyBit(pr.key)
+			top.addKey(pr.key)
 		}
 		m.Value = v
 		d.size += j - i

@@ -181,9 +181,18 @@ func (p *parser) place(inKey bool, key string) *Value {
 	m := &blk[len(blk)-1]
 	if f.object {
 		m.Key = key
-		f.keys |= keyBit(key)
+		f.addKey(key)
 	}
 	return &m.Value
+}
+
+// addKey records key, the key of a member just added, for the duplicate
+// checks of later members.
+func (f *frame) addKey(key string) {
+	f.keys |= keyBit(key)
+	if f.seen != nil {
+		f.seen[key] = struct{}{}
+	}
 }
 
 // keyBit is a key's bit in frame.keys: two keys with different bits are
@@ -276,7 +285,10 @@ const dupLinear = 32
 
 // isDuplicate checks key against an object's members so far: linearly while
 // the object is small, through a set once it is large, so that a hostile
-// object of a million members costs linear time, not quadratic.
+// object of a million members costs linear time, not quadratic. It only
+// looks: the hot path checks a key before its value and may leave that
+// value to the general code, which checks the key again (addKey records
+// the key once the member is added).
 func isDuplicate(f *frame, members []Member, key string) bool {
 	if len(members) < dupLinear {
 		return hasKey(members, key)
@@ -289,11 +301,8 @@ func isDuplicate(f *frame, members []Member, key string) bool {
 			f.seen[members[i].Key] = struct{}{}
 		}
 	}
-	if _, ok := f.seen[key]; ok {
-		return true
-	}
-	f.seen[key] = struct{}{}
-	return false
+	_, ok := f.seen[key]
+	return ok
 }
 
 func hasKey(members []Member, key string) bool {

@@ -1,0 +1,154 @@
+package qjson_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// The Decoder makes the strings and members of values in shared blocks
+// (see arena.go and parser): a kept value must keep alive all it reaches,
+// whatever block it lies in, and a value must not change when later
+// messages fill the blocks. TestKeptValuesSurviveCollection keeps every
+// value of a stream with messages of all sizes, from a few bytes to
+// several blocks, fed in random pieces while the collector runs without
+// pause, then overwrites freed memory and checks every value against its
+// source.
+
+// arenaValue generates a value of about size bytes of JSON, nested up to
+// depth, with distinct keys.
+func arenaValue(r *rand.Rand, size, depth int) qjson.Value {
+	switch k := r.IntN(10); {
+	case size < 16 || depth == 0 || k < 3:
+		switch r.IntN(5) {
+		case 0:
+			return qjson.IntValue(r.Int64())
+		case 1:
+			return qjson.BoolValue(r.IntN(2) == 0)
+		case 2:
+			return qjson.NullValue()
+		}
+		n := r.IntN(max(size, 1) + 1)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + r.IntN(26))
+		}
+		if n > 0 && r.IntN(4) == 0 {
+			b[r.IntN(n)] = '\n' // escaped in the encoding
+		}
+		return qjson.StringValue(string(b) + strings.Repeat("é", r.IntN(2)))
+	case k < 6:
+		n := 1 + r.IntN(min(size/16, 600)+1)
+		elems := make([]qjson.Value, n)
+		for i := range elems {
+			elems[i] = arenaValue(r, size/n, depth-1)
+		}
+		return qjson.ArrayValue(elems...)
+	default:
+		n := r.IntN(min(size/16, 600) + 1)
+		members := make([]qjson.Member, n)
+		for i := range members {
+			members[i] = qjson.Member{Key: "k" + strconv.Itoa(i) + strings.Repeat("x", r.IntN(20)), Value: arenaValue(r, size/max(n, 1), depth-1)}
+		}
+		return qjson.ObjectValue(members...)
+	}
+}
+
+func TestKeptValuesSurviveCollection(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+
+	for _, fast := range []bool{true, false} {
+		was := qjson.SetFastPath(fast)
+		r := rand.New(rand.NewPCG(1, uint64(len(strconv.FormatBool(fast)))))
+		var want []string // each message's value, parsed alone
+		var stream []byte
+		for len(stream) < 3<<20 {
+			size := 1 << r.IntN(18) // 1 B .. 128 KiB, chunks are 64 KiB
+			v := arenaValue(r, size, 1+r.IntN(8))
+			if k := v.Kind(); k != qjson.Array && k != qjson.Object {
+				v = qjson.ArrayValue(v)
+			}
+			enc := qjson.AppendValue(nil, v)
+			ev, ok := feedOne(qjson.NewDecoder(), enc)
+			if !ok || ev.Err != nil {
+				t.Fatalf("%q: %v", enc, ev.Err)
+			}
+			want = append(want, dump(ev.Value))
+			stream = append(stream, enc...)
+		}
+		d := qjson.NewDecoder()
+		var kept []qjson.Value
+		for off := 0; off < len(stream); {
+			n := 1 + r.IntN(8192)
+			if r.IntN(4) == 0 {
+				n = 1 + r.IntN(4)
+			}
+			p := stream[off:min(off+n, len(stream))]
+			off += len(p)
+			for len(p) > 0 {
+				k, ok := d.Feed(p)
+				p = p[k:]
+				if ok {
+					ev := d.Event()
+					if ev.Err != nil {
+						t.Fatalf("message %d: %v", len(kept), ev.Err)
+					}
+					kept = append(kept, ev.Value)
+				}
+			}
+		}
+		if len(kept) != len(want) {
+			t.Fatalf("fast path %v: %d values, want %d", fast, len(kept), len(want))
+		}
+		// Reuse what the collector freed, with bytes that look like
+		// neither values nor pointers.
+		runtime.GC()
+		junk := make([][]byte, 0, 4096)
+		for range 4096 {
+			junk = append(junk, bytes.Repeat([]byte{0xAA}, 1<<(6+r.IntN(12))))
+		}
+		runtime.KeepAlive(junk)
+		for i, v := range kept {
+			if got := dump(v); got != want[i] {
+				at := 0
+				for at < min(len(got), len(want[i])) && got[at] == want[i][at] {
+					at++
+				}
+				t.Fatalf("fast path %v: kept value %d of %d changed at byte %d of %d:\n got %.200q\nwant %.200q", fast, i, len(kept), at, len(want[i]), got[max(0, at-40):], want[i][max(0, at-40):])
+			}
+		}
+		qjson.SetFastPath(was)
+	}
+}
+
+// feedOne feeds p whole and returns the first event.
+func feedOne(d *qjson.Decoder, p []byte) (qjson.Event, bool) {
+	for len(p) > 0 {
+		n, ok := d.Feed(p)
+		p = p[n:]
+		if ok {
+			return d.Event(), true
+		}
+	}
+	return qjson.Event{}, false
+}
