@@ -19,8 +19,9 @@ import (
 // messages fill the blocks. TestKeptValuesSurviveCollection keeps every
 // value of a stream with messages of all sizes, from a few bytes to
 // several blocks, fed in random pieces while the collector runs without
-// pause, then overwrites freed memory and checks every value against its
-// source.
+// pause, then overwrites freed memory and checks every value against the
+// message parsed alone. A Decoder with ReuseValues takes the same pieces,
+// and each of its values is checked before the next Feed.
 
 // arenaValue generates a value of about size bytes of JSON, nested up to
 // depth, with distinct keys.
@@ -82,8 +83,8 @@ func TestKeptValuesSurviveCollection(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, uint64(len(strconv.FormatBool(fast)))))
 		var want []string // each message's value, parsed alone
 		var stream []byte
-		for len(stream) < 3<<20 {
-			size := 1 << r.IntN(18) // 1 B .. 128 KiB, chunks are 64 KiB
+		for len(stream) < 2<<20 {
+			size := 1 << r.IntN(18) // 1 B .. 128 KiB, across 16 KiB blocks
 			v := arenaValue(r, size, 1+r.IntN(8))
 			if k := v.Kind(); k != qjson.Array && k != qjson.Object {
 				v = qjson.ArrayValue(v)
@@ -96,8 +97,11 @@ func TestKeptValuesSurviveCollection(t *testing.T) {
 			want = append(want, dump(ev.Value))
 			stream = append(stream, enc...)
 		}
+		// With ReuseValues, each value is checked before the next Feed.
+		reuse := qjson.NewDecoder(qjson.ReuseValues())
 		d := qjson.NewDecoder()
 		var kept []qjson.Value
+		reused := 0
 		for off := 0; off < len(stream); {
 			n := 1 + r.IntN(8192)
 			if r.IntN(4) == 0 {
@@ -105,6 +109,17 @@ func TestKeptValuesSurviveCollection(t *testing.T) {
 			}
 			p := stream[off:min(off+n, len(stream))]
 			off += len(p)
+			for q := p; len(q) > 0; {
+				k, ok := reuse.Feed(q)
+				q = q[k:]
+				if !ok {
+					continue
+				}
+				if ev := reuse.Event(); ev.Err != nil || dump(ev.Value) != want[reused] {
+					t.Fatalf("fast path %v: ReuseValues message %d: %v\n got %.200q\nwant %.200q", fast, reused, ev.Err, dump(ev.Value), want[reused])
+				}
+				reused++
+			}
 			for len(p) > 0 {
 				k, ok := d.Feed(p)
 				p = p[k:]
