@@ -308,7 +308,8 @@ func (g *gen) text(n int) string {
 }
 
 // manyArguments sends a safe command with a random set of argument names,
-// which exercises the order in which qemu-ga reports unexpected ones.
+// which exercises the order in which qemu-ga reports unexpected ones, and
+// sometimes a large set, which exercises the parser's duplicate-key check.
 func (g *gen) manyArguments() string {
 	names := []string{"id", "a", "b", "x", "foo", "id2", "bogus", "arguments", "execute",
 		"handle", "path", "count", "mode", "", "\u00fc", "z9", "buf-b64", "whence", "offset", "qwertyuiop"}
@@ -316,6 +317,17 @@ func (g *gen) manyArguments() string {
 	var parts []string
 	for _, n := range names[:g.r.IntN(14)] {
 		parts = append(parts, `"`+n+`":`+g.pick("1", `"s"`, "null", "[]"))
+	}
+	if g.r.IntN(4) == 0 {
+		// A large object: past the size from which the parser keeps its
+		// keys in a set, sometimes with a key twice.
+		for i := range 20 + g.r.IntN(50) {
+			parts = append(parts, `"k`+strconv.Itoa(i)+`":`+g.pick("1", `"s"`, "true", "[1,2]", `{"a":1}`))
+		}
+		if g.r.IntN(3) == 0 {
+			parts = append(parts, parts[g.r.IntN(len(parts))])
+		}
+		g.r.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
 	}
 	cmd := g.pick("guest-sync", "guest-sync-delimited", "guest-ping", "guest-info")
 	return `{"execute":"` + cmd + `","arguments":{` + strings.Join(parts, ",") + `}}`
