@@ -3,6 +3,7 @@ package qjson_test
 import (
 	"bytes"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -62,7 +63,20 @@ func arenaValue(r *rand.Rand, size, depth int) qjson.Value {
 	}
 }
 
+// QGAFUZZ_KEPT_SEED sets its seed (default 1).
 func TestKeptValuesSurviveCollection(t *testing.T) {
+	seed := uint64(1)
+	if s := os.Getenv("QGAFUZZ_KEPT_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("QGAFUZZ_KEPT_SEED: %v", err)
+		}
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("reproduce: QGAFUZZ_KEPT_SEED=%d go test -run TestKeptValuesSurviveCollection ./qjson/", seed)
+		}
+	}()
 	defer debug.SetGCPercent(debug.SetGCPercent(5))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -80,7 +94,7 @@ func TestKeptValuesSurviveCollection(t *testing.T) {
 
 	for _, fast := range []bool{true, false} {
 		was := qjson.SetFastPath(fast)
-		r := rand.New(rand.NewPCG(1, uint64(len(strconv.FormatBool(fast)))))
+		r := rand.New(rand.NewPCG(seed, uint64(len(strconv.FormatBool(fast)))))
 		var want []string // each message's value, parsed alone
 		var stream []byte
 		for len(stream) < 2<<20 {
