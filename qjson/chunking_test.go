@@ -203,6 +203,10 @@ func appendJSON(t *rapid.T, b []byte, depth int, noisy bool) []byte {
 	default: // object
 		b = append(b, '{')
 		n := rapid.IntRange(0, 4).Draw(t, "members")
+		if rapid.IntRange(0, 15).Draw(t, "large object") == 0 {
+			// Past 32 members the parser keeps the keys in a set.
+			n = rapid.IntRange(30, 40).Draw(t, "many members")
+		}
 		keys := map[string]bool{}
 		first := true
 		for range n {
