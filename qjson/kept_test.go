@@ -100,6 +100,17 @@ func TestKeptValuesSurviveCollection(t *testing.T) {
 		for len(stream) < 2<<20 {
 			size := 1 << r.IntN(18) // 1 B .. 128 KiB, across 16 KiB blocks
 			v := arenaValue(r, size, 1+r.IntN(8))
+			if r.IntN(8) == 0 {
+				// Deeper than the levels the parser keeps between
+				// messages (16).
+				for range 10 + r.IntN(40) {
+					if r.IntN(2) == 0 {
+						v = qjson.ObjectValue(qjson.Member{Key: "d", Value: v}, qjson.Member{Key: "e", Value: qjson.IntValue(1)})
+					} else {
+						v = qjson.ArrayValue(qjson.NullValue(), v)
+					}
+				}
+			}
 			if k := v.Kind(); k != qjson.Array && k != qjson.Object {
 				v = qjson.ArrayValue(v)
 			}
