@@ -66,6 +66,8 @@ func extraStreams() map[string]qgatest.Stream {
 		}
 		return st
 	}
+	largeCut := largeObject(40, -1)
+	largeAt := strings.Index(largeCut, `"k36": `) + len(`"k36": `) + 2 // inside 12345
 	m := map[string]qgatest.Stream{
 		"split-utf8-2":       one("{\"execute\":\"guest-ping\",\"id\":\"\xc3", "\xa9\"}"),
 		"split-utf8-4":       one("{\"execute\":\"\xf0\x9f", "\x98\x80\"}"),
@@ -87,12 +89,35 @@ func extraStreams() map[string]qgatest.Stream {
 		"depth-1024-in-cmd":  one(`{"execute":"guest-ping","id":` + strings.Repeat("[", 1022) + strings.Repeat("]", 1022) + "}"),
 		"depth-1025-in-cmd":  one(`{"execute":"guest-ping","id":` + strings.Repeat("[", 1024) + strings.Repeat("]", 1024) + "}"),
 		"info-and-delimited": one(`{"execute":"guest-info"}`, "\xff"+`{"execute":"guest-sync-delimited","arguments":{"id":3}}`),
+		// Past 32 members the parser keeps an object's keys in a set; a
+		// read that cuts a value there once made a false duplicate key.
+		"large-object-split": one(largeCut[:largeAt], largeCut[largeAt:]),
+		"large-object-dup":   one(largeObject(40, 36)),
 	}
 	for i := uint64(0); i < 4; i++ {
 		st := qgatest.GenStream(rand.New(rand.NewPCG(7, i)), qgatest.StreamOptions{Pieces: 6, LongString: 256})
 		m[fmt.Sprintf("generated-%d", i)] = st
 	}
 	return m
+}
+
+// largeObject returns a guest-ping request whose id is an object of n
+// members, member dup repeating the first member's key (none if -1).
+func largeObject(n, dup int) string {
+	var b strings.Builder
+	b.WriteString(`{"execute":"guest-ping","id":{`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		k := i
+		if i == dup {
+			k = 0
+		}
+		fmt.Fprintf(&b, `"k%d": %s`, k, []string{"true", "12345", `"str"`, "[1, 2]", `{"a": null}`}[i%5])
+	}
+	b.WriteString("}}")
+	return b.String()
 }
 
 // delimiterSeeds are agent→host streams for the delimiter target (see
