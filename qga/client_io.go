@@ -217,7 +217,8 @@ func (d *discard) skip(n int, op string) error {
 
 // skipToDelimiter discards input up to and including the next 0xFF. When w
 // is not nil it watches the discarded lines for the agent's refusal of
-// guest-sync-delimited and returns errNoDelimited if it sees one.
+// guest-sync-delimited and, if it sees one, returns a *refusedError with
+// the input consumed up to the end of the refusal.
 func (c *Client) skipToDelimiter(ctx context.Context, dl time.Time, d *discard, w *lineWatch, op string) error {
 	for {
 		seg := c.in.pending()
@@ -226,8 +227,15 @@ func (c *Client) skipToDelimiter(ctx context.Context, dl time.Time, d *discard, 
 		if i >= 0 {
 			upto = seg[:i]
 		}
-		if w != nil && w.scan(upto) {
-			return errNoDelimited
+		if w != nil {
+			if end, length, refused := w.scan(upto); refused {
+				start := c.in.consumed + int64(end-length)
+				c.in.advance(end)
+				if err := d.skip(end, op); err != nil {
+					return err
+				}
+				return &refusedError{offset: start}
+			}
 		}
 		if i >= 0 {
 			c.in.advance(i + 1)

@@ -21,8 +21,16 @@ import (
 // agents that space their output differently.
 const syncLineMax = 128
 
-// errNoDelimited is raised when the agent refuses guest-sync-delimited.
-var errNoDelimited = errors.New("qga: the agent does not implement guest-sync-delimited")
+// refusedError is raised when the agent refuses guest-sync-delimited. The
+// refusal has been consumed, so that the next sync, which may find an agent
+// that was only misread (a corrupted request or reply), starts after it.
+type refusedError struct {
+	offset int64 // where the refusal's line starts in the stream
+}
+
+func (e *refusedError) Error() string {
+	return "qga: the agent does not implement guest-sync-delimited"
+}
 
 // sync runs the configured strategy.
 func (c *Client) sync(ctx context.Context, dl time.Time) error {
@@ -37,14 +45,15 @@ func (c *Client) sync(ctx context.Context, dl time.Time) error {
 		return c.syncPlain(ctx, dl, true)
 	}
 	err := c.syncDelimited(ctx, dl)
-	if err != errNoDelimited {
+	var refused *refusedError
+	if !errors.As(err, &refused) {
 		return err
 	}
 	if c.opts.FallbackPlain {
 		c.resync = ResyncFlushPlain
 		return c.syncPlain(ctx, dl, true)
 	}
-	return &ProtocolError{Offset: c.in.consumed, Reason: "the agent answered guest-sync-delimited with CommandNotFound " +
+	return &ProtocolError{Offset: refused.offset, Reason: "the agent answered guest-sync-delimited with CommandNotFound " +
 		"(use guest-sync: ClientOptions.FallbackPlain or qgafuzz call --no-delimited)"}
 }
 
@@ -238,12 +247,15 @@ type lineWatch struct {
 func (w *lineWatch) reset() { w.n, w.long = 0, false }
 
 // scan consumes seg and reports whether a completed line was the refusal.
-func (w *lineWatch) scan(seg []byte) bool {
-	for len(seg) > 0 {
-		i := bytes.IndexByte(seg, '\n')
-		part := seg
+// If so, end is the index in seg just past the refusal's '\n', and length
+// the length of its line (which may have begun in an earlier seg); the
+// rest of seg is left unscanned.
+func (w *lineWatch) scan(seg []byte) (end, length int, refused bool) {
+	for end < len(seg) {
+		i := bytes.IndexByte(seg[end:], '\n')
+		part := seg[end:]
 		if i >= 0 {
-			part = seg[:i]
+			part = part[:i]
 		}
 		if !w.long {
 			if w.n+len(part) > len(w.buf) {
@@ -253,15 +265,17 @@ func (w *lineWatch) scan(seg []byte) bool {
 			}
 		}
 		if i < 0 {
-			return false
+			return len(seg), 0, false
 		}
+		end += i + 1
 		if !w.long && isRefusal(w.buf[:w.n]) {
-			return true
+			length = w.n + 1
+			w.reset()
+			return end, length, true
 		}
 		w.reset()
-		seg = seg[i+1:]
 	}
-	return false
+	return end, 0, false
 }
 
 // isRefusal reports whether line is qemu-ga's CommandNotFound error for

@@ -297,6 +297,49 @@ func TestClientWithoutDelimited(t *testing.T) {
 	}
 }
 
+// TestClientRefusalConsumed: a refusal of guest-sync-delimited fails its
+// call, pointing at the refusal, and is consumed with it, so that the next
+// call syncs afresh. The refusal may have been a misread (a bit flip made
+// the request or the reply name another command); sim found a client that
+// kept finding the same buffered refusal, and failed every later call.
+func TestClientRefusalConsumed(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	const stale = "stale 123\n"
+	go func() {
+		// Answer the first request with a stale line and a refusal in one
+		// write, so that both sit in the client's buffer, then serve.
+		buf := make([]byte, 0, 256)
+		one := make([]byte, 1)
+		for len(buf) == 0 || buf[len(buf)-1] != '\n' {
+			if _, err := b.Read(one); err != nil {
+				return
+			}
+			buf = append(buf, one[0])
+		}
+		refusal := `{"error": {"class": "CommandNotFound", "desc": "The command guest-sync-delimited has not been found"}}` + "\n"
+		if _, err := b.Write([]byte(stale + refusal)); err != nil {
+			return
+		}
+		srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
+		srv.ServeConn(b)
+	}()
+	c := qga.NewClient(qga.NoDeadlines(a), qga.ClientOptions{Timeout: 2 * time.Second})
+	defer c.Close()
+	_, err := callValue(c, 0, qga.CmdPing, nil)
+	var pe *qga.ProtocolError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "guest-sync-delimited") {
+		t.Fatalf("first call: got %v, want a protocol error naming guest-sync-delimited", err)
+	}
+	if pe.Offset != int64(len(stale)) {
+		t.Errorf("the error points at offset %d, want %d, where the refusal starts", pe.Offset, len(stale))
+	}
+	for n := int64(1); n <= 3; n++ {
+		v, err := callValue(c, 0, qga.CmdSync, syncArgs(n))
+		wantSync(t, v, err, n)
+	}
+}
+
 func TestErrorMessages(t *testing.T) {
 	pe := &qga.ProtocolError{Offset: 10, Excerpt: []byte{0xff, '{'}, Reason: "bad"}
 	if got, want := pe.Error(), "qga: protocol error at offset 10: bad (bytes ff7b)"; got != want {
