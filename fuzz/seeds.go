@@ -155,6 +155,9 @@ func delimiterSeeds() map[string][]byte {
 		// line when a call times out and reads its sync reply after it.
 		"partial-line-dropped": []byte("\x00P\x00W{\"\":{}, \"d\": 2}\x0a{\"\": {\"\": \"\", \"c\": \"\"}}\x0a{\"return\": \x00S}\x0a\x00W{\"return\": {}, \"id\": \x00I}\x0a\x00W{\"return\": {\"\": \"\", \"s\": []}, \"id\": \x00I}\x0a\x00W{\"\"{{}, \"\": \x00I}\x00W{\"return\":\x00S}\x0a\x0a"),
 		"not-implemented":      []byte("\x00W" + `{"error": {"class": "CommandNotFound", "desc": "The command guest-sync-delimited has not been found"}}` + "\n"),
+		// Found by the native engine: a flush-plain sync parsed each of
+		// 49 KiB of empty lines, making an error of garbage per line.
+		"blank-flood": []byte("\x00P\x00L0\n"),
 	}
 }
 

@@ -167,6 +167,11 @@ func (c *Client) skipLine(ctx context.Context, dl time.Time, d *discard, op stri
 
 // isSyncReply reports whether line is exactly {"return": id}.
 func (c *Client) isSyncReply(line []byte, off, id int64) bool {
+	if len(bytes.TrimLeft(line, " \t\r")) == 0 {
+		// Blank: not parsed, as the error made for it would be garbage
+		// for every line of a flood of newlines.
+		return false
+	}
 	v, err := c.parseLine(line, off)
 	if err != nil || v.Kind() != qjson.Object || v.Len() != 1 {
 		return false
