@@ -1,6 +1,7 @@
 package qga_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -309,13 +310,10 @@ func TestClientRefusalConsumed(t *testing.T) {
 	go func() {
 		// Answer the first request with a stale line and a refusal in one
 		// write, so that both sit in the client's buffer, then serve.
-		buf := make([]byte, 0, 256)
-		one := make([]byte, 1)
-		for len(buf) == 0 || buf[len(buf)-1] != '\n' {
-			if _, err := b.Read(one); err != nil {
-				return
-			}
-			buf = append(buf, one[0])
+		// The client writes nothing more before it has its answer, so the
+		// reader holds nothing past the request when the server takes b.
+		if _, err := bufio.NewReader(b).ReadBytes('\n'); err != nil {
+			return
 		}
 		refusal := `{"error": {"class": "CommandNotFound", "desc": "The command guest-sync-delimited has not been found"}}` + "\n"
 		if _, err := b.Write([]byte(stale + refusal)); err != nil {
