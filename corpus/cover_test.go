@@ -143,6 +143,50 @@ func TestMergeAddsOnlyNewCoverage(t *testing.T) {
 	}
 }
 
+// TestMergeKeepsLayout merges into a go-fuzz workdir and into a native
+// corpus: the inputs must go where each engine reads them, in its format,
+// and the inputs already there must stay in view.
+func TestMergeKeepsLayout(t *testing.T) {
+	tl := tool(t)
+	names, data, _ := readAll(t, "parser")
+	root := t.TempDir()
+	work := filepath.Join(root, "work")
+	native := filepath.Join(root, "testdata", "fuzz", "FuzzParser")
+	if _, err := corpus.Write(filepath.Join(work, "corpus"), corpus.GoFuzz, []corpus.Entry{{Name: names[0], Data: data[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := corpus.Write(native, corpus.Native, []corpus.Entry{{Name: names[0], Data: data[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		into, dir string
+		format    corpus.Format
+	}{{work, filepath.Join(work, "corpus"), corpus.GoFuzz}, {native, native, corpus.Native}} {
+		r, err := tl.Merge(context.Background(), "parser", c.into, []string{"parser"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Added == 0 || r.Dir != c.dir || r.Format != c.format {
+			t.Fatalf("merge into %s: %+v", c.into, r)
+		}
+		es, probs, err := corpus.ReadDirs(c.into)
+		if err != nil || len(probs) != 0 || len(es) != 1+r.Added {
+			t.Fatalf("%s after the merge: %d inputs, problems %v, %v; want %d", c.into, len(es), probs, err, 1+r.Added)
+		}
+		for _, e := range es {
+			if e.Format != c.format && !(c.format == corpus.GoFuzz && e.Format == corpus.Raw) {
+				t.Errorf("%s: format %s, want %s", e.Path, e.Format, c.format)
+			}
+			if c.format == corpus.GoFuzz && e.Name != corpus.SHA1Name(e.Data) {
+				t.Errorf("%s: not named by its SHA-1", e.Path)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 1 {
+		t.Fatalf("the workdir holds %d entries besides corpus/", len(ents)-1)
+	}
+}
+
 // TestMinimizeFullDisk minimizes into a directory on a tiny file system:
 // the command fails, and neither the output directory nor a temporary
 // directory is left behind.

@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,6 +42,20 @@ func (p Problem) String() string { return fmt.Sprintf("skipping %s: %v", p.Path,
 // does not exist or cannot be listed is an error; a file that cannot be
 // read or decoded is a Problem.
 func ReadDirs(paths ...string) ([]Entry, []Problem, error) {
+	return readDirs("", paths)
+}
+
+// ReadDirsAs is ReadDirs for inputs known to be in format f: no file's
+// format is guessed from its content, so a libFuzzer input that happens to
+// start with Go's "go test fuzz v1" header stays as it is, and a file of a
+// native corpus that is not a native file is a Problem.
+func ReadDirsAs(f Format, paths ...string) ([]Entry, []Problem, error) {
+	return readDirs(f, paths)
+}
+
+// readDirs reads paths as format as, or guessing each file's format when
+// as is "".
+func readDirs(as Format, paths []string) ([]Entry, []Problem, error) {
 	var out []Entry
 	var probs []Problem
 	for _, p := range paths {
@@ -49,7 +64,7 @@ func ReadDirs(paths ...string) ([]Entry, []Problem, error) {
 			return nil, nil, fmt.Errorf("corpus: %w", err)
 		}
 		if !st.IsDir() {
-			e, err := readEntry(p)
+			e, err := readEntry(p, as)
 			if err != nil {
 				probs = append(probs, Problem{p, err})
 				continue
@@ -57,10 +72,7 @@ func ReadDirs(paths ...string) ([]Entry, []Problem, error) {
 			out = append(out, e)
 			continue
 		}
-		dir := p
-		if sub := filepath.Join(p, "corpus"); isGoFuzzWorkdir(p) {
-			dir = sub
-		}
+		dir := inputDir(p)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("corpus: cannot list %s: %w", dir, err)
@@ -76,7 +88,7 @@ func ReadDirs(paths ...string) ([]Entry, []Problem, error) {
 					continue // sockets, dangling links, ...
 				}
 			}
-			e, err := readEntry(path)
+			e, err := readEntry(path, as)
 			if err != nil {
 				probs = append(probs, Problem{path, err})
 				continue
@@ -103,8 +115,27 @@ func isGoFuzzWorkdir(dir string) bool {
 	return true
 }
 
-func readEntry(path string) (Entry, error) {
-	data, f, err := ReadInput(path)
+// inputDir is the directory that holds the inputs of the corpus directory
+// dir: the corpus/ subdirectory of a go-fuzz workdir, else dir itself.
+func inputDir(dir string) string {
+	if isGoFuzzWorkdir(dir) {
+		return filepath.Join(dir, "corpus")
+	}
+	return dir
+}
+
+func readEntry(path string, as Format) (Entry, error) {
+	var (
+		data []byte
+		f    = as
+		err  error
+	)
+	if data, err = ReadFile(path); err == nil {
+		if as == "" {
+			f = Detect(path, data)
+		}
+		data, err = Decode(f, data)
+	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -119,12 +150,13 @@ func readEntry(path string) (Entry, error) {
 }
 
 // Dedup returns the entries with distinct content (the first of each) and
-// the number of duplicates dropped.
+// the number of duplicates dropped. It keys by hash, so as not to hold a
+// second copy of every input.
 func Dedup(es []Entry) ([]Entry, int) {
-	seen := map[string]bool{}
+	seen := map[[sha256.Size]byte]bool{}
 	var out []Entry
 	for _, e := range es {
-		k := string(e.Data)
+		k := sha256.Sum256(e.Data)
 		if seen[k] {
 			continue
 		}
@@ -136,6 +168,7 @@ func Dedup(es []Entry) ([]Entry, int) {
 
 // WriteResult says what Write did.
 type WriteResult struct {
+	Dir               string // where the files are
 	Written, Existing int
 	Bytes             int64
 }
@@ -146,7 +179,7 @@ type WriteResult struct {
 // file already holding the same input is left alone; a name taken by
 // another input gets the content-addressed name instead. dir is created.
 func Write(dir string, f Format, es []Entry) (WriteResult, error) {
-	var res WriteResult
+	res := WriteResult{Dir: dir}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, fmt.Errorf("corpus: %w", err)
 	}
@@ -157,16 +190,16 @@ func Write(dir string, f Format, es []Entry) (WriteResult, error) {
 			name = FileName(f, e.Data)
 		}
 		path := filepath.Join(dir, name)
-		if old, err := os.ReadFile(path); err == nil {
-			if bytes.Equal(old, content) {
-				res.Existing++
-				continue
-			}
+		same, taken := holds(path, content)
+		if taken && !same {
 			path = filepath.Join(dir, FileName(f, e.Data))
-			if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
-				res.Existing++
-				continue
+			if same, taken = holds(path, content); taken && !same {
+				return res, fmt.Errorf("corpus: %s holds another input; not overwriting it (%d files written before are complete)", path, res.Written)
 			}
+		}
+		if same {
+			res.Existing++
+			continue
 		}
 		if err := fuzz.WriteFileAtomic(path, content); err != nil {
 			return res, fmt.Errorf("corpus: %w (%d files written before the failure are complete)", err, res.Written)
@@ -175,6 +208,16 @@ func Write(dir string, f Format, es []Entry) (WriteResult, error) {
 		res.Bytes += int64(len(e.Data))
 	}
 	return res, nil
+}
+
+// holds reports whether path holds exactly content, and whether anything
+// is at path at all (a file that cannot be read counts as other content).
+func holds(path string, content []byte) (same, taken bool) {
+	if _, err := os.Lstat(path); err != nil {
+		return false, !errors.Is(err, fs.ErrNotExist)
+	}
+	old, err := ReadFile(path)
+	return err == nil && bytes.Equal(old, content), true
 }
 
 // Size returns the total bytes of the entries' inputs.

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,8 +58,19 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q (want native, gofuzz, libfuzzer or raw)", s)
 }
 
-// nativeHeader starts every file of Go's fuzzing corpora.
+// nativeHeader starts every file of Go's fuzzing corpora. Go's engine also
+// reads files whose lines end in CRLF, as editors and checkouts on Windows
+// leave them, so a header line ending in "\r\n" counts too.
 const nativeHeader = "go test fuzz v1\n"
+
+// cutNativeHeader returns b after its native header line, and whether it
+// has one.
+func cutNativeHeader(b []byte) ([]byte, bool) {
+	if rest, ok := bytes.CutPrefix(b, []byte(nativeHeader)); ok {
+		return rest, true
+	}
+	return bytes.CutPrefix(b, []byte("go test fuzz v1\r\n"))
+}
 
 // EncodeNative encodes one input as Go's fuzzing engine writes a corpus
 // entry of a func(*testing.T, []byte) target.
@@ -66,7 +81,7 @@ func EncodeNative(data []byte) []byte {
 // DecodeNative decodes a "go test fuzz v1" file holding one []byte or
 // string value.
 func DecodeNative(b []byte) ([]byte, error) {
-	rest, ok := bytes.CutPrefix(b, []byte(nativeHeader))
+	rest, ok := cutNativeHeader(b)
 	if !ok {
 		return nil, fmt.Errorf("not a Go fuzzing corpus file (no %q header)", strings.TrimSpace(nativeHeader))
 	}
@@ -130,7 +145,7 @@ var libFuzzerArtifact = regexp.MustCompile(`^(crash|leak|timeout|oom|slow-unit|m
 // Detect tells the format of a file from its content and its path.
 func Detect(path string, b []byte) Format {
 	switch {
-	case bytes.HasPrefix(b, []byte(nativeHeader)):
+	case isNative(b):
 		return Native
 	case looksLikeSim(b):
 		return SimTrace
@@ -147,20 +162,39 @@ func Detect(path string, b []byte) Format {
 	return Raw
 }
 
+func isNative(b []byte) bool {
+	_, ok := cutNativeHeader(b)
+	return ok
+}
+
 // looksLikeSim reports whether b is a simulation schedule (a JSON object
-// with a version and a seed) or a trace (its first line is the header
-// written by sim.WriteTrace).
+// whose own members include a version, a seed and a list of ops) or a
+// trace (its first line is the header sim.WriteTrace writes: an object
+// with actor "sim" and a schedule). Only the top level counts, so that a
+// request whose arguments happen to hold such names stays a fuzz input.
 func looksLikeSim(b []byte) bool {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '{' {
 		return false
 	}
 	first, _, _ := bytes.Cut(t, []byte{'\n'})
-	if bytes.Contains(first, []byte(`"actor":"sim"`)) && bytes.Contains(first, []byte(`"schedule"`)) {
+	var head struct {
+		Actor    string          `json:"actor"`
+		Schedule json.RawMessage `json:"schedule"`
+	}
+	if json.Unmarshal(first, &head) == nil && head.Actor == "sim" && isJSONObject(head.Schedule) {
 		return true
 	}
-	return bytes.Contains(t, []byte(`"version"`)) && bytes.Contains(t, []byte(`"seed"`)) &&
-		bytes.Contains(t, []byte(`"ops"`))
+	var sched struct {
+		Version *json.Number      `json:"version"`
+		Seed    *json.Number      `json:"seed"`
+		Ops     []json.RawMessage `json:"ops"`
+	}
+	return json.Unmarshal(t, &sched) == nil && sched.Version != nil && sched.Seed != nil && sched.Ops != nil
+}
+
+func isJSONObject(raw json.RawMessage) bool {
+	return len(raw) > 0 && raw[0] == '{'
 }
 
 // Decode returns the fuzz input held by a file's content in format f.
@@ -174,9 +208,59 @@ func Decode(f Format, b []byte) ([]byte, error) {
 	return b, nil
 }
 
+// MaxFileSize is the largest file the corpus tools read: room for an
+// input that crosses the parser's 64 MiB token limit, with a bound, so
+// that a stray core dump or disk image among the inputs is skipped
+// instead of exhausting memory.
+const MaxFileSize = 128 << 20
+
+// ReadFile reads one corpus or crash file. It must be a regular file (or
+// a link to one) of at most MaxFileSize bytes: a FIFO or a device would
+// block or never end.
+func ReadFile(path string) ([]byte, error) {
+	refuse := func(why string) error { return &fs.PathError{Op: "read", Path: path, Err: errors.New(why)} }
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, refuse("not a regular file but " + fileKind(st.Mode()))
+	}
+	if st.Size() > MaxFileSize {
+		return nil, refuse(fmt.Sprintf("%d bytes, over the %d MiB limit of an input file", st.Size(), MaxFileSize>>20))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileSize { // it grew since the Stat
+		return nil, refuse(fmt.Sprintf("over the %d MiB limit of an input file", MaxFileSize>>20))
+	}
+	return b, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
 // ReadInput reads one input file in any format and decodes it.
 func ReadInput(path string) ([]byte, Format, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -199,8 +283,9 @@ func skipName(name string) bool {
 
 // TargetFromPath guesses the target of an input from its path: a
 // component naming a target's native fuzz function (testdata/fuzz/FuzzParser),
-// or a component naming the target after a crashers/ or corpus/
-// directory, or any component that is a target's name.
+// or a component naming the target after a crashers/ or corpus/ directory.
+// A directory merely named after a target proves nothing (it may be the
+// working directory of an unrelated run), so it does not count.
 func TargetFromPath(path string) (string, bool) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -219,11 +304,6 @@ func TargetFromPath(path string) (string, bool) {
 			if _, ok := fuzz.Lookup(parts[i+1]); ok {
 				return parts[i+1], true
 			}
-		}
-	}
-	for i := len(parts) - 1; i >= 0; i-- {
-		if _, ok := fuzz.Lookup(parts[i]); ok {
-			return parts[i], true
 		}
 	}
 	return "", false

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
 )
@@ -28,6 +31,12 @@ func TestNativeRoundTrip(t *testing.T) {
 	got, err := corpus.DecodeNative([]byte("go test fuzz v1\n// a comment\nstring(\"a\\x00b\")\n"))
 	if err != nil || string(got) != "a\x00b" {
 		t.Fatalf("string value: %q, %v", got, err)
+	}
+	// Go's engine reads files with CRLF line ends, as a Windows checkout
+	// leaves them.
+	got, err = corpus.DecodeNative([]byte("go test fuzz v1\r\n[]byte(\"\\xff\\xff\")\r\n"))
+	if err != nil || string(got) != "\xff\xff" {
+		t.Fatalf("CRLF file: %q, %v", got, err)
 	}
 	for _, bad := range []string{"hello", "go test fuzz v1\n[]byte(\"a\")\nint(1)\n", "go test fuzz v1\n[]byte(\"unterminated)\n", "go test fuzz v1\n"} {
 		if _, err := corpus.DecodeNative([]byte(bad)); err == nil {
@@ -54,6 +63,10 @@ func TestDetect(t *testing.T) {
 		write("schedule.json", `{"version": 1, "seed": 3, "ops": [], "events": []}`):        corpus.SimTrace,
 		write("trace.jsonl", `{"t":0,"actor":"sim","event":"schedule","schedule":{}}`+"\n"): corpus.SimTrace,
 		write("plain", `{"execute":"guest-ping"}`):                                          corpus.Raw,
+		write("crlf", "go test fuzz v1\r\n[]byte(\"x\")\r\n"):                               corpus.Native,
+		// Schedule-like names below the top level: a request, not a schedule.
+		write("request", `{"execute":"guest-info","arguments":{"version":1,"seed":2,"ops":[]}}`): corpus.Raw,
+		write("not-trace", `{"actor":"sim","schedule":"x"}`):                                     corpus.Raw,
 	}
 	for p, want := range cases {
 		b, _ := os.ReadFile(p)
@@ -68,7 +81,7 @@ func TestTargetFromPath(t *testing.T) {
 		"fuzz/testdata/fuzz/FuzzParser/582528ddfad69eb5": "parser",
 		"/x/out/crashers/agent/panic-abc/minimized":      "agent",
 		"corpus/delimiter/x-silent":                      "delimiter",
-		"/tmp/differential/crash-1":                      "differential",
+		"/tmp/differential/crash-1":                      "", // a directory named like a target proves nothing
 		"/tmp/nothing/here":                              "",
 	} {
 		got, ok := corpus.TargetFromPath(path)
@@ -140,12 +153,12 @@ func TestConvertRoundTrip(t *testing.T) {
 	}
 	for _, f := range corpus.ExportFormats {
 		out := filepath.Join(t.TempDir(), string(f))
-		res, probs, err := corpus.Convert(f, out, src)
+		res, probs, err := corpus.Convert("", f, out, src)
 		if err != nil || len(probs) > 0 || res.Written == 0 {
 			t.Fatalf("export %s: %+v %v %v", f, res, probs, err)
 		}
 		back := filepath.Join(t.TempDir(), "back")
-		if _, probs, err := corpus.Convert(corpus.Raw, back, out); err != nil || len(probs) > 0 {
+		if _, probs, err := corpus.Convert(f, corpus.Raw, back, out); err != nil || len(probs) > 0 {
 			t.Fatalf("import %s: %v %v", f, probs, err)
 		}
 		got, _, _ := corpus.ReadDirs(back)
@@ -162,5 +175,149 @@ func TestConvertRoundTrip(t *testing.T) {
 				t.Fatalf("%s: lost %s", f, e.Name)
 			}
 		}
+	}
+}
+
+// TestReadDirsOddFiles checks that a FIFO (named directly or in a
+// directory) and a file over MaxFileSize are reported, not read: one would
+// block for ever, the other exhaust memory.
+func TestReadDirsOddFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "good"), []byte("ok"), 0o644)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "core")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, corpus.MaxFileSize+1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	type result struct {
+		es    []corpus.Entry
+		probs []corpus.Problem
+		err   error
+	}
+	read := func(paths ...string) result {
+		done := make(chan result, 1)
+		go func() {
+			es, probs, err := corpus.ReadDirs(paths...)
+			done <- result{es, probs, err}
+		}()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ReadDirs(%v) blocks", paths)
+			return result{}
+		}
+	}
+	if r := read(dir); r.err != nil || len(r.es) != 1 || len(r.probs) != 1 || r.probs[0].Path != huge {
+		t.Fatalf("directory: %+v", r)
+	}
+	r := read(fifo, huge)
+	if r.err != nil || len(r.es) != 0 || len(r.probs) != 2 {
+		t.Fatalf("files named directly: %+v", r)
+	}
+	for _, p := range r.probs {
+		if msg := p.String(); !strings.Contains(msg, "not a regular file") && !strings.Contains(msg, "limit") {
+			t.Errorf("unclear problem: %s", msg)
+		}
+	}
+}
+
+// TestLayout checks where and how new inputs go into each engine's corpus
+// directory.
+func TestLayout(t *testing.T) {
+	root := t.TempDir()
+	mk := func(rel string, files map[string]string) string {
+		d := filepath.Join(root, rel)
+		os.MkdirAll(d, 0o755)
+		for n, c := range files {
+			os.WriteFile(filepath.Join(d, n), []byte(c), 0o644)
+		}
+		return d
+	}
+	work := mk("work", nil)
+	mk("work/corpus", map[string]string{corpus.SHA1Name([]byte("a")): "a"})
+	cases := []struct {
+		dir     string
+		wantDir string
+		want    corpus.Format
+	}{
+		{work, filepath.Join(work, "corpus"), corpus.GoFuzz},
+		{mk("native", map[string]string{"x": string(corpus.EncodeNative([]byte("x")))}), "", corpus.Native},
+		{mk("testdata/fuzz/FuzzSomething", nil), "", corpus.Native},
+		{mk("FuzzParser", nil), "", corpus.Native},
+		{mk("lf", map[string]string{corpus.SHA1Name([]byte("b")): "b"}), "", corpus.LibFuzzer},
+		{mk("raw", map[string]string{"seed-1": "b"}), "", corpus.Raw},
+		{mk("empty", nil), "", corpus.Raw},
+	}
+	for _, c := range cases {
+		es, _, err := corpus.ReadDirs(c.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.wantDir == "" {
+			c.wantDir = c.dir
+		}
+		if d, f := corpus.Layout(c.dir, es); d != c.wantDir || f != c.want {
+			t.Errorf("Layout(%s) = %s, %s; want %s, %s", c.dir, d, f, c.wantDir, c.want)
+		}
+	}
+}
+
+// TestConvertChecks checks that import reads sources as the format given,
+// without guessing, and that converting a directory into itself is refused.
+func TestConvertChecks(t *testing.T) {
+	src := t.TempDir()
+	looksNative := "go test fuzz v1\n[]byte(\"x\")\n" // a libFuzzer input like any other
+	os.WriteFile(filepath.Join(src, corpus.SHA1Name([]byte(looksNative))), []byte(looksNative), 0o644)
+	out := filepath.Join(t.TempDir(), "raw")
+	res, probs, err := corpus.Convert(corpus.LibFuzzer, corpus.Raw, out, src)
+	if err != nil || len(probs) != 0 || res.Written != 1 {
+		t.Fatalf("import: %+v %v %v", res, probs, err)
+	}
+	if es, _, _ := corpus.ReadDirsAs(corpus.Raw, out); len(es) != 1 || string(es[0].Data) != looksNative {
+		t.Fatalf("imported as %+v, want the file's bytes unchanged", es)
+	}
+	// A native corpus holding a file that is not native: a Problem.
+	nat := t.TempDir()
+	os.WriteFile(filepath.Join(nat, "ok"), corpus.EncodeNative([]byte("x")), 0o644)
+	os.WriteFile(filepath.Join(nat, "stray"), []byte("raw"), 0o644)
+	if _, probs, err := corpus.Convert(corpus.Native, corpus.Raw, t.TempDir(), nat); err != nil || len(probs) != 1 {
+		t.Fatalf("stray file in a native corpus: %v %v", probs, err)
+	}
+	before, _ := os.ReadDir(nat)
+	for _, f := range []corpus.Format{corpus.Raw, corpus.LibFuzzer} {
+		if _, _, err := corpus.Convert(corpus.Native, f, nat, nat); err == nil {
+			t.Errorf("converting %s into itself (as %s) was accepted", nat, f)
+		}
+	}
+	work := t.TempDir()
+	os.Mkdir(filepath.Join(work, "corpus"), 0o755)
+	os.WriteFile(filepath.Join(work, "corpus", "in"), []byte("x"), 0o644)
+	for _, src := range []string{work, filepath.Join(work, "corpus")} {
+		if _, _, err := corpus.Convert("", corpus.GoFuzz, work, src); err == nil {
+			t.Errorf("exporting %s into the go-fuzz workdir %s was accepted", src, work)
+		}
+	}
+	if after, _ := os.ReadDir(nat); len(after) != len(before) {
+		t.Fatalf("the source changed: %d files, was %d", len(after), len(before))
+	}
+}
+
+// TestWriteLongName writes files whose names are near the 255-byte limit,
+// which leaves no room for a temporary name built from the whole name.
+func TestWriteLongName(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("a", 250)
+	if res, err := corpus.Write(dir, corpus.Raw, []corpus.Entry{{Name: name, Data: []byte("x")}}); err != nil || res.Written != 1 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "x" {
+		t.Fatalf("%q, %v", b, err)
 	}
 }

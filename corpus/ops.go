@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
 )
 
 // This file is what `qgafuzz corpus` does: minimize, merge and stats
@@ -154,9 +157,8 @@ func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out s
 // checkOut refuses an output directory that holds files or is one of the
 // inputs, so that minimizing never mixes with or destroys what is there.
 func checkOut(out string, dirs []string) error {
-	ao, _ := filepath.Abs(out)
 	for _, d := range dirs {
-		if ad, _ := filepath.Abs(d); ad == ao {
+		if samePath(d, out) || samePath(inputDir(d), out) {
 			return fmt.Errorf("corpus: --out %s is one of the input directories; write the minimized corpus elsewhere, then swap directories", out)
 		}
 	}
@@ -174,7 +176,7 @@ func writeDirAtomic(out string, es []Entry) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("corpus: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, ".tmp-"+filepath.Base(out)+"-")
+	tmp, err := os.MkdirTemp(parent, fuzz.TempPattern(filepath.Base(out)))
 	if err != nil {
 		return fmt.Errorf("corpus: %w", err)
 	}
@@ -193,6 +195,8 @@ func writeDirAtomic(out string, es []Entry) error {
 // MergeReport says what Merge did.
 type MergeReport struct {
 	Target                        string
+	Dir                           string // where the inputs were added
+	Format                        Format // in which format
 	FilesBefore, Candidates       int
 	Added                         int
 	BytesAdded                    int64
@@ -200,7 +204,8 @@ type MergeReport struct {
 	Skipped                       int
 }
 
-// Merge adds to into the inputs of dirs that add coverage to it.
+// Merge adds to into the inputs of dirs that add coverage to it, in the
+// layout into already has (see Layout).
 func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*MergeReport, error) {
 	if err := os.MkdirAll(into, 0o755); err != nil {
 		return nil, fmt.Errorf("corpus: %w", err)
@@ -209,6 +214,7 @@ func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*
 	if err != nil {
 		return nil, err
 	}
+	dir, format := Layout(into, append(append([]Entry(nil), base.Entries...), base.Failing...))
 	cand, err := t.Measure(ctx, target, dirs...)
 	if err != nil {
 		return nil, err
@@ -219,12 +225,12 @@ func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*
 	for i, k := range keep {
 		sel[i] = cand.Entries[k]
 	}
-	res, err := Write(into, Raw, sel)
+	res, err := Write(dir, format, sel)
 	if err != nil {
 		return nil, err
 	}
 	all := append(append([]Item(nil), base.Items...), pick(cand.Items, keep)...)
-	return &MergeReport{Target: target, FilesBefore: len(base.Entries) + len(base.Failing) + base.Dups,
+	return &MergeReport{Target: target, Dir: dir, Format: format, FilesBefore: len(base.Entries) + len(base.Failing) + base.Dups,
 		Candidates: len(cand.Entries), Added: res.Written, BytesAdded: res.Bytes,
 		FeaturesBefore: len(have), FeaturesAfter: len(Union(all)),
 		Skipped: len(base.Problems) + len(cand.Problems)}, nil
@@ -278,18 +284,83 @@ func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*St
 	return st, nil
 }
 
-// Convert copies the inputs of srcs into dst in format f (import: raw;
-// export: native, gofuzz or libfuzzer). For gofuzz, dst is a go-fuzz
-// workdir and the inputs go to its corpus/ directory.
-func Convert(f Format, dst string, srcs ...string) (WriteResult, []Problem, error) {
-	es, probs, err := ReadDirs(srcs...)
+// Layout tells where and in which format new inputs go in the corpus
+// directory dir, which holds the given entries, so that adding inputs keeps
+// it usable by its engine: a go-fuzz workdir gets SHA-1-named files in its
+// corpus/; a directory of native files (or an empty one named like a
+// native target, FuzzX) gets native files, since Go's engine rejects
+// anything else in testdata/fuzz/FuzzX; a libFuzzer corpus, where every
+// file is named by its content's SHA-1, keeps that naming; anything else
+// gets raw files.
+func Layout(dir string, existing []Entry) (string, Format) {
+	if isGoFuzzWorkdir(dir) {
+		return filepath.Join(dir, "corpus"), GoFuzz
+	}
+	sha1Named := len(existing) > 0
+	for _, e := range existing {
+		if e.Format == Native {
+			return dir, Native
+		}
+		sha1Named = sha1Named && e.Name == SHA1Name(e.Data)
+	}
+	switch {
+	case len(existing) == 0 && isNativeDir(dir):
+		return dir, Native
+	case sha1Named:
+		return dir, LibFuzzer
+	}
+	return dir, Raw
+}
+
+// isNativeDir reports whether dir is named like a corpus of Go's engine:
+// testdata/fuzz/FuzzX, or a directory named after one of qgafuzz's native
+// targets (as in Go's fuzz cache).
+func isNativeDir(dir string) bool {
+	abs, _ := filepath.Abs(dir)
+	base, parent := filepath.Base(abs), filepath.Dir(abs)
+	if strings.HasPrefix(base, "Fuzz") && filepath.Base(parent) == "fuzz" && filepath.Base(filepath.Dir(parent)) == "testdata" {
+		return true
+	}
+	for _, t := range fuzz.Targets() {
+		if base == t.FuncName() {
+			return true
+		}
+	}
+	return false
+}
+
+// Convert copies the inputs of srcs into dst in format to (import: raw;
+// export: native, gofuzz or libfuzzer). from is the sources' format, or ""
+// to tell each file's format from its content. For gofuzz, dst is a
+// go-fuzz workdir and the inputs go to its corpus/ directory. dst may not
+// be one of the sources: converting in place would mix formats in it.
+func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Problem, error) {
+	if to == GoFuzz {
+		dst = filepath.Join(dst, "corpus")
+	}
+	for _, src := range srcs {
+		if samePath(inputDir(src), dst) || samePath(src, dst) {
+			return WriteResult{}, nil, fmt.Errorf("corpus: the output %s is one of the sources; convert into another directory", dst)
+		}
+	}
+	es, probs, err := readDirs(from, srcs)
 	if err != nil {
 		return WriteResult{}, nil, err
 	}
 	es, _ = Dedup(es)
-	if f == GoFuzz {
-		dst = filepath.Join(dst, "corpus")
-	}
-	res, err := Write(dst, f, es)
+	res, err := Write(dst, to, es)
 	return res, probs, err
+}
+
+// samePath reports whether a and b name the same file or directory, links
+// resolved where they exist.
+func samePath(a, b string) bool {
+	resolve := func(p string) string {
+		p, _ = filepath.Abs(p)
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return p
+	}
+	return resolve(a) == resolve(b)
 }

@@ -20,7 +20,7 @@ import (
 // rename.
 func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	f, err := os.CreateTemp(dir, TempPattern(filepath.Base(path)))
 	if err != nil {
 		return err
 	}
@@ -43,6 +43,19 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("fuzz: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// TempPattern is the pattern (for os.CreateTemp and os.MkdirTemp) of the
+// temporary name under which a file or directory named base is written
+// before its rename: hidden, so readers skip it, and with base cut short,
+// so that a name near the file system's 255-byte limit still leaves room
+// for the prefix and the random part.
+func TempPattern(base string) string {
+	const keep = 64
+	if len(base) > keep {
+		base = base[:keep]
+	}
+	return ".tmp-" + base + "-*"
 }
 
 // ReadCorpus reads every regular file of dir (not recursively; hidden and

@@ -26,13 +26,15 @@ Usage: qgafuzz corpus minimize --target T DIR... --out DIR
 minimize keeps a small subset of the inputs that has the coverage of the whole
 set (per-input coverage from Go's fuzzing instrumentation: the coverage
 server is built with go test -c -fuzz=., so run it in the source tree);
-merge adds to --into only the inputs that add coverage; import converts
+merge adds to --into only the inputs that add coverage, in the format --into
+already holds (native files in testdata/fuzz/FuzzX, SHA-1-named files in a
+go-fuzz workdir's corpus/ or a libFuzzer corpus, else raw); import converts
 another engine's corpus into raw files, export converts raw files into an
 engine's format (native: "go test fuzz v1" files for testdata/fuzz/FuzzX or
 the fuzz cache; gofuzz: a go-fuzz workdir's corpus/; libfuzzer: SHA-1-named
 files); stats counts files, bytes, duplicates and, with --target, coverage.
-Unreadable files are reported and skipped; nothing in the input directories
-is changed.
+Unreadable files, and files that are not regular or are over 128 MiB, are
+reported and skipped; nothing in the input directories is changed.
 
 Examples:
   qgafuzz corpus minimize --target parser out/corpus/parser --out /tmp/parser-min
@@ -117,8 +119,8 @@ func runCorpus(e *env, args []string) int {
 			if err != nil {
 				return 0, err
 			}
-			fmt.Fprintf(e.stdout, "corpus merge: %s: %d files in %s; %d candidates, %d added (%s) for new coverage\n",
-				r.Target, r.FilesBefore, *into, r.Candidates, r.Added, byteSize(r.BytesAdded))
+			fmt.Fprintf(e.stdout, "corpus merge: %s: %d files in %s; %d candidates, %d added (%s, as %s files in %s) for new coverage\n",
+				r.Target, r.FilesBefore, *into, r.Candidates, r.Added, byteSize(r.BytesAdded), r.Format, r.Dir)
 			fmt.Fprintf(e.stdout, "coverage: %d features before, %d after\n", r.FeaturesBefore, r.FeaturesAfter)
 			return exitOK, nil
 		})
@@ -130,11 +132,11 @@ func runCorpus(e *env, args []string) int {
 		if err != nil || f == corpus.Raw {
 			return fail("--format must be native, gofuzz or libfuzzer")
 		}
-		dst := f
+		from, dst := corpus.Format(""), f // export: sources are qgafuzz's raw corpora (any format is recognized)
 		if sub == "import" {
-			dst = corpus.Raw
+			from, dst = f, corpus.Raw // the sources are what --format says, whatever their content looks like
 		}
-		res, probs, err := corpus.Convert(dst, *out, pos...)
+		res, probs, err := corpus.Convert(from, dst, *out, pos...)
 		for _, p := range probs {
 			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %s\n", sub, p)
 		}
@@ -143,16 +145,14 @@ func runCorpus(e *env, args []string) int {
 			return exitUsage
 		}
 		fmt.Fprintf(e.stdout, "corpus %s: %d files written (%s) as %s into %s, %d already there, %d skipped\n",
-			sub, res.Written, byteSize(res.Bytes), dst, *out, res.Existing, len(probs))
+			sub, res.Written, byteSize(res.Bytes), dst, res.Dir, res.Existing, len(probs))
 		return exitOK
 	case "stats":
 		if len(pos) == 0 {
 			return fail("want DIR...")
 		}
 		name := *target
-		if name == "" {
-			name, _ = corpus.TargetFromPath(pos[0])
-		} else if !needTarget() {
+		if name != "" && !needTarget() {
 			return exitUsage
 		}
 		print := func(st *corpus.Stats) {

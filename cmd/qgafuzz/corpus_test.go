@@ -26,10 +26,16 @@ func TestCorpusMinimizeAndStats(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "dup"), b, 0o644)
 	os.WriteFile(filepath.Join(src, "broken"), []byte("go test fuzz v1\nint(1)\n"), 0o644)
 
-	code, out, errOut = runCapture("corpus", "stats", src)
+	code, out, errOut = runCapture("corpus", "stats", "--target", "parser", src)
 	if code != exitOK || !regexp.MustCompile(`(?m)^duplicates: [1-9]`).MatchString(out) || !strings.Contains(out, "unreadable: 1") ||
 		!strings.Contains(out, "coverage (parser)") || !strings.Contains(errOut, "broken") {
 		t.Fatalf("stats: %d\n%s%s", code, out, errOut)
+	}
+	// Without --target, no coverage, even in a directory named after a
+	// target: the tool measures it only when asked (it needs the source tree).
+	code, out, errOut = runCapture("corpus", "stats", src)
+	if code != exitOK || !strings.Contains(out, "coverage: not measured") || strings.Contains(out, "coverage (") {
+		t.Fatalf("stats without --target: %d\n%s%s", code, out, errOut)
 	}
 
 	min := filepath.Join(t.TempDir(), "min")

@@ -88,12 +88,17 @@ func runRepro(e *env, args []string) int {
 		return usage("want one FILE (or --seed N); run 'qgafuzz repro --help'")
 	}
 	path := pos[0]
-	b, err := os.ReadFile(path)
+	b, err := corpus.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz repro: cannot read the crash file: %v\n", err)
 		return exitUsage
 	}
 	format := corpus.Detect(path, b)
+	if format == corpus.SimTrace && *target != "" {
+		// The user says what the file is: a fuzz input that happens to
+		// look like a schedule.
+		format = corpus.Raw
+	}
 	if format == corpus.SimTrace {
 		s, err := sim.ParseSchedule(b)
 		if err != nil {
@@ -162,7 +167,7 @@ func detectTarget(path string) (string, string) {
 	}
 	dir := filepath.Dir(path)
 	for _, side := range []string{filepath.Join(dir, "signature.txt"), filepath.Join(dir, "failure.txt"), path + ".txt", path + ".output"} {
-		b, err := os.ReadFile(side)
+		b, err := corpus.ReadFile(side)
 		if err != nil {
 			continue
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,12 +42,31 @@ func TestReproFormats(t *testing.T) {
 		{[]string{"--target", "differential", write("crash-"+corpus.SHA1Name(input), input)}, "libfuzzer", "target differential (from --target)"},
 		{[]string{gofuzz}, "gofuzz", "target agent (from "},
 		{[]string{write("x/crash-aaa", input), "--target", "parser"}, "raw", "target parser (from --target)"},
+		// Go's engine reads native files with CRLF line ends too.
+		{[]string{write("fuzz/testdata/fuzz/FuzzAgent/crlf", fmt.Appendf(nil, "go test fuzz v1\r\n[]byte(%q)\r\n", input))}, "native", "29 bytes, target agent (from the path)"},
+		// Schedule-like names in a request, and --target says what it is.
+		{[]string{"--target", "agent", write("x/request", []byte(`{"execute":"guest-info","arguments":{"version":1,"seed":2,"ops":[]}}`))}, "raw", "target agent (from --target)"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCapture(append([]string{"repro"}, c.args...)...)
 		if code != exitOK || !strings.Contains(out, c.format+" input of") || !strings.Contains(out, c.by) || !strings.Contains(out, "PASS") {
 			t.Errorf("repro %v: exit %d\n%s%s", c.args, code, out, errOut)
 		}
+	}
+}
+
+// TestReproNoGuess checks that a directory merely named after a target,
+// here the working directory, is not taken for the target.
+func TestReproNoGuess(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "agent", "triage")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "input"), []byte("\xff\xff"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	code, out, errOut := runCapture("repro", "input")
+	if code != exitUsage || !strings.Contains(errOut, "give --target") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
 
