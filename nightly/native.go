@@ -10,13 +10,16 @@ import (
 // This file keeps the nightly job's persistent corpus in step with the
 // native engine (fuzz.NativeEngine): the engine's cache is filled from the
 // corpus before a target's run, and what the engine found is carried back
-// after it, so that each night starts where the last one stopped.
+// after it, so that each night starts where the last one stopped. Each
+// side is read as its format (raw, native) without guessing from content,
+// so an input the engine found that looks like a native file or a
+// simulation schedule comes back unchanged.
 
 // fillCache writes the persistent corpus of a target into the engine's
 // cache directory (native format), and returns the number of inputs and
 // the files that could not be read (skipped, left as they are).
 func fillCache(corpusDir, cache string) (int, []corpus.Problem, error) {
-	es, probs, err := corpus.ReadDirs(corpusDir)
+	es, probs, err := corpus.ReadDirsAs(corpus.Raw, corpusDir)
 	if err != nil {
 		if os.IsNotExist(unwrapAll(err)) {
 			return 0, nil, os.MkdirAll(cache, 0o755)
@@ -33,14 +36,14 @@ func fillCache(corpusDir, cache string) (int, []corpus.Problem, error) {
 // corpus lacks into it (raw, content-addressed names). It returns the
 // corpus size after.
 func harvestCache(cache, corpusDir string) (int, error) {
-	es, _, err := corpus.ReadDirs(cache)
+	es, _, err := corpus.ReadDirsAs(corpus.Native, cache)
 	if err != nil {
 		return 0, err
 	}
 	if err := os.MkdirAll(corpusDir, 0o755); err != nil {
 		return 0, err
 	}
-	have, _, err := corpus.ReadDirs(corpusDir)
+	have, _, err := corpus.ReadDirsAs(corpus.Raw, corpusDir)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,48 @@
+package nightly
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+)
+
+// TestCacheRoundTrip carries a persistent corpus into the engine's cache
+// and back: inputs that look like a native file or a simulation schedule
+// are inputs like any other and must come back byte for byte.
+func TestCacheRoundTrip(t *testing.T) {
+	inputs := []string{
+		"{\"execute\":\"guest-ping\"}",
+		"go test fuzz v1\n[]byte(\"x\")\n",
+		"go test fuzz v1\r\nstring(\"y\")\r\n",
+		`{"version":1,"seed":2,"ops":[]}`,
+		"\xff\x00",
+	}
+	src, cache, back := t.TempDir(), filepath.Join(t.TempDir(), "FuzzParser"), t.TempDir()
+	for i, in := range inputs {
+		if err := os.WriteFile(filepath.Join(src, string(rune('a'+i))), []byte(in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, probs, err := fillCache(src, cache)
+	if err != nil || len(probs) != 0 || n != len(inputs) {
+		t.Fatalf("fillCache: %d inputs, %v, %v", n, probs, err)
+	}
+	if n, err := harvestCache(cache, back); err != nil || n != len(inputs) {
+		t.Fatalf("harvestCache: %d inputs, %v", n, err)
+	}
+	es, _, err := corpus.ReadDirsAs(corpus.Raw, back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range es {
+		got[string(e.Data)] = true
+	}
+	for _, in := range inputs {
+		if !got[in] {
+			t.Errorf("lost or changed: %q", in)
+		}
+	}
+}
