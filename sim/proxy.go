@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/qjson"
@@ -38,6 +39,18 @@ type Proxy struct {
 	// MaxConns stops Serve after this many connections have been served
 	// (0: serve until the context ends).
 	MaxConns int
+	// Drain bounds how long the upstream is still read, for replies to
+	// arrive, once the host's side has ended or the proxy is stopping,
+	// before the upstream is closed anyway (5s if zero). Replies read
+	// then still reach a host that reads on.
+	Drain time.Duration
+}
+
+func (p *Proxy) drain() time.Duration {
+	if p.Drain <= 0 {
+		return 5 * time.Second
+	}
+	return p.Drain
 }
 
 // NewProxy checks that every fault can act on a real connection.
@@ -113,9 +126,10 @@ func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 }
 
 // serveConn proxies one client. When the client is done (or a reconnect
-// fault cuts it), the upstream write side is shut down and the upstream
-// is read to its end before closing, so that a real qemu-ga never sees a
-// connection closed with replies unread (qemu-ga 7.2 exits on that).
+// fault cuts it, or the proxy stops), the upstream write side is shut down
+// and the upstream is read to its end (for at most Drain) before closing,
+// so that a real qemu-ga never sees a connection closed with replies
+// unread (qemu-ga 7.2 exits on that).
 func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 	defer client.Close()
 	up, err := p.Dial(ctx)
@@ -125,19 +139,30 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 	}
 	defer up.Close()
 	p.logf("conn %d: open", conn)
-	var once sync.Once
-	hangup := func() { once.Do(func() { p.logf("conn %d: client connection cut", conn); client.Close() }) }
-	stop := context.AfterFunc(ctx, func() { client.Close(); up.Close() })
+	// gone is closed when the proxy cuts the client: the replies still
+	// read from upstream are then dropped at once, without their delays.
+	gone := make(chan struct{})
+	var goneOnce, hangOnce sync.Once
+	cut := func() { goneOnce.Do(func() { close(gone); client.Close() }) }
+	hangup := func() { hangOnce.Do(func() { p.logf("conn %d: client connection cut", conn); cut() }) }
+	stop := context.AfterFunc(ctx, func() {
+		cut()
+		up.SetWriteDeadline(time.Now().Add(p.drain())) // an upstream that reads nothing cannot hold the stop
+	})
 	defer stop()
+	var drainBy atomic.Int64 // when the upstream is closed even if it is still open (unix ns; 0: not yet)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.pump(conn, SiteA2H, up, client, hangup)
+		p.pump(conn, SiteA2H, up, client, hangup, gone, &drainBy)
 		if cw, ok := client.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
 	}()
-	p.pump(conn, SiteH2A, client, up, hangup)
+	p.pump(conn, SiteH2A, client, up, hangup, nil, nil)
+	deadline := time.Now().Add(p.drain())
+	drainBy.Store(deadline.UnixNano())
+	up.SetReadDeadline(deadline) // wakes the reply pump to take the deadline in
 	if cw, ok := up.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	} else {
@@ -147,8 +172,10 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 	p.logf("conn %d: closed", conn)
 }
 
-// pump copies src to dst chunk by chunk, through the faults of dir.
-func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func()) {
+// pump copies src to dst chunk by chunk, through the faults of dir. Once
+// gone is closed, dst is not written, nor waited for. Once drainBy is set,
+// src is read until then at most.
+func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone <-chan struct{}, drainBy *atomic.Int64) {
 	var insts []*faultInst
 	seen := map[string]uint64{}
 	for i, f := range p.Faults {
@@ -194,8 +221,14 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func()) {
 			}
 		}
 		for _, s := range c.Segs {
-			if s.Gap > 0 {
-				time.Sleep(s.Gap)
+			if s.Gap > 0 && dstOK {
+				t := time.NewTimer(s.Gap)
+				select {
+				case <-t.C:
+				case <-gone:
+					t.Stop()
+					dstOK = false
+				}
 			}
 			if dstOK && len(s.Data) > 0 {
 				if _, err := dst.Write(s.Data); err != nil {
@@ -204,20 +237,38 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func()) {
 			}
 		}
 	}
+	drainTime := func() time.Time {
+		if drainBy == nil {
+			return time.Time{}
+		}
+		if ns := drainBy.Load(); ns != 0 {
+			return time.Unix(0, ns)
+		}
+		return time.Time{}
+	}
 	buf := make([]byte, 4096)
 	for {
+		var deadline time.Time
 		if sp.pending() {
-			src.SetReadDeadline(time.Now().Add(idle))
-		} else {
-			src.SetReadDeadline(time.Time{})
+			deadline = time.Now().Add(idle)
 		}
+		if d := drainTime(); !d.IsZero() && (deadline.IsZero() || d.Before(deadline)) {
+			deadline = d
+		}
+		src.SetReadDeadline(deadline)
 		n, err := src.Read(buf)
 		for _, chunk := range sp.split(buf[:n]) {
 			send(chunk)
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				send(sp.flush())
+				if rest := sp.flush(); len(rest) > 0 {
+					send(rest)
+				}
+				if d := drainTime(); !d.IsZero() && !time.Now().Before(d) {
+					p.logf("conn %d %s: still open %v after the host's side ended; closing it", conn, dir, p.drain())
+					return
+				}
 				continue
 			}
 			if rest := sp.flush(); len(rest) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -282,5 +283,123 @@ func TestProxyRejectsAgentFaults(t *testing.T) {
 		if _, err := NewProxy(fl, 1, nil); err != nil {
 			t.Fatalf("%s: %v", spec, err)
 		}
+	}
+}
+
+// TestProxyStopDuringStall stops the proxy while a stall holds a reply of
+// a live qemu-ga: the proxy must stop at once, drop the held reply, and
+// still read the upstream to its end, or qemu-ga exits on a connection
+// closed with replies unread.
+func TestProxyStopDuringStall(t *testing.T) {
+	ga := qgatest.StartQemuGA(t)
+	fl, err := ProxyFaults("stall:rate=1,dir=a2h,min=3s,max=3s", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProxy(fl, 1, func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", ga.Socket)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "p.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, l) }()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 2; i++ {
+		if _, err := c.Write([]byte(`{"execute":"guest-ping"}` + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // both replies are with the proxy, held
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy does not stop")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the proxy took %v to stop: it waited out the stall", d)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !ga.Alive() {
+		t.Fatalf("qemu-ga exited: %s", ga.LogTail(5))
+	}
+	cl, err := qga.DialClient(context.Background(), "unix:"+ga.Socket, qga.ClientOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Execute(context.Background(), "guest-ping", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestProxyDrainBounded: an upstream that never closes its side cannot
+// hold a connection (nor Serve, with MaxConns) for ever.
+func TestProxyDrainBounded(t *testing.T) {
+	dir := t.TempDir()
+	ul, err := net.Listen("unix", filepath.Join(dir, "up.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	go func() {
+		c, err := ul.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(io.Discard, c) // reads everything, answers nothing, and after EOF stays open
+		time.Sleep(time.Minute)
+	}()
+	p, err := NewProxy(nil, 1, func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", filepath.Join(dir, "up.sock"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.MaxConns, p.Drain = 1, 300*time.Millisecond
+	log := &proxyLog{}
+	p.Log = log.add
+	l, err := net.Listen("unix", filepath.Join(dir, "p.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(context.Background(), l) }()
+	c, err := net.Dial("unix", filepath.Join(dir, "p.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte(`{"execute":"guest-ping"}`))
+	c.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the proxy waits for ever on an upstream that stays open")
+	}
+	if log.count("still open") != 1 {
+		t.Fatalf("the give-up is not logged:\n%s", strings.Join(log.lines, "\n"))
 	}
 }
