@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Addresses are written "unix:PATH" or "tcp:HOST:PORT", the forms qgafuzz
@@ -19,14 +21,23 @@ func ParseAddr(addr string) (network, address string, err error) {
 		return "", "", fmt.Errorf("qga: address %q: want unix:PATH or tcp:HOST:PORT", addr)
 	}
 	switch kind {
-	case "unix", "tcp":
+	case "unix":
+		return kind, rest, nil
+	case "tcp":
+		if _, port, err := net.SplitHostPort(rest); err != nil || port == "" {
+			return "", "", fmt.Errorf("qga: address %q: want tcp:HOST:PORT", addr)
+		}
 		return kind, rest, nil
 	}
 	return "", "", fmt.Errorf("qga: address %q: unknown kind %q, want unix:PATH or tcp:HOST:PORT", addr, kind)
 }
 
 // Listen listens on addr. A unix socket file left behind by a process that
-// is gone is removed first; one that still accepts connections is an error.
+// is gone (connecting to it is refused) is removed first. Any other socket
+// file is left alone and is an error: one that accepts connections, and
+// one whose listen backlog is full (connecting fails with EAGAIN), which
+// is a busy agent such as qemu-ga serving a client with others waiting,
+// not a dead one.
 func Listen(addr string) (net.Listener, error) {
 	network, address, err := ParseAddr(addr)
 	if err != nil {
@@ -34,9 +45,15 @@ func Listen(addr string) (net.Listener, error) {
 	}
 	if network == "unix" {
 		if fi, err := os.Lstat(address); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			if c, err := net.Dial("unix", address); err == nil {
+			c, err := net.DialTimeout("unix", address, time.Second)
+			switch {
+			case err == nil:
 				c.Close()
 				return nil, fmt.Errorf("qga: %s: another process is listening there", address)
+			case errors.Is(err, syscall.EAGAIN):
+				return nil, fmt.Errorf("qga: %s: another process is listening there (its backlog is full)", address)
+			case !errors.Is(err, syscall.ECONNREFUSED):
+				return nil, fmt.Errorf("qga: %s: cannot tell whether another process listens there, so leaving it: %w", address, err)
 			}
 			os.Remove(address)
 		}

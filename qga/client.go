@@ -81,6 +81,11 @@ const (
 	DefaultMaxDiscard = 64 << 20
 	// DefaultDrainTimeout bounds the drain done by Close.
 	DefaultDrainTimeout = 500 * time.Millisecond
+	// MinReplySize is the least MaxReplySize: room for every sync reply
+	// (0xFF, {"return": N} with N of up to 20 characters, newline: 34
+	// bytes), without which no call could resynchronise; it would wait
+	// for a reply it cannot read until its deadline.
+	MinReplySize = 64
 )
 
 // ClientOptions configure a Client. The zero value is the careful client
@@ -91,7 +96,7 @@ type ClientOptions struct {
 	// reply together.
 	Timeout time.Duration
 	// MaxReplySize is the longest reply line accepted, in bytes
-	// (DefaultMaxReplySize if zero). A longer reply fails the call with
+	// (DefaultMaxReplySize if zero, MinReplySize if less). A longer reply fails the call with
 	// *ReplyTooLargeError after reading MaxReplySize+1 bytes of it; the
 	// line buffer never grows beyond that. It also caps the JSON tokens of
 	// one reply at MaxReplySize/64 (at least 4096).
@@ -169,6 +174,7 @@ func NewClient(t Transport, opts ClientOptions) *Client {
 	if opts.MaxReplySize <= 0 {
 		opts.MaxReplySize = DefaultMaxReplySize
 	}
+	opts.MaxReplySize = max(opts.MaxReplySize, MinReplySize)
 	if opts.MaxDiscard <= 0 {
 		opts.MaxDiscard = DefaultMaxDiscard
 	}

@@ -351,3 +351,27 @@ func TestErrorMessages(t *testing.T) {
 	wantErr(t, rt, qga.ErrReplyTooLarge)
 	wantErr(t, pe, qga.ErrProtocol)
 }
+
+// TestClientTinyReplyLimit: a MaxReplySize below the size of a sync reply
+// is raised to MinReplySize, so calls resynchronise, and a reply over the
+// limit fails at once with ReplyTooLargeError instead of the deadline.
+func TestClientTinyReplyLimit(t *testing.T) {
+	addr := serveReference(t, qga.AgentConfig{}, false)
+	for _, limit := range []int{1, 28, qga.MinReplySize} {
+		c := newTestClient(t, addr, qga.ClientOptions{MaxReplySize: limit, Timeout: 5 * time.Second})
+		ctx := context.Background()
+		if err := c.Execute(ctx, "guest-ping", nil, nil); err != nil {
+			t.Fatalf("limit %d: guest-ping: %v", limit, err)
+		}
+		start := time.Now()
+		err := c.Execute(ctx, "guest-info", nil, nil)
+		var tooLarge *qga.ReplyTooLargeError
+		if !errors.As(err, &tooLarge) || tooLarge.Limit != qga.MinReplySize {
+			t.Fatalf("limit %d: guest-info (~3 KB): %v, want a ReplyTooLargeError at %d", limit, err, qga.MinReplySize)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("limit %d: the error took %v", limit, d)
+		}
+		c.Close()
+	}
+}

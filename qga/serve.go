@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 )
 
@@ -30,11 +31,20 @@ type Server struct {
 	// OnDisconnect, if set, is called when a client is done, with the
 	// reason (nil for a clean EOF).
 	OnDisconnect func(remote string, err error)
+
+	mu     sync.Mutex
+	l      net.Listener // being served
+	conn   net.Conn     // the client being served
+	closed bool
 }
 
-// Serve accepts clients until the listener is closed (then it returns nil)
-// or a client resets its connection and SurviveReset is false.
+// Serve accepts clients until the listener or the server is closed (then
+// it returns nil) or a client resets its connection and SurviveReset is
+// false.
 func (s *Server) Serve(l net.Listener) error {
+	if !s.hold(l, nil) {
+		return nil
+	}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -43,19 +53,78 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			return err
 		}
+		if !s.hold(nil, c) {
+			return nil
+		}
 		remote := c.RemoteAddr().String()
 		if s.OnConnect != nil {
 			s.OnConnect(remote)
 		}
 		err = s.ServeConn(c)
+		s.release()
 		c.Close()
 		if s.OnDisconnect != nil {
 			s.OnDisconnect(remote, err)
+		}
+		if s.stopped() {
+			return nil
 		}
 		if errors.Is(err, ErrChannelReset) && !s.SurviveReset {
 			return err
 		}
 	}
+}
+
+// Close stops Serve: it closes the listener and the connection of the
+// client being served, as qemu-ga leaves its client when it is told to
+// stop. It returns nil.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.l != nil {
+		s.l.Close()
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	return nil
+}
+
+// hold records the listener or the connection being served, for Close to
+// find; if the server is closed already, it closes it and returns false.
+func (s *Server) hold(l net.Listener, c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		if l != nil {
+			l.Close()
+		}
+		if c != nil {
+			c.Close()
+		}
+		return false
+	}
+	if l != nil {
+		s.l = l
+	}
+	if c != nil {
+		s.conn = c
+	}
+	return true
+}
+
+// release forgets the connection served.
+func (s *Server) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conn = nil
+}
+
+func (s *Server) stopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // ServeConn serves one client until it closes its side. Replies that cannot

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -72,6 +73,10 @@ func runAgent(e *env, args []string) int {
 		}
 		return exitOK
 	}
+	if _, _, err := qga.ParseAddr(*listen); err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz agent: --listen:", err)
+		return exitUsage
+	}
 	l, err := qga.Listen(*listen)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
@@ -82,10 +87,10 @@ func runAgent(e *env, args []string) int {
 	defer signal.Stop(sig)
 	go func() {
 		if _, ok := <-sig; ok {
-			l.Close()
+			srv.Close() // also leaves the client being served, as qemu-ga does
 		}
 	}()
-	fmt.Fprintf(e.stderr, "qgafuzz agent: listening on %s\n", *listen)
+	fmt.Fprintf(e.stderr, "qgafuzz agent: listening on %s\n", listenAddr(l))
 	err = srv.Serve(l)
 	l.Close()
 	if err != nil {
@@ -96,6 +101,12 @@ func runAgent(e *env, args []string) int {
 		return exitTransport
 	}
 	return exitOK
+}
+
+// listenAddr is l's address in qgafuzz's notation: for tcp:HOST:0 the port
+// the system chose, which a user needs in order to connect.
+func listenAddr(l net.Listener) string {
+	return l.Addr().Network() + ":" + l.Addr().String()
 }
 
 type readerFunc func([]byte) (int, error)

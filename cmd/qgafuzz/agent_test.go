@@ -105,3 +105,15 @@ func TestAgentCommandReplaysVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentCommandUsage: a bad --listen address is a usage error (exit 2),
+// not a transport error.
+func TestAgentCommandUsage(t *testing.T) {
+	for _, args := range [][]string{{"--listen", "bogus"}, {"--listen", "unix:"}, {"--listen", "tcp:127.0.0.1"}, {}} {
+		var out, errb syncBuffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
+		if code := run(e, append([]string{"agent"}, args...)); code != exitUsage || errb.String() == "" {
+			t.Errorf("agent %q: exit %d, stderr %q; want 2 with a message", args, code, errb.String())
+		}
+	}
+}

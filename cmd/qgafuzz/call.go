@@ -68,11 +68,15 @@ func runCall(e *env, args []string) int {
 		return usageErr("too many arguments: want COMMAND [ARGS-JSON], got %d arguments", len(pos))
 	case *timeout <= 0:
 		return usageErr("--timeout must be positive")
+	case int64(maxReply) < qga.MinReplySize:
+		return usageErr("--max-reply must be at least %d bytes, room for the sync reply that starts every call", qga.MinReplySize)
 	}
-	if !strings.HasPrefix(*connect, "file:") {
-		if _, _, err := qga.ParseAddr(*connect); err != nil {
-			return usageErr("--connect: %v", err)
+	if path, ok := strings.CutPrefix(*connect, "file:"); ok {
+		if path == "" {
+			return usageErr("--connect %q: want file:PATH", *connect)
 		}
+	} else if _, _, err := qga.ParseAddr(*connect); err != nil {
+		return usageErr("--connect: %v", err)
 	}
 	name := pos[0]
 	var cmdArgs any

@@ -109,8 +109,11 @@ func TestCallUsage(t *testing.T) {
 		{"--connect", addr, "guest-sync", `{"id":1}`, "extra"},
 		{"--connect", addr, "--max-reply", "12XB", "guest-info"},
 		{"--connect", addr, "--timeout", "0s", "guest-info"},
+		{"--connect", addr, "--max-reply", "28", "guest-ping"},
 		{"--connect", addr, "--bogus", "guest-info"},
 		{"--connect", "bogus", "guest-info"},
+		{"--connect", "file:", "guest-info"},
+		{"--connect", "tcp:localhost", "guest-info"},
 		{"--connect", addr, "guest-sync", `{"id":` + strings.Repeat("[", 1100) + strings.Repeat("]", 1100) + `}`},
 	} {
 		code, stdout, stderr := runCallCommand(args...)

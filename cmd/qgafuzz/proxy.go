@@ -27,9 +27,10 @@ qemu-ga in unix-listen mode, or any agent), applying the simulator's byte faults
 to both directions: a seeded, content-aware counterpart of toxiproxy. Requests are
 cut into chunks at message boundaries and replies at line ends, and the faults
 that hit the n-th chunk of connection c in one direction depend only on the seed,
-c, the direction and n. When a client goes away (or the reconnect fault cuts it),
-the upstream connection is half-closed and drained before it is closed, so that
-qemu-ga 7.2 (which exits when a client leaves replies unread) survives.
+c, the direction and n. When a client goes away (or the reconnect fault cuts it,
+or the proxy is stopped with Ctrl-C or SIGTERM), the upstream connection is
+half-closed and drained (for 5s at most) before it is closed, so that qemu-ga 7.2
+(which exits when a client leaves replies unread) survives.
 
 SPEC is a fault list as for "qgafuzz sim --faults" (e.g.
 "fragment:rate=1,max=1" or "ff:rate=0.3,dir=h2a,late:rate=0.1"), "swarm" or "all"
@@ -70,6 +71,9 @@ func runProxy(e *env, args []string) int {
 	if _, _, err := qga.ParseAddr(*upstream); err != nil {
 		return usage("--upstream: %v", err)
 	}
+	if _, _, err := qga.ParseAddr(*listen); err != nil {
+		return usage("--listen: %v", err)
+	}
 	if *maxConns < 0 {
 		return usage("--max-conns must not be negative")
 	}
@@ -100,7 +104,7 @@ func runProxy(e *env, args []string) int {
 	defer l.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logf("listening on " + *listen + ", upstream " + up + ", faults " + specList(fl) + ", seed " + strconv.FormatUint(*seed, 10))
+	logf("listening on " + listenAddr(l) + ", upstream " + up + ", faults " + specList(fl) + ", seed " + strconv.FormatUint(*seed, 10))
 	if err := p.Serve(ctx, l); err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz proxy:", err)
 		return exitTransport

@@ -92,6 +92,8 @@ func TestProxyCommandUsage(t *testing.T) {
 		{}, {"--listen", "unix:/tmp/x.sock"}, {"--listen", "unix:/tmp/x.sock", "--upstream", "bogus"},
 		{"--listen", "unix:/tmp/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", "restart"},
 		{"--listen", "unix:/tmp/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", "nope"},
+		{"--listen", "bogus", "--upstream", "unix:/tmp/y.sock"},
+		{"--listen", "tcp:127.0.0.1", "--upstream", "unix:/tmp/y.sock"},
 	} {
 		var out, errb syncBuffer
 		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}

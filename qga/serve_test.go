@@ -1,0 +1,116 @@
+package qga_test
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+)
+
+// TestListenSocketFiles checks what Listen does with a socket file already
+// at its path: a stale one is replaced; a live one, and a busy one whose
+// backlog is full (as qemu-ga's is while it serves one client and another
+// waits), are left alone.
+func TestListenSocketFiles(t *testing.T) {
+	dir := t.TempDir()
+
+	stale := filepath.Join(dir, "stale.sock")
+	l, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	if l, err = qga.Listen("unix:" + stale); err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	l.Close()
+
+	live := filepath.Join(dir, "live.sock")
+	ll, err := net.Listen("unix", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ll.Close()
+	if _, err := qga.Listen("unix:" + live); err == nil {
+		t.Fatal("took over a live socket")
+	}
+
+	busy := filepath.Join(dir, "busy.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: busy}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	full := false
+	for i := 0; i < 16 && !full; i++ {
+		c, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(c)
+		err = syscall.Connect(c, &syscall.SockaddrUnix{Name: busy})
+		full = errors.Is(err, syscall.EAGAIN)
+	}
+	if !full {
+		t.Fatal("could not fill the listen backlog")
+	}
+	if _, err := qga.Listen("unix:" + busy); err == nil {
+		t.Fatal("took over a busy socket (backlog full)")
+	}
+	if _, err := os.Lstat(busy); err != nil {
+		t.Fatalf("the busy socket file was removed: %v", err)
+	}
+}
+
+// TestServerCloseLeavesClient: Close stops Serve even while a client that
+// sends nothing holds its connection.
+func TestServerCloseLeavesClient(t *testing.T) {
+	l, err := qga.Listen("unix:" + filepath.Join(t.TempDir(), "a.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(`{"execute":"guest-ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 64)); err != nil { // served: the connection is held
+		t.Fatal(err)
+	}
+	srv.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve does not return while a client is connected")
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the client's connection is still open")
+	}
+	srv2 := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
+	srv2.Close()
+	if err := srv2.Serve(l); err != nil { // closed before serving: returns at once
+		t.Fatal(err)
+	}
+}
