@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/nightly"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
@@ -180,10 +181,12 @@ func TestNightlyClean(t *testing.T) {
 	os.MkdirAll(tmp, 0o755)
 	os.MkdirAll(half, 0o755)
 	os.WriteFile(filepath.Join(half, nightly.FileOriginal), []byte("keep me"), 0o644)
-	// An undecodable corpus file is reported and skipped, and left alone.
+	// A corpus file that cannot be used (over corpus.MaxFileSize; sparse,
+	// so it costs no disk) is reported and skipped, and left alone.
 	bad := filepath.Join(out, "corpus", "parser", "broken")
 	os.MkdirAll(filepath.Dir(bad), 0o755)
 	os.WriteFile(bad, []byte("go test fuzz v1\nint(1)\n"), 0o644)
+	os.Truncate(bad, corpus.MaxFileSize+1)
 	code, _ := runNightlyCmd(t, nil, "--budget", "20s", "--out", out, "--targets", "parser", "--sim-runs", "100")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0", code)
@@ -202,7 +205,7 @@ func TestNightlyClean(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(aside[0], nightly.FileOriginal)); string(b) != "keep me" {
 		t.Fatal("a stored file was lost")
 	}
-	if len(r.Notes) != 3 || !strings.Contains(strings.Join(r.Notes, "\n"), "broken: unsupported value") {
+	if len(r.Notes) != 3 || !strings.Contains(strings.Join(r.Notes, "\n"), "broken: ") || !strings.Contains(strings.Join(r.Notes, "\n"), "limit") {
 		t.Fatalf("notes %q", r.Notes)
 	}
 	if b, _ := os.ReadFile(bad); !strings.HasPrefix(string(b), "go test fuzz v1") {
