@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/nightly"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
