@@ -185,6 +185,13 @@ func TestMergeKeepsLayout(t *testing.T) {
 	if ents, _ := os.ReadDir(work); len(ents) != 1 {
 		t.Fatalf("the workdir holds %d entries besides corpus/", len(ents)-1)
 	}
+	fresh := filepath.Join(root, "fresh")
+	if _, err := tl.Merge(context.Background(), "parser", fresh, []string{filepath.Join(root, "missing")}); err == nil {
+		t.Fatal("merging a missing directory succeeded")
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Fatalf("a failed merge left --into behind: %v", err)
+	}
 }
 
 // TestMinimizeFullDisk minimizes into a directory on a tiny file system:

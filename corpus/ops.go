@@ -2,8 +2,10 @@ package corpus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -207,12 +209,13 @@ type MergeReport struct {
 // Merge adds to into the inputs of dirs that add coverage to it, in the
 // layout into already has (see Layout).
 func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*MergeReport, error) {
-	if err := os.MkdirAll(into, 0o755); err != nil {
+	base := &Measured{} // a new corpus: created when the first input is written
+	if _, err := os.Stat(into); err == nil {
+		if base, err = t.Measure(ctx, target, into); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("corpus: %w", err)
-	}
-	base, err := t.Measure(ctx, target, into)
-	if err != nil {
-		return nil, err
 	}
 	dir, format := Layout(into, append(append([]Entry(nil), base.Entries...), base.Failing...))
 	cand, err := t.Measure(ctx, target, dirs...)
