@@ -5,7 +5,9 @@ import (
 	"context"
 	crand "crypto/rand"
 	"errors"
+	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/qjson"
@@ -148,6 +150,7 @@ type Client struct {
 	resync Resync // opts.Resync, or ResyncFlushPlain after a fallback
 	sem    chan struct{}
 	t      Transport
+	tmu    sync.Mutex // guards t between the call's goroutine and an interrupt (interruptOn)
 	rand   rand.Source
 	dec    *qjson.Decoder
 	in     inbuf
@@ -174,7 +177,9 @@ func NewClient(t Transport, opts ClientOptions) *Client {
 	if opts.MaxReplySize <= 0 {
 		opts.MaxReplySize = DefaultMaxReplySize
 	}
-	opts.MaxReplySize = max(opts.MaxReplySize, MinReplySize)
+	// Beyond MaxInt/4 is unlimited in practice, and MaxReplySize+1 must
+	// not overflow.
+	opts.MaxReplySize = min(max(opts.MaxReplySize, MinReplySize), math.MaxInt/4)
 	if opts.MaxDiscard <= 0 {
 		opts.MaxDiscard = DefaultMaxDiscard
 	}
@@ -237,9 +242,16 @@ func DialClient(ctx context.Context, addr string, opts ClientOptions) (*Client, 
 //
 // Errors: *AgentError when the agent answered with an error, or one
 // matching ErrTimeout, ErrClosed, ErrProtocol, ErrReplyTooLarge or
-// ErrInvalidRequest. Commands that send no reply on success
-// (guest-shutdown, guest-suspend-*) end in ErrTimeout.
+// ErrInvalidRequest (also for a result that is not nil or a non-nil
+// pointer), or context.Canceled when ctx is cancelled (the call ends at
+// once, and the next one resynchronises), or encoding/json's error when
+// the reply does not fit result (the channel stays in step). Commands
+// that send no reply on success (guest-shutdown, guest-suspend-*) end in
+// ErrTimeout.
 func (c *Client) Execute(ctx context.Context, command string, args, result any) error {
+	if err := checkResult(command, result); err != nil {
+		return err
+	}
 	argText, err := encodeArgs(args)
 	if err != nil {
 		return err
@@ -248,6 +260,7 @@ func (c *Client) Execute(ctx context.Context, command string, args, result any) 
 		return err
 	}
 	defer c.release()
+	defer c.interruptOn(ctx)()
 	v, err := c.call(ctx, command, argText)
 	if err != nil {
 		return err
@@ -261,6 +274,7 @@ func (c *Client) Sync(ctx context.Context) error {
 		return err
 	}
 	defer c.release()
+	defer c.interruptOn(ctx)()
 	if c.closed {
 		return closedError("sync", nil)
 	}
@@ -318,6 +332,34 @@ func (c *Client) acquire(ctx context.Context) error {
 }
 
 func (c *Client) release() { <-c.sem }
+
+// interruptOn makes a cancelled ctx end the call at once, not at its
+// deadline: it moves the transport's deadlines to the past, which wakes a
+// blocked Read or Write (net.Conn and pollable files allow that from
+// another goroutine); the call then reports ctx's error. No goroutine runs
+// unless ctx is cancelled. The returned function, called when the call
+// ends, waits for an interrupt in progress and makes the next call set its
+// deadlines again.
+func (c *Client) interruptOn(ctx context.Context) (stop func()) {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	unregister := context.AfterFunc(ctx, func() {
+		defer close(done)
+		past := time.Unix(1, 0)
+		c.tmu.Lock()
+		defer c.tmu.Unlock()
+		_ = c.t.SetReadDeadline(past)
+		_ = c.t.SetWriteDeadline(past)
+	})
+	return func() {
+		if !unregister() {
+			<-done
+			c.rdl, c.wdl = time.Time{}, time.Time{}
+		}
+	}
+}
 
 // deadline is the context's deadline, else now + Timeout.
 func (c *Client) deadline(ctx context.Context) time.Time {
@@ -406,7 +448,10 @@ func (c *Client) redial(ctx context.Context) error {
 		return closedError("reconnecting", err)
 	}
 	c.stats.Redials++
-	c.t, c.broken, c.synced = t, false, false
+	c.tmu.Lock()
+	c.t = t
+	c.tmu.Unlock()
+	c.broken, c.synced = false, false
 	c.rdl, c.wdl = time.Time{}, time.Time{}
 	c.in.reset()
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 
 	"github.com/qgafuzz/qgafuzz/qjson"
@@ -59,7 +60,7 @@ func (c *Client) parseLine(line []byte, off int64) (qjson.Value, error) {
 			}
 			return qjson.Value{}, &ReplyTooLargeError{Limit: int64(lim.MaxTokenSize - 1), Offset: off}
 		}
-		return qjson.Value{}, protocolError(off, line, int(e.Offset), "invalid JSON: %s", strconv.QuoteToASCII(e.Desc))
+		return qjson.Value{}, protocolError(off, line, int(e.Offset), "invalid JSON: %s", strconv.QuoteToASCII(cut(e.Desc, maxDescQuoted)))
 	}
 	return ev.Value, nil
 }
@@ -255,7 +256,34 @@ func checkArgs(v qjson.Value, depth, maxDepth int) (int, error) {
 	return 1, nil
 }
 
-// decodeResult stores a "return" value in result (see Execute).
+// maxDescQuoted is the most of a parser error's description a
+// ProtocolError quotes: the description holds the offending token, which
+// a hostile reply can make as long as MaxReplySize, and quoting can make
+// each of its bytes four.
+const maxDescQuoted = 256
+
+// cut returns s, or its first n bytes and "...".
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// checkResult refuses, before anything is sent, a result that cannot hold
+// a value: anything but nil or a non-nil pointer (as json.Unmarshal does).
+func checkResult(command string, result any) error {
+	if result == nil {
+		return nil
+	}
+	if rv := reflect.ValueOf(result); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("%w: the result for %s must be nil or a non-nil pointer, not %T", ErrInvalidRequest, command, result)
+	}
+	return nil
+}
+
+// decodeResult stores a "return" value in result (see Execute), which
+// checkResult accepted.
 func decodeResult(command string, v qjson.Value, result any) error {
 	switch r := result.(type) {
 	case nil:

@@ -159,10 +159,13 @@ func (c *Client) fill(ctx context.Context, dl time.Time, op string) error {
 		in.r, in.w = 0, n
 	}
 	for empty := 0; ; empty++ {
-		if err := c.checkTime(ctx, dl, op); err != nil {
+		// The deadline is set before the time check, so that a
+		// cancellation (interruptOn) either is seen by the check or
+		// moves the deadline after it was set.
+		if err := setDeadline(c.t.SetReadDeadline, &c.rdl, dl, op); err != nil {
 			return err
 		}
-		if err := setDeadline(c.t.SetReadDeadline, &c.rdl, dl, op); err != nil {
+		if err := c.checkTime(ctx, dl, op); err != nil {
 			return err
 		}
 		n, err := c.t.Read(in.buf[in.w:])
@@ -171,6 +174,9 @@ func (c *Client) fill(ctx context.Context, dl time.Time, op string) error {
 			return nil // an error, if lasting, comes back on the next read
 		}
 		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return ctxError(op, cerr)
+			}
 			return transportError(op, err)
 		}
 		if empty == maxEmptyReads {
@@ -182,15 +188,18 @@ func (c *Client) fill(ctx context.Context, dl time.Time, op string) error {
 // write sends all of p under the call's deadline.
 func (c *Client) write(ctx context.Context, dl time.Time, p []byte, op string) error {
 	for len(p) > 0 {
-		if err := c.checkTime(ctx, dl, op); err != nil {
+		if err := setDeadline(c.t.SetWriteDeadline, &c.wdl, dl, op); err != nil {
 			return err
 		}
-		if err := setDeadline(c.t.SetWriteDeadline, &c.wdl, dl, op); err != nil {
+		if err := c.checkTime(ctx, dl, op); err != nil {
 			return err
 		}
 		n, err := c.t.Write(p)
 		p = p[n:]
 		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return ctxError(op, cerr)
+			}
 			return transportError(op, err)
 		}
 	}

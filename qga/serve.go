@@ -22,7 +22,7 @@ const ReadSize = 4096
 // one client at a time (others wait in the listen backlog), parser state
 // kept across clients, each reply written as soon as its request completes.
 type Server struct {
-	Agent *Agent
+	Agent *Agent // answers the requests (required)
 	// SurviveReset keeps serving after a client resets its connection,
 	// instead of stopping as qemu-ga 7.2 does.
 	SurviveReset bool
@@ -32,19 +32,30 @@ type Server struct {
 	// reason (nil for a clean EOF).
 	OnDisconnect func(remote string, err error)
 
-	mu     sync.Mutex
-	l      net.Listener // being served
-	conn   net.Conn     // the client being served
-	closed bool
+	mu        sync.Mutex
+	listeners map[net.Listener]bool // being served
+	conns     map[net.Conn]bool     // clients being served, one per Serve
+	closed    bool
 }
+
+// errNoAgent is returned by a Server without an Agent.
+var errNoAgent = errors.New("qga: Server has no Agent")
 
 // Serve accepts clients until the listener or the server is closed (then
 // it returns nil) or a client resets its connection and SurviveReset is
 // false.
+//
+// Serve may run on several listeners at once, but they then share one
+// Agent and one parser state, which only makes sense if one client at a
+// time is active across them.
 func (s *Server) Serve(l net.Listener) error {
+	if s.Agent == nil {
+		return errNoAgent
+	}
 	if !s.hold(l, nil) {
 		return nil
 	}
+	defer s.release(l, nil)
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -61,7 +72,7 @@ func (s *Server) Serve(l net.Listener) error {
 			s.OnConnect(remote)
 		}
 		err = s.ServeConn(c)
-		s.release()
+		s.release(nil, c)
 		c.Close()
 		if s.OnDisconnect != nil {
 			s.OnDisconnect(remote, err)
@@ -75,23 +86,23 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// Close stops Serve: it closes the listener and the connection of the
-// client being served, as qemu-ga leaves its client when it is told to
+// Close stops Serve: it closes the listeners and the connections of the
+// clients being served, as qemu-ga leaves its client when it is told to
 // stop. It returns nil.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.l != nil {
-		s.l.Close()
+	for l := range s.listeners {
+		l.Close()
 	}
-	if s.conn != nil {
-		s.conn.Close()
+	for c := range s.conns {
+		c.Close()
 	}
 	return nil
 }
 
-// hold records the listener or the connection being served, for Close to
+// hold records a listener or a connection being served, for Close to
 // find; if the server is closed already, it closes it and returns false.
 func (s *Server) hold(l net.Listener, c net.Conn) bool {
 	s.mu.Lock()
@@ -105,20 +116,24 @@ func (s *Server) hold(l net.Listener, c net.Conn) bool {
 		}
 		return false
 	}
+	if s.listeners == nil {
+		s.listeners, s.conns = map[net.Listener]bool{}, map[net.Conn]bool{}
+	}
 	if l != nil {
-		s.l = l
+		s.listeners[l] = true
 	}
 	if c != nil {
-		s.conn = c
+		s.conns[c] = true
 	}
 	return true
 }
 
-// release forgets the connection served.
-func (s *Server) release() {
+// release forgets a listener or a connection no longer served.
+func (s *Server) release(l net.Listener, c net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn = nil
+	delete(s.listeners, l)
+	delete(s.conns, c)
 }
 
 func (s *Server) stopped() bool {
@@ -131,6 +146,9 @@ func (s *Server) stopped() bool {
 // be written (the client is gone) are lost, as in qemu-ga. It returns nil on
 // EOF and ErrChannelReset when the client reset the connection.
 func (s *Server) ServeConn(rw io.ReadWriter) error {
+	if s.Agent == nil {
+		return errNoAgent
+	}
 	buf := make([]byte, ReadSize)
 	writeOK := true
 	for {

@@ -114,3 +114,33 @@ func TestServerCloseLeavesClient(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServerTwoListeners: Close stops every Serve of the server.
+func TestServerTwoListeners(t *testing.T) {
+	dir := t.TempDir()
+	srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
+	done := make(chan error, 2)
+	for _, name := range []string{"1", "2"} {
+		l, err := net.Listen("unix", filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() { done <- srv.Serve(l) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	srv.Close()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d Serve calls still run after Close", 2-i)
+		}
+	}
+	if err := (&qga.Server{}).Serve(nil); err == nil {
+		t.Fatal("a Server without an Agent served")
+	}
+}

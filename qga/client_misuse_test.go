@@ -1,0 +1,167 @@
+package qga_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"math"
+	"net"
+	"os"
+	"regexp"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qjson"
+)
+
+// Tests of the client's contract under misuse and hostile replies: wrong
+// result arguments, extreme options, cancellation, and replies built to
+// make error reporting expensive.
+
+// pipeAgent serves the reference agent on one end of a socket pair (which
+// buffers, as a real channel does, unlike net.Pipe), each reply written
+// after delay, and returns a client on the other end.
+func pipeAgent(t *testing.T, delay time.Duration, opts qga.ClientOptions) *qga.Client {
+	t.Helper()
+	a, b := socketPair(t)
+	srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
+	go srv.ServeConn(delayedWriter{b, delay})
+	c := qga.NewClient(a, opts)
+	t.Cleanup(func() { c.Close(); b.Close() })
+	return c
+}
+
+func socketPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	return conns[0], conns[1]
+}
+
+type delayedWriter struct {
+	net.Conn
+	delay time.Duration
+}
+
+func (w delayedWriter) Write(p []byte) (int, error) {
+	time.Sleep(w.delay)
+	return w.Conn.Write(p)
+}
+
+// TestClientResultChecked: a result that cannot hold a value is refused
+// before anything is sent, not a panic after the reply.
+func TestClientResultChecked(t *testing.T) {
+	c := pipeAgent(t, 0, qga.ClientOptions{Timeout: 5 * time.Second})
+	var n int
+	for _, res := range []any{(*qjson.Value)(nil), (*[]byte)(nil), (*map[string]any)(nil), n} {
+		err := c.Execute(context.Background(), qga.CmdPing, nil, res)
+		if !errors.Is(err, qga.ErrInvalidRequest) {
+			t.Errorf("result %T: %v, want ErrInvalidRequest", res, err)
+		}
+	}
+	if s := c.Stats(); s.Calls != 0 && s.Syncs != 0 {
+		t.Errorf("something was sent: %+v", s)
+	}
+	// A reply that does not fit: encoding/json's error, channel in step.
+	err := c.Execute(context.Background(), qga.CmdPing, nil, &n)
+	var typeErr interface{ Error() string }
+	if err == nil || !errors.As(err, &typeErr) {
+		t.Fatalf("an object into an int: %v", err)
+	}
+	var v qjson.Value
+	if err := c.Execute(context.Background(), qga.CmdPing, nil, &v); err != nil || v.Kind() != qjson.Object {
+		t.Fatalf("the next call: %v, %v", v, err)
+	}
+}
+
+// TestClientHugeLimit: a MaxReplySize meaning "unlimited" works.
+func TestClientHugeLimit(t *testing.T) {
+	c := pipeAgent(t, 0, qga.ClientOptions{MaxReplySize: math.MaxInt, Timeout: 5 * time.Second})
+	if err := c.Execute(context.Background(), qga.CmdPing, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClientCancelMidCall: cancelling the context ends a call blocked on
+// the agent at once, with context.Canceled; the next call resynchronises
+// past the late reply and succeeds.
+func TestClientCancelMidCall(t *testing.T) {
+	c := pipeAgent(t, 300*time.Millisecond, qga.ClientOptions{Timeout: 5 * time.Second})
+	if err := c.Execute(context.Background(), qga.CmdPing, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	err := c.Execute(ctx, qga.CmdSync, map[string]int{"id": 5}, nil)
+	if d := time.Since(start); !errors.Is(err, context.Canceled) || d > time.Second {
+		t.Fatalf("cancelled after 50ms: returned after %v with %v", d, err)
+	}
+	var v qjson.Value
+	if err := c.Execute(context.Background(), qga.CmdSync, map[string]int{"id": 6}, &v); err != nil {
+		t.Fatalf("the call after the cancelled one: %v", err)
+	}
+	if n, _ := v.Int(); n != 6 {
+		t.Fatalf("the call after the cancelled one returned %v", v)
+	}
+}
+
+// TestClientHostileErrorBounded: a 16 MiB reply that is one broken string
+// of bytes that quote to four each gives a short ProtocolError and costs
+// little more than the reply itself.
+func TestClientHostileErrorBounded(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	go func() {
+		sync := regexp.MustCompile(`"guest-sync-delimited".*"id":(\d+)`)
+		r := bufio.NewReader(b)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			if m := sync.FindSubmatch(line); m != nil {
+				b.Write([]byte("\xff{\"return\": " + string(m[1]) + "}\n"))
+				continue
+			}
+			bad := make([]byte, 16<<20-16)
+			bad[0] = '"'
+			for i := 1; i < len(bad)-1; i++ {
+				bad[i] = 0x80
+			}
+			bad[len(bad)-1] = '\n'
+			b.Write(bad)
+		}
+	}()
+	c := qga.NewClient(a, qga.ClientOptions{Timeout: 20 * time.Second, DrainTimeout: time.Millisecond})
+	defer c.Close()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	err := c.Execute(context.Background(), qga.CmdPing, nil, nil)
+	runtime.ReadMemStats(&m1)
+	var pe *qga.ProtocolError
+	if !errors.As(err, &pe) {
+		t.Fatal(err)
+	}
+	if len(pe.Reason) > 2048 || len(pe.Error()) > 4096 {
+		t.Errorf("the error is %d bytes long (reason %d)", len(pe.Error()), len(pe.Reason))
+	}
+	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 128<<20 {
+		t.Errorf("the call allocated %d MiB for a 16 MiB reply", alloc>>20)
+	}
+}
