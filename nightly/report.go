@@ -174,6 +174,20 @@ func buildJUnit(r *Report) *junitSuites {
 		}
 		s.Cases = append(s.Cases, c)
 	}
+	// Errors of the run itself (setup, storing, reports) are a test case
+	// too, so that a CI system never reads a night that could not run as
+	// a pass; an interrupted night is marked as such.
+	if len(r.Errors) > 0 {
+		body := strings.Join(r.Errors, "\n")
+		s.Cases = append(s.Cases, junitCase{Name: "nightly/run", Classname: "qgafuzz.nightly",
+			Error: &junitMessage{Message: firstLine(body), Type: "internal", Body: body}})
+		s.Errors++
+	}
+	if r.Interrupted {
+		s.Cases = append(s.Cases, junitCase{Name: "nightly/budget", Classname: "qgafuzz.nightly",
+			Skipped: &junitMessage{Message: fmt.Sprintf("interrupted after %s of the %s budget", Duration(r.End.Sub(r.Start)), r.Budget)}})
+		s.Skipped++
+	}
 	s.Tests = len(s.Cases)
 	return &junitSuites{Name: "qgafuzz nightly", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors,
 		Time: s.Time, Suites: []junitSuite{s}}
@@ -190,6 +204,18 @@ func writeJUnit(dir string, r *Report) error {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// Problems returns what made the run incomplete: the run's errors and
+// each target's, prefixed with its name.
+func (r *Report) Problems() []string {
+	errs := append([]string(nil), r.Errors...)
+	for _, t := range r.Targets {
+		if t.Error != "" {
+			errs = append(errs, t.Name+": "+t.Error)
+		}
+	}
+	return errs
 }
 
 // summary renders summary.md.
@@ -246,12 +272,7 @@ func summary(r *Report) string {
 	}
 	section("New crashes", func(c Crash) bool { return c.New })
 	section("Suppressed crashes", func(c Crash) bool { return c.Suppressed })
-	errs := append([]string(nil), r.Errors...)
-	for _, t := range r.Targets {
-		if t.Error != "" {
-			errs = append(errs, t.Name+": "+t.Error)
-		}
-	}
+	errs := r.Problems()
 	for _, l := range []struct {
 		title string
 		lines []string

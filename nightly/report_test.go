@@ -1,6 +1,7 @@
 package nightly
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"os"
@@ -114,6 +115,47 @@ func TestCheckOptions(t *testing.T) {
 		err := c.o.Check()
 		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
+		}
+	}
+}
+
+// TestIncompleteRun: a target's error or an error of the run itself makes
+// the night exit 2 (unless it found a new crash), and junit.xml shows the
+// run's errors and an interruption, so that a CI system never reads a night
+// that did not run fully as a clean pass.
+func TestIncompleteRun(t *testing.T) {
+	dir := t.TempDir()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name    string
+		rep     *Report
+		ctx     context.Context
+		exit    int
+		cases   int
+		errs    int
+		skipped int
+	}{
+		{"target error", &Report{Targets: []Target{{Name: "agent", Kind: "qemu-ga", Error: "cannot start qemu-ga"}}}, context.Background(), 2, 1, 1, 0},
+		{"run error", &Report{Errors: []string{"--suppressions: no such file"}}, context.Background(), 2, 1, 1, 0},
+		{"interrupted", &Report{Targets: []Target{{Name: "parser", Kind: "fuzz"}}}, cancelled, 0, 2, 0, 1},
+		{"clean", &Report{Targets: []Target{{Name: "parser", Kind: "fuzz"}}}, context.Background(), 0, 1, 0, 0},
+	} {
+		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+		c.rep.Start, c.rep.Budget = time.Now(), Duration(time.Minute)
+		n := &night{o: Options{Out: out}, rep: c.rep}
+		rep := n.finish(c.ctx)
+		if rep.ExitCode != c.exit {
+			t.Errorf("%s: exit %d, want %d", c.name, rep.ExitCode, c.exit)
+		}
+		x, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ValidateJUnit(t, x, c.cases, 0, c.errs, c.skipped)
+		md, _ := os.ReadFile(filepath.Join(out, "summary.md"))
+		if incomplete := strings.Contains(string(md), "run incomplete"); incomplete != (c.exit == 2) {
+			t.Errorf("%s: summary.md:\n%s", c.name, md)
 		}
 	}
 }

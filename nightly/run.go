@@ -255,7 +255,7 @@ func (n *night) finish(ctx context.Context) *Report {
 	switch {
 	case rep.NewCrashes > 0:
 		rep.ExitCode = 1
-	case len(rep.Errors) > 0:
+	case len(rep.Problems()) > 0:
 		rep.ExitCode = 2
 	}
 	if n.o.Out != "" {

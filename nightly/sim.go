@@ -30,10 +30,16 @@ type simOutcome struct {
 	status   simStatus
 	first    uint64
 	last     uint64
-	failures map[string][]*sim.Result // by signature, lowest seeds first
+	failures map[string][]*sim.Result // by signature, lowest seeds first, keptPerSignature at most
+	hits     map[string]int           // failing seeds by signature, all of them
 	elapsed  time.Duration
 	err      error
 }
+
+// keptPerSignature is how many failing results of one signature the
+// simulation share keeps (the lowest seeds): the first is shrunk and
+// stored, the others are counted only.
+const keptPerSignature = 4
 
 // SimSignature is the deduplication signature of a failing run: the
 // invariant, and for a panic the top frames of its stack.
@@ -49,14 +55,15 @@ func SimSignature(r *sim.Result) string {
 }
 
 // runSim runs seeds from first on until d has passed, ctx is done, or
-// maxRuns seeds ran (0: no limit).
+// maxRuns seeds ran (0: no limit): a seed count never stretches the run
+// past its time. d <= 0 sets no time limit (then maxRuns must be set).
 func runSim(ctx context.Context, first uint64, d time.Duration, maxRuns int, bug qga.Bug, onStatus func(simStatus)) simOutcome {
-	out := simOutcome{first: first, failures: map[string][]*sim.Result{}}
+	out := simOutcome{first: first, failures: map[string][]*sim.Result{}, hits: map[string]int{}}
 	start := time.Now()
 	deadline := start.Add(d)
 	next := first
 	chunk := uint64(16)
-	for ctx.Err() == nil && (maxRuns > 0 || time.Now().Before(deadline)) {
+	for ctx.Err() == nil && (d <= 0 || time.Now().Before(deadline)) {
 		if maxRuns > 0 && out.status.Runs >= maxRuns {
 			break
 		}
@@ -64,8 +71,10 @@ func runSim(ctx context.Context, first uint64, d time.Duration, maxRuns int, bug
 		if maxRuns > 0 {
 			n = min(n, uint64(maxRuns-out.status.Runs))
 		}
+		// Every failing result of the batch is kept, to count it under its
+		// signature; only a few per signature are kept past the batch.
 		b := sim.Batch{Options: sim.Options{Client: sim.Delimited, Faults: "swarm", AgentBug: bug},
-			From: next, To: next + n - 1, KeepFailures: 64}
+			From: next, To: next + n - 1, KeepFailures: int(n)}
 		t0 := time.Now()
 		sum, err := b.Run()
 		if err != nil {
@@ -79,7 +88,10 @@ func runSim(ctx context.Context, first uint64, d time.Duration, maxRuns int, bug
 				continue // nondeterminism is recorded by the batch, not here
 			}
 			sig := SimSignature(r)
-			out.failures[sig] = append(out.failures[sig], r)
+			out.hits[sig]++
+			if len(out.failures[sig]) < keptPerSignature {
+				out.failures[sig] = append(out.failures[sig], r)
+			}
 			out.status.Failures++
 		}
 		// Aim at about a second per batch, so that the deadline and
@@ -154,24 +166,24 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 	if res.err != nil {
 		tr.Error = res.err.Error()
 	}
-	n.replayStoredSchedules(res.failures)
+	n.replayStoredSchedules(res.failures, res.hits)
 	var sigs []string
 	for s := range res.failures {
 		sigs = append(sigs, s)
 	}
 	sort.Strings(sigs)
 	for _, sig := range sigs {
-		rs := res.failures[sig]
+		rs, hits := res.failures[sig], res.hits[sig]
 		tr.Crashes = append(tr.Crashes, sig)
 		slug := Slug("sim", sig)
 		dir := filepath.Join(n.store.dir, "sim", slug)
-		c := Crash{Target: "sim", Signature: sig, Dir: dir, Hits: len(rs), Suppressed: n.supp.Match("sim", sig),
+		c := Crash{Target: "sim", Signature: sig, Dir: dir, Hits: hits, Suppressed: n.supp.Match("sim", sig),
 			Repro: n.reproLine("sim", filepath.Join(dir, FileSchedule)), Summary: rs[0].First().String()}
 		c.New = !c.Suppressed
 		if n.store.exists("sim", slug) {
 			c.KnownBefore = true
 		} else {
-			files, summary, err := simCrashFiles(rs[0], sig, len(rs))
+			files, summary, err := simCrashFiles(rs[0], sig, hits)
 			if err != nil {
 				n.rep.Errors = append(n.rep.Errors, "sim: "+err.Error())
 				continue
@@ -192,7 +204,7 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 // replayStoredSchedules replays the schedules stored by earlier nights: a
 // failure that still happens is reported again (known), one that no
 // longer does is noted as fixed.
-func (n *night) replayStoredSchedules(failures map[string][]*sim.Result) {
+func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits map[string]int) {
 	paths, _ := filepath.Glob(filepath.Join(n.store.dir, "sim", "*", FileSchedule))
 	for _, p := range paths {
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
@@ -212,6 +224,7 @@ func (n *night) replayStoredSchedules(failures map[string][]*sim.Result) {
 		default:
 			if sig := SimSignature(r); len(failures[sig]) == 0 {
 				failures[sig] = []*sim.Result{r}
+				hits[sig] = 1 // the stored schedule itself
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/sim"
@@ -49,5 +50,40 @@ func TestSimShare(t *testing.T) {
 		}
 		t.Logf("bug %s: %s: %s", bug, sig, summary)
 		break
+	}
+}
+
+// TestSimShareCounts: every failing seed is counted, under its signature,
+// though only a few results per signature are kept; and a seed count does
+// not stretch the share past its time.
+func TestSimShareCounts(t *testing.T) {
+	bug, ok := qga.ParseBug("no-delimiter-large-id")
+	if !ok {
+		t.Fatal("no planted bug no-delimiter-large-id")
+	}
+	const seeds = 300
+	out := runSim(context.Background(), 1, 0, seeds, bug, nil)
+	sum, err := (&sim.Batch{Options: sim.Options{Client: sim.Delimited, Faults: "swarm", AgentBug: bug}, From: 1, To: seeds}).Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Failures < 2*keptPerSignature {
+		t.Fatalf("only %d of %d seeds fail: the bug no longer shows", sum.Failures, seeds)
+	}
+	hits := 0
+	for sig, n := range out.hits {
+		hits += n
+		if k := len(out.failures[sig]); k == 0 || k > keptPerSignature {
+			t.Errorf("%s: %d results kept", sig, k)
+		}
+	}
+	if out.status.Failures != sum.Failures || hits != sum.Failures {
+		t.Fatalf("the share counted %d failing seeds (%d by signature), the batch %d", out.status.Failures, hits, sum.Failures)
+	}
+
+	start := time.Now()
+	out = runSim(context.Background(), 1, 300*time.Millisecond, 1<<30, qga.NoBug, nil)
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("a 300ms share with a seed count of 2^30 ran %v (%d seeds)", el, out.status.Runs)
 	}
 }

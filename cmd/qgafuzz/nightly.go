@@ -44,7 +44,7 @@ func runNightly(e *env, args []string) int {
 	corpusDir := fs.String("corpus", "", "persistent corpus, one directory per target (default DIR/corpus)")
 	targets := fs.String("targets", "", "comma-separated targets (default: all)")
 	agent := fs.String("agent", "builtin", "agent under test: builtin, bug:NAME (a planted bug) or qemu-ga")
-	simRuns := fs.Int("sim-runs", 0, "simulate this many seeds (default: as many as its share of the budget allows)")
+	simRuns := fs.Int("sim-runs", 0, "simulate at most this many seeds (default: as many as its share of the budget allows; the budget bounds it either way)")
 	simSeed := fs.Uint64("sim-seed", 0, "first simulation seed (default: from the clock)")
 	noSim := fs.Bool("no-sim", false, "skip the simulation")
 	supp := fs.String("suppressions", "", "file of known crash signatures (one per line, # comments) that do not fail the run")
@@ -88,15 +88,18 @@ func runNightly(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep := nightly.Run(ctx, o)
-	for _, msg := range rep.Errors {
+	problems := rep.Problems()
+	for _, msg := range problems {
 		fmt.Fprintf(e.stderr, "qgafuzz nightly: error: %s\n", msg)
 	}
 	verdict := "all fine: no new crash"
 	switch {
+	case rep.NewCrashes > 0 && len(problems) > 0:
+		verdict = fmt.Sprintf("%d NEW CRASH(ES); run incomplete (%d error(s))", rep.NewCrashes, len(problems))
 	case rep.NewCrashes > 0:
 		verdict = fmt.Sprintf("%d NEW CRASH(ES)", rep.NewCrashes)
 	case rep.ExitCode == 2:
-		verdict = "run incomplete (internal error)"
+		verdict = fmt.Sprintf("run incomplete (%d error(s))", len(problems))
 	}
 	if rep.Interrupted {
 		verdict += " (interrupted)"

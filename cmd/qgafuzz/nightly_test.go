@@ -98,7 +98,14 @@ func readReport(t *testing.T, out string) *nightly.Report {
 	if err := xml.Unmarshal(x, &j); err != nil {
 		t.Fatalf("junit.xml: %v", err)
 	}
-	if j.Failures != r.NewCrashes || len(j.Suites) != 1 || len(j.Suites[0].Cases) != j.Tests || j.Tests != len(r.Targets)+len(r.Crashes) {
+	cases := len(r.Targets) + len(r.Crashes) // one per target and per crash,
+	if len(r.Errors) > 0 {
+		cases++ // and nightly/run when the run itself had errors,
+	}
+	if r.Interrupted {
+		cases++ // and nightly/budget when it was interrupted
+	}
+	if j.Failures != r.NewCrashes || len(j.Suites) != 1 || len(j.Suites[0].Cases) != j.Tests || j.Tests != cases {
 		t.Fatalf("junit.xml disagrees with report.json: %+v", j)
 	}
 	return &r
