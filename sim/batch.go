@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"runtime"
 	"slices"
 	"sync"
@@ -10,7 +11,9 @@ import (
 
 // This file runs many seeds: one worker per core (seeds are independent),
 // a progress callback during long batches, and a summary. With
-// CheckDeterminism every seed runs twice and must give the same trace.
+// CheckDeterminism every seed runs twice and must give the same trace. A
+// batch stops between seeds when its context is done (Ctrl-C), and still
+// summarises the seeds that ran.
 
 // Batch configures a run of many seeds.
 type Batch struct {
@@ -22,13 +25,18 @@ type Batch struct {
 	// every seed).
 	MaxFailures int
 	// KeepFailures is how many failing results (lowest seeds) the summary
-	// keeps (20 if zero).
+	// keeps (DefaultKeepFailures if zero): results hold their whole
+	// workload, and a long batch may fail on most seeds.
 	KeepFailures int
 	// Progress, if set, is called every ProgressEvery (2s if zero) from
 	// another goroutine while the batch runs.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
 }
+
+// DefaultKeepFailures is how many failing results a summary keeps unless
+// Batch.KeepFailures says otherwise.
+const DefaultKeepFailures = 20
 
 // Progress is a snapshot of a running batch.
 type Progress struct {
@@ -59,7 +67,11 @@ type Summary struct {
 	Calls       int            `json:"calls"`
 	Virtual     time.Duration  `json:"virtual_ns"`
 	Elapsed     time.Duration  `json:"elapsed_ns"`
-	// Failed holds the failing results with the lowest seeds.
+	// Interrupted is set when the context stopped the batch before its
+	// last seed; Runs then counts the seeds that ran, From..From+Runs-1.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Failed holds the failing results with the lowest seeds, at most
+	// Batch.KeepFailures of the Failures.
 	Failed []*Result `json:"-"`
 	// Nondeterministic lists seeds whose two runs differed.
 	Nondeterministic []uint64 `json:"nondeterministic,omitempty"`
@@ -74,6 +86,10 @@ func (s *Summary) FailingSeeds() []uint64 {
 	return out
 }
 
+// FailingSeedsOmitted returns how many failing seeds FailingSeeds leaves
+// out because the summary keeps only the lowest.
+func (s *Summary) FailingSeedsOmitted() int { return s.Failures - len(s.Failed) }
+
 // FirstFailure returns the failing result with the lowest seed, or nil.
 func (s *Summary) FirstFailure() *Result {
 	if len(s.Failed) == 0 {
@@ -82,8 +98,14 @@ func (s *Summary) FirstFailure() *Result {
 	return s.Failed[0]
 }
 
-// Run runs the batch. It fails only on bad options.
-func (b *Batch) Run() (*Summary, error) {
+// Run runs every seed of the batch. It fails only on bad options.
+func (b *Batch) Run() (*Summary, error) { return b.RunContext(context.Background()) }
+
+// RunContext runs the batch until its last seed or until ctx is done,
+// whichever comes first. A done ctx stops it between seeds: the seeds
+// under way finish, no other starts, and the summary of those that ran
+// is marked Interrupted. It fails only on bad options.
+func (b *Batch) RunContext(ctx context.Context) (*Summary, error) {
 	if _, err := ResolveFaults(b.Faults, b.From); err != nil {
 		return nil, err
 	}
@@ -96,7 +118,7 @@ func (b *Batch) Run() (*Summary, error) {
 	}
 	keep := b.KeepFailures
 	if keep <= 0 {
-		keep = 20
+		keep = DefaultKeepFailures
 	}
 	steps := b.Steps
 	if steps <= 0 {
@@ -115,6 +137,7 @@ func (b *Batch) Run() (*Summary, error) {
 		next           atomic.Uint64
 		runs, failures atomic.Int64
 		stop           atomic.Bool
+		interrupted    atomic.Bool
 		mu             sync.Mutex
 		firstErr       error
 		wg             sync.WaitGroup
@@ -153,7 +176,13 @@ func (b *Batch) Run() (*Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Seeds are claimed in order and a claimed seed always runs to
+			// the end, so the seeds that ran are a prefix of the batch.
 			for !stop.Load() {
+				if ctx.Err() != nil {
+					interrupted.Store(true)
+					return
+				}
 				i := next.Add(1) - 1
 				if i >= uint64(total) {
 					return
@@ -213,6 +242,7 @@ func (b *Batch) Run() (*Summary, error) {
 		return nil, firstErr
 	}
 	sum.Elapsed = time.Since(start)
+	sum.Interrupted = interrupted.Load() && sum.Runs < total // not when the last seed was already done
 	slices.SortFunc(sum.Failed, func(a, b *Result) int { return cmpU64(a.Seed, b.Seed) })
 	if len(sum.Failed) > keep {
 		sum.Failed = sum.Failed[:keep]

@@ -235,7 +235,9 @@ func TestParseFaults(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"nope", "dup:rate=2", "dup:foo=1", "dup:dir=up", "truncate:dir=h2a",
-		"fragment:min=0", "stall:min=2s,max=1s", "dup:rate", "restart:at=never", "late:extra=-1s"} {
+		"fragment:min=0", "stall:min=2s,max=1s", "dup:rate", "restart:at=never", "late:extra=-1s",
+		// NaN fails every comparison, so range checks alone let it in.
+		"stall:rate=NaN", "dup:rate=nan", "dup:rate=+Inf", "dup:rate=-Inf", "dup:rate=1e400"} {
 		if _, err := ParseFaults(bad); err == nil {
 			t.Errorf("ParseFaults(%q) succeeded", bad)
 		}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -63,8 +64,11 @@ func (p *params) lookup(key, def string) string {
 func (p *params) float(key string, def float64) float64 {
 	s := p.lookup(key, strconv.FormatFloat(def, 'g', 4, 64))
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 {
-		p.fail("%s=%q: want a non-negative number", key, s)
+	// NaN passes every range check (each comparison is false), so it
+	// is refused here with Inf, which no parameter can mean.
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		p.fail("%s=%q: want a finite non-negative number", key, s)
+		return 0
 	}
 	return f
 }

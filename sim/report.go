@@ -154,10 +154,18 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, ", in %.1fs (%.0f seeds/s, %d calls, %s virtual)\n",
 		s.Elapsed.Seconds(), rate, s.Calls, fmtDur(s.Virtual))
+	if s.Interrupted {
+		if s.Runs == 0 {
+			fmt.Fprintf(w, "INTERRUPTED before any seed ran (%d planned)\n", s.To-s.From+1)
+		} else {
+			fmt.Fprintf(w, "INTERRUPTED after %d of %d seeds (seeds %d..%d ran)\n",
+				s.Runs, s.To-s.From+1, s.From, s.From+uint64(s.Runs)-1)
+		}
+	}
 	if seeds := s.FailingSeeds(); len(seeds) > 0 {
 		fmt.Fprintf(w, "failing seeds: %s", joinSeeds(seeds))
-		if s.Failures > len(seeds) {
-			fmt.Fprintf(w, " ... (%d more)", s.Failures-len(seeds))
+		if n := s.FailingSeedsOmitted(); n > 0 {
+			fmt.Fprintf(w, " ... and %d more (only the lowest %d are kept)", n, len(seeds))
 		}
 		fmt.Fprintln(w)
 	}

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/qga"
@@ -34,6 +38,13 @@ reproduces it, and a minimal schedule found by shrinking (fault events and steps
 removed while it still fails). --trace writes the trace (of the minimal schedule
 when a failure was shrunk) as JSON Lines whose first line holds the schedule, so
 that --replay accepts it; --schedule writes the schedule alone.
+
+A batch (--seeds or --runs) lists its lowest 20 failing seeds; the failure
+count covers them all. Ctrl-C or SIGTERM stops a batch between seeds: the
+summary (and --json) covers the seeds that ran and says it was interrupted,
+and the first failure is still shrunk and its files written (a second signal
+ends the process at once). Exit status: 0 no failure (interrupted or not),
+1 a failing seed, 2 usage.
 
 With no seed flag, seeds 1..100 run. By default each seed enables a random subset
 of the faults with random rates (swarm testing); --faults pins a list, e.g.
@@ -98,6 +109,9 @@ func runSim(e *env, args []string) int {
 		})
 		if len(clash) > 0 {
 			return usage("--replay takes the seed, client, faults and steps from the file; drop %s", strings.Join(clash, " "))
+		}
+		if f.schedule != "" {
+			return usage("--replay reads its schedule from %s; drop --schedule (--trace writes the replay's trace)", f.replay)
 		}
 		return simReplay(e, &f)
 	}
@@ -188,15 +202,21 @@ type simJSON struct {
 	SeedsPerSec float64        `json:"seeds_per_second,omitempty"`
 	// Determinism is "ok" or "failed" with --check-determinism (and for
 	// a replay compared with its recorded hash), else empty.
-	Determinism      string            `json:"determinism,omitempty"`
-	Nondeterministic []uint64          `json:"nondeterministic,omitempty"`
-	FailingSeeds     []uint64          `json:"failing_seeds,omitempty"`
-	FaultEvents      map[string]int    `json:"fault_events,omitempty"`
-	First            *sim.Failure      `json:"first_failure,omitempty"`
-	Result           *sim.Result       `json:"result,omitempty"`
-	TraceHash        string            `json:"trace_sha256,omitempty"`
-	Recorded         string            `json:"recorded_sha256,omitempty"`
-	Files            map[string]string `json:"files,omitempty"`
+	Determinism      string   `json:"determinism,omitempty"`
+	Nondeterministic []uint64 `json:"nondeterministic,omitempty"`
+	// Interrupted: Ctrl-C or SIGTERM stopped the batch; Runs seeds ran.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// FailingSeeds are the lowest failing seeds (a batch keeps
+	// sim.DefaultKeepFailures); FailingSeedsOmitted counts those left out,
+	// so that it and the list add up to Failures.
+	FailingSeeds        []uint64          `json:"failing_seeds,omitempty"`
+	FailingSeedsOmitted int               `json:"failing_seeds_omitted,omitempty"`
+	FaultEvents         map[string]int    `json:"fault_events,omitempty"`
+	First               *sim.Failure      `json:"first_failure,omitempty"`
+	Result              *sim.Result       `json:"result,omitempty"`
+	TraceHash           string            `json:"trace_sha256,omitempty"`
+	Recorded            string            `json:"recorded_sha256,omitempty"`
+	Files               map[string]string `json:"files,omitempty"`
 }
 
 func (j *simJSON) emit(e *env) {
@@ -257,7 +277,12 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 				p.Runs, p.Total, p.Rate(), p.Failures, p.Elapsed.Seconds())
 		}
 	}
-	s, err := b.Run()
+	// Ctrl-C and SIGTERM stop the batch between seeds; once it has
+	// stopped, the default handling is back, so that a second signal ends
+	// a slow shrink.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	s, err := b.RunContext(ctx)
+	stopSignals()
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz sim:", err)
 		return exitUsage
@@ -266,8 +291,8 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 	s.WriteText(out)
 	j := &simJSON{Mode: "batch", Client: s.Client, Faults: s.Faults, Steps: s.Steps, Runs: s.Runs,
 		Failures: s.Failures, ByInvariant: s.ByInvariant, Seconds: s.Elapsed.Seconds(),
-		Nondeterministic: s.Nondeterministic, FailingSeeds: s.FailingSeeds(), FaultEvents: s.FaultEvents,
-		Files: map[string]string{}}
+		Nondeterministic: s.Nondeterministic, Interrupted: s.Interrupted, FailingSeeds: s.FailingSeeds(),
+		FailingSeedsOmitted: s.FailingSeedsOmitted(), FaultEvents: s.FaultEvents, Files: map[string]string{}}
 	if s.Elapsed > 0 {
 		j.SeedsPerSec = float64(s.Runs) / s.Elapsed.Seconds()
 	}
@@ -284,10 +309,18 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 	if first := s.FirstFailure(); first != nil && first.Failed() {
 		j.First = sim.NewFailure(first, o, !f.noShrink, f.trace != "")
 		j.First.WriteText(out)
+		// Without a minimal replay (--no-shrink, or shrinking failed) the
+		// files are the failing seed's own; the batch dropped its trace.
 		traced := j.First.MinimalResult
-		if traced == nil && f.trace != "" {
-			o.Seed, o.Trace = first.Seed, true
-			traced, _ = sim.Run(o)
+		if traced == nil {
+			traced = first
+			if f.trace != "" {
+				o.Seed, o.Trace = first.Seed, true
+				if traced, err = sim.Run(o); err != nil {
+					fmt.Fprintln(e.stderr, "qgafuzz sim: tracing the first failure:", err)
+					return exitUsage
+				}
+			}
 		}
 		if c := writeFiles(e, f, traced, j.First, out, j.Files); c != exitOK {
 			return c
@@ -334,7 +367,6 @@ func simReplay(e *env, f *simFlags) int {
 			fmt.Fprintf(out, "NONDETERMINISTIC: the recorded trace had sha256 %s\n", s.TraceHash)
 		}
 	}
-	f.schedule = "" // the schedule is the input
 	if c := writeFiles(e, f, r, nil, out, j.Files); c != exitOK {
 		return c
 	}

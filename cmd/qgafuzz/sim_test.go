@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/sim"
 )
@@ -139,7 +143,7 @@ func TestSimUsage(t *testing.T) {
 		{"--client", "reckless"}, {"--seeds", "5..1"}, {"--seeds", "1..5", "--seed", "2"},
 		{"--faults", "bogus"}, {"--faults", "dup:rate=7"}, {"--plant-bug", "nope"}, {"--steps", "0"},
 		{"--seed", "-1"}, {"--replay", "/nonexistent/schedule.json"}, {"extra"}, {"--steps", "2000000"},
-		{"--replay", "x.json", "--seed", "3"},
+		{"--replay", "x.json", "--seed", "3"}, {"--faults", "stall:rate=NaN"}, {"--faults", "dup:rate=inf"},
 	} {
 		code, _, errs := runSimCommand(args...)
 		if code != exitUsage || errs == "" {
@@ -157,5 +161,142 @@ func TestSimPlantedBug(t *testing.T) {
 	code, out, _ := runSimCommand("--seed", "1", "--faults", "none", "--plant-bug", "dropped-newline", "--no-shrink")
 	if code != exitFinding || !strings.Contains(out, "agent-reply") {
 		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+// TestSimSignalStopsBatch: SIGTERM and SIGINT (Ctrl-C) stop a long batch
+// between seeds; the summary and the --json output still come, cover the
+// seeds that ran and say the batch was interrupted. The exit status is 1
+// when a seed failed, else 0.
+func TestSimSignalStopsBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and runs it for seconds")
+	}
+	bin := buildQgafuzz(t)
+	for _, c := range []struct {
+		sig    syscall.Signal
+		client string
+		exit   int
+	}{
+		{syscall.SIGTERM, "delimited", exitOK},
+		{syscall.SIGINT, "plain", exitFinding},
+	} {
+		sched := filepath.Join(t.TempDir(), "s.json")
+		cmd := exec.Command(bin, "sim", "--runs", "1000000", "--json", "--workers", "1", "--progress", "50ms",
+			"--client", c.client, "--schedule", sched)
+		var stdout, stderr syncBuffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// A progress line means the batch, and its signal handling, runs.
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "seeds/s"); {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("%s: no progress line in 30s:\n%s", c.sig, stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cmd.Process.Signal(c.sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%s: still running 60s after the signal:\n%s", c.sig, stderr.String())
+		}
+		code := 0
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+			code = ee.ExitCode() // -1 when the signal killed it
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		var j struct {
+			Runs        int
+			Failures    int
+			Interrupted bool
+			Files       map[string]string
+		}
+		if err := json.Unmarshal([]byte(stdout.String()), &j); err != nil {
+			t.Fatalf("%s: exit %d, --json: %v\nstdout: %q\nstderr:\n%s", c.sig, code, err, stdout.String(), stderr.String())
+		}
+		if code != c.exit || !j.Interrupted || j.Runs == 0 || j.Runs >= 1000000 || (j.Failures > 0) != (c.exit == exitFinding) {
+			t.Fatalf("%s: exit %d (want %d), %+v\n%s", c.sig, code, c.exit, j, stderr.String())
+		}
+		if want := "INTERRUPTED after "; !strings.Contains(stderr.String(), want) {
+			t.Fatalf("%s: summary lacks %q:\n%s", c.sig, want, stderr.String())
+		}
+		if c.exit == exitFinding && j.Files["schedule"] != sched {
+			t.Fatalf("%s: the first failure's schedule was not written: %+v", c.sig, j)
+		}
+	}
+}
+
+// TestSimBatchWritesScheduleUnshrunk: with --no-shrink, a batch still
+// writes the schedule of its first failing seed, which replays to it.
+func TestSimBatchWritesScheduleUnshrunk(t *testing.T) {
+	sched := filepath.Join(t.TempDir(), "s.json")
+	code, out, errs := runSimCommand("--client", "plain", "--runs", "5", "--no-shrink", "--schedule", sched,
+		"--json", "--progress", "0")
+	var j struct {
+		First *sim.Failure      `json:"first_failure"`
+		Files map[string]string `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	if code != exitFinding || j.First == nil || j.Files["schedule"] != sched ||
+		!strings.Contains(errs, "schedule written to "+sched) {
+		t.Fatalf("exit %d, files %v\n%s", code, j.Files, errs)
+	}
+	s, err := sim.LoadSchedule(sched)
+	if err != nil || s.Seed != j.First.Seed || len(s.Ops) != sim.DefaultSteps {
+		t.Fatalf("schedule %s: %v, %+v", sched, err, s)
+	}
+	code, out, _ = runSimCommand("--replay", sched)
+	if code != exitFinding || !strings.Contains(out, "the replay's trace is the recorded one") ||
+		!strings.Contains(out, j.First.Message) {
+		t.Fatalf("--replay %s: exit %d\n%s", sched, code, out)
+	}
+}
+
+// TestSimReplayRejectsSchedule: --schedule writes the schedule of a seed
+// run; with --replay the schedule is the input, so the pair is a usage
+// error rather than a silently ignored flag.
+func TestSimReplayRejectsSchedule(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json")
+	if code, _, errs := runSimCommand("--seed", "1", "--client", "plain", "--no-shrink", "--schedule", in); code != exitFinding {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	code, _, errs := runSimCommand("--replay", in, "--schedule", out)
+	if code != exitUsage || !strings.Contains(errs, "--schedule") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("%s: %v, want no file", out, err)
+	}
+}
+
+// TestSimFailingSeedsCapIsExplicit: the JSON list of failing seeds is cut
+// to the lowest ones, and says how many it leaves out; so does the text.
+func TestSimFailingSeedsCapIsExplicit(t *testing.T) {
+	code, out, errs := runSimCommand("--client", "plain", "--runs", "60", "--no-shrink", "--json", "--progress", "0")
+	var j struct {
+		Failures     int
+		FailingSeeds []uint64 `json:"failing_seeds"`
+		Omitted      int      `json:"failing_seeds_omitted"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	kept := sim.DefaultKeepFailures
+	if code != exitFinding || j.Failures <= kept || len(j.FailingSeeds) != kept || j.Omitted != j.Failures-kept {
+		t.Fatalf("exit %d: %d failures, %d seeds listed, %d omitted", code, j.Failures, len(j.FailingSeeds), j.Omitted)
+	}
+	if want := "only the lowest 20 are kept"; !strings.Contains(errs, want) {
+		t.Fatalf("text summary lacks %q:\n%s", want, errs)
 	}
 }
