@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -94,9 +95,8 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 				st.FirstDivergence = time.Since(start)
 			}
 			st.Divergences++
-			if ce, ok := o.Agent.(*CommandEndpoint); ok && !ce.waitExit(500*time.Millisecond) {
+			if d.AgentDied {
 				st.AgentDeaths++
-				d.Detail = "the agent process died (" + ce.ExitStatus() + "); " + d.Detail
 			}
 			if o.OnDivergence != nil {
 				o.OnDivergence(d)
@@ -140,7 +140,9 @@ func Replay(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
 }
 
 // playBoth plays one stream on both agents and compares. It returns an
-// error only when the reference fails twice in a row.
+// error when the reference fails twice in a row or the agent cannot be
+// reached at all; any other failure of the agent (a hang, a closed
+// connection, a death) is part of the divergence.
 func playBoth(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
 	pace := qgatest.ReferenceReplies(qga.AgentConfig{}, s)
 	want, err := ref.Play(s, pace)
@@ -154,6 +156,9 @@ func playBoth(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
 		}
 	}
 	got, err := agent.Play(s, pace)
+	if errors.Is(err, ErrUnreachable) {
+		return nil, err
+	}
 	detail := CompareReplies(want, got)
 	if err != nil {
 		if detail == "" {
@@ -164,7 +169,12 @@ func playBoth(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
 	if detail == "" {
 		return nil, nil
 	}
-	return &Divergence{Input: s, Reference: want, Agent: got, Detail: detail}, nil
+	d := &Divergence{Input: s, Reference: want, Agent: got, Detail: detail}
+	if ce, ok := agent.(*CommandEndpoint); ok && !ce.waitExit(500*time.Millisecond) {
+		d.AgentDied = true
+		d.Detail = "the agent process died (" + ce.ExitStatus() + "); " + d.Detail
+	}
+	return d, nil
 }
 
 // streamGen makes the streams of a run.

@@ -125,3 +125,21 @@ func TestDifferQemuGA(t *testing.T) {
 	}
 	t.Logf("qemu-ga %s: %d streams (%d bytes) in %v, no divergence", ga.Version(), st.Streams, st.Bytes, st.Elapsed.Round(time.Millisecond))
 }
+
+// TestDifferUnreachableAgent: an agent that cannot be reached at all is an
+// error of the run, not a divergence.
+func TestDifferUnreachableAgent(t *testing.T) {
+	agent := fuzz.NewSocketEndpoint("unix:"+filepath.Join(t.TempDir(), "nope.sock"), fuzz.SocketOptions{})
+	defer agent.Close()
+	divergences := 0
+	st, err := fuzz.Differ(context.Background(), fuzz.DiffOptions{
+		Agent: agent, Seed: 1, Duration: 5 * time.Second,
+		OnDivergence: func(*fuzz.Divergence) { divergences++ },
+	})
+	if !errors.Is(err, fuzz.ErrUnreachable) {
+		t.Errorf("error %v, want one wrapping fuzz.ErrUnreachable", err)
+	}
+	if divergences > 0 || st.Divergences > 0 {
+		t.Errorf("%d divergences reported (stats %d) for an unreachable agent", divergences, st.Divergences)
+	}
+}

@@ -208,6 +208,8 @@ type Divergence struct {
 	// Detail describes the first difference (or the hang, or the death of
 	// the agent).
 	Detail string
+	// AgentDied says the agent's process (a CommandEndpoint) died.
+	AgentDied bool
 }
 
 // Report renders the divergence: the input in hex (each write, and the

@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -90,6 +91,11 @@ func (o *SocketOptions) defaults() {
 		o.Pause = 2 * time.Millisecond
 	}
 }
+
+// ErrUnreachable marks a failure to connect to an agent before a stream's
+// first write: nothing reached the agent, so it is a transport error, not
+// a finding about how the agent handles the stream.
+var ErrUnreachable = errors.New("cannot reach the agent")
 
 // SocketEndpoint is an agent listening on addr (unix:PATH or tcp:HOST:PORT).
 type SocketEndpoint struct {
@@ -181,7 +187,7 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 	s.mu.Unlock()
 	if s.conn == nil {
 		if err := s.dial(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 		}
 	}
 	deadline := time.Now().Add(s.Opts.Hang)

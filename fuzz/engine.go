@@ -41,6 +41,11 @@ type EngineOptions struct {
 	Jobs int
 	// Env is added to the engine's environment (e.g. QGAFUZZ_PLANT_BUG).
 	Env []string
+	// Repro, if set, returns the command that reproduces the crasher
+	// stored at a path. It heads the crasher's report and fills
+	// Crasher.Repro: the engine's own re-run advice names a file in its
+	// scratch directory, which is gone by then.
+	Repro func(crasher string) string
 	// Progress receives the engine's progress as it runs.
 	Progress func(Progress)
 	// Log receives the engine's raw output (nil: discarded).
@@ -184,7 +189,8 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 		return res, nil
 	}
 	for _, f := range r.Crashers {
-		c, serr := o.store(f.Data, fmt.Sprintf("found by native Go fuzzing (testdata/fuzz/%s/%s); go test said:\n%s\n\n", fn, f.Name, r.Output))
+		c, serr := o.store(f.Data, fmt.Sprintf("found by native Go fuzzing (as %s/%s in its scratch directory, removed after the run); go test said:\n%s\n\n",
+			fn, f.Name, withoutScratchRerun(r.Output, o.reproCommand(f.Data))))
 		if serr != nil {
 			return res, serr
 		}
@@ -234,20 +240,62 @@ func (o EngineOptions) nativeSeed(fn, name string) ([]byte, error) {
 	return nil, fmt.Errorf("fuzz: cannot find the failing seed %s of %s", name, fn)
 }
 
-// store saves a crasher with the report of re-running it in process.
+// store saves a crasher with the report of re-running it in process,
+// headed by the command that reproduces it and the engine's settings.
 func (o EngineOptions) store(data []byte, header string) (Crasher, error) {
-	report := header
-	if len(o.Env) > 0 {
-		// The engine ran with settings (a planted bug) this process
-		// does not have: its own output is the report.
-		return CrashStore{Dir: o.Out}.Save(data, report)
+	var report string
+	repro := o.reproCommand(data)
+	if repro != "" {
+		// "<target>: " first, so that a bare `qgafuzz repro FILE`
+		// finds the target in this report.
+		report += fmt.Sprintf("%s: reproduce with: %s\n", o.Target.Name, repro)
 	}
-	if f := Run(o.Target, data); f != nil {
-		report += "re-run in process:\n" + f.Report()
-	} else {
-		report += "(does not fail when re-run in process: it depends on the engine's state or timing)\n"
+	for _, kv := range o.Env {
+		report += "engine environment: " + kv + "\n"
 	}
-	return CrashStore{Dir: o.Out}.Save(data, report)
+	report += header
+	// Re-run in process, unless the engine ran with settings (a planted
+	// bug) this process does not have: its own output is then the report.
+	if len(o.Env) == 0 {
+		if f := Run(o.Target, data); f != nil {
+			report += "re-run in process:\n" + f.Report()
+		} else {
+			report += "(does not fail when re-run in process: it depends on the engine's state or timing)\n"
+		}
+	}
+	c, err := CrashStore{Dir: o.Out}.Save(data, report)
+	c.Repro = repro
+	return c, err
+}
+
+// reproCommand is the command that reproduces data once stored ("" when
+// o.Repro is not set).
+func (o EngineOptions) reproCommand(data []byte) string {
+	if o.Repro == nil {
+		return ""
+	}
+	return o.Repro(CrashStore{Dir: o.Out}.PathOf(data))
+}
+
+// withoutScratchRerun replaces native Go fuzzing's "To re-run: go test
+// -run=FuzzX/NAME" advice, which names a file of the engine's scratch
+// directory (removed after the run), with repro, or drops it.
+func withoutScratchRerun(output, repro string) string {
+	lines := strings.Split(output, "\n")
+	var out []string
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if strings.TrimSpace(l) == "To re-run:" && i+1 < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "go test -run=") {
+			i++
+			if repro != "" {
+				indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+				out = append(out, indent+"To re-run: "+repro)
+			}
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // CorpusEnv names the environment variable through which the native Fuzz

@@ -99,6 +99,14 @@ type Crasher struct {
 	Report string // the report file (Path + ".txt")
 	// New is false when the same input was stored before.
 	New bool
+	// Repro is the command that reproduces the crasher ("" when unknown).
+	Repro string
+}
+
+// PathOf is where Save stores data: the name depends only on the input,
+// so a report can name its crasher before it is written.
+func (s CrashStore) PathOf(data []byte) string {
+	return filepath.Join(s.Dir, "crash-"+InputName(data))
 }
 
 // Save stores a failing input and its report. Saving the same input twice
@@ -107,7 +115,7 @@ func (s CrashStore) Save(data []byte, report string) (Crasher, error) {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return Crasher{}, err
 	}
-	p := filepath.Join(s.Dir, "crash-"+InputName(data))
+	p := s.PathOf(data)
 	c := Crasher{Path: p, Report: p + ".txt"}
 	if _, err := os.Stat(p); err == nil {
 		return c, nil

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
 
 func init() {
@@ -23,7 +26,10 @@ const fuzzHelp = `
 Usage: qgafuzz fuzz --target T [--engine native|gofuzz|libfuzzer] [--time D]
                     [--corpus DIR] [--out DIR] [--jobs N]
        qgafuzz fuzz --target differential (--agent ADDR | --agent-cmd 'CMD {sock}')
-                    [--reference ADDR] [--time D] [--out DIR]
+                    [--reference ADDR] [--time D] [--corpus DIR] [--out DIR]
+                    [--hang D] [--max-findings N] [--seed N]
+       qgafuzz fuzz --target differential (--agent ADDR | --agent-cmd 'CMD {sock}')
+                    [--reference ADDR] [--hang D] --replay FILE
        qgafuzz fuzz --list
 
 Runs one coverage-guided engine on one target (see --list), from the qgafuzz
@@ -32,18 +38,30 @@ source tree (the engines build the fuzz package): native Go fuzzing (go test
 tree), go-fuzz (scripts/gofuzz.sh) or libFuzzer (scripts/libfuzzer.sh). Seeds
 come from corpus/<target>/ and --corpus. Progress is printed as the engine runs;
 every crasher is stored under --out as the raw input (crash-<hash>) and a report
-(crash-<hash>.txt), each written atomically.
+(crash-<hash>.txt), each written atomically. For each one the command that
+reproduces it (qgafuzz repro, with the target and any planted bug) is printed
+and heads its report.
 
 With --agent or --agent-cmd, the differential target compares an agent behind a
 socket with the reference (the built-in reference agent, or --reference, e.g. a
 real qemu-ga): request streams, split at random points and with reconnects, go
 to both, each ending in a 0xFF flush and a guest-sync that resets the agent; a
 reply that differs (guest-info by structure), a hang (--hang) or the death of
-an --agent-cmd process (which is then restarted) is a finding. --agent-cmd is run
-with sh -c, {sock} replaced by a fresh unix socket path.
+an --agent-cmd process (which is then restarted) is a finding; an agent that
+cannot be reached at all is an error (exit 3), not a finding. --agent-cmd is
+run with sh -c, {sock} replaced by a fresh unix socket path. Each finding is
+stored as above; its reproduce line is the same command with --replay FILE,
+which plays that one stream to both agents and compares the replies (exit 1
+while they differ).
 
-Exit status: 0 nothing found, 1 findings, 2 usage, 3 the engine or an agent
-could not run.
+Flags that the chosen mode would ignore are usage errors: --engine, --jobs
+and -v belong to engine runs; --hang, --max-findings and --seed to --agent or
+--agent-cmd (--hang also to --replay); --time, --corpus and --out to
+fuzzing, not to --replay.
+
+Exit status: 0 nothing found (--replay: identical replies), 1 findings
+(--replay: the replies still differ), 2 usage, 3 the engine or an agent could
+not run or be reached.
 
 Examples:
   qgafuzz fuzz --list
@@ -52,11 +70,16 @@ Examples:
   qgafuzz fuzz --target differential --agent unix:/run/my-agent.sock
   qgafuzz fuzz --target differential --agent-cmd 'qgafuzz agent --plant-bug split-utf8 --listen unix:{sock}'
   qgafuzz fuzz --target differential --agent unix:/tmp/mine.sock --reference unix:/tmp/qemu-ga.sock
+  qgafuzz fuzz --target differential --agent unix:/tmp/mine.sock --replay out/crashers/differential/crash-3f78...
 `
+
+// defaultHang is --hang's default.
+const defaultHang = 2 * time.Second
 
 type fuzzFlags struct {
 	target, engine, corpus, out string
 	agent, agentCmd, ref, plant string
+	replay                      string
 	time, hang                  time.Duration
 	jobs, maxFindings           int
 	seed                        uint64
@@ -77,9 +100,10 @@ func runFuzz(e *env, args []string) int {
 	fs.StringVar(&f.agentCmd, "agent-cmd", "", "differential: command that serves the agent under test on {sock}")
 	fs.StringVar(&f.ref, "reference", "", "differential: address of the reference agent (default: the built-in one)")
 	fs.StringVar(&f.plant, "plant-bug", "", "differential, in process: test the fuzzer against the reference agent with this planted bug")
-	fs.DurationVar(&f.hang, "hang", 2*time.Second, "differential: how long an agent may take to answer one stream")
+	fs.DurationVar(&f.hang, "hang", defaultHang, "differential: how long an agent may take to answer one stream")
 	fs.IntVar(&f.maxFindings, "max-findings", 20, "differential: stop after this many divergences (0: never)")
 	fs.Uint64Var(&f.seed, "seed", 0, "differential: generator seed (default: time-based)")
+	fs.StringVar(&f.replay, "replay", "", "differential: play this stored stream once to --agent or --agent-cmd and the reference, and compare")
 	fs.BoolVar(&f.verbose, "v", false, "copy the engine's own output to standard error")
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
@@ -107,8 +131,8 @@ func runFuzz(e *env, args []string) int {
 	}
 	external := f.agent != "" || f.agentCmd != ""
 	switch {
-	case (f.agent != "" || f.agentCmd != "" || f.ref != "" || f.plant != "") && t.Name != "differential":
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --agent, --agent-cmd, --reference and --plant-bug belong to --target differential")
+	case (f.agent != "" || f.agentCmd != "" || f.ref != "" || f.plant != "" || f.replay != "") && t.Name != "differential":
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --agent, --agent-cmd, --reference, --plant-bug and --replay belong to --target differential")
 		return exitUsage
 	case f.agent != "" && f.agentCmd != "":
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: give one of --agent and --agent-cmd")
@@ -119,13 +143,90 @@ func runFuzz(e *env, args []string) int {
 	case f.plant != "" && external:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --plant-bug tests an in-process agent; it cannot be combined with --agent or --agent-cmd")
 		return exitUsage
+	case f.replay != "" && !external:
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay needs --agent or --agent-cmd (replay an engine's crasher with qgafuzz repro)")
+		return exitUsage
+	}
+	mode := engineMode
+	switch {
+	case f.replay != "":
+		mode = replayMode
+	case external:
+		mode = differMode
+	}
+	if msg := checkModeFlags(fs, mode, f); msg != "" {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: "+msg)
+		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if external {
+	switch mode {
+	case replayMode:
+		return runReplay(e, f)
+	case differMode:
 		return runDiffer(ctx, e, f)
 	}
 	return runEngine(ctx, e, f, t)
+}
+
+// fuzzMode is what one run of qgafuzz fuzz does.
+type fuzzMode int
+
+const (
+	engineMode fuzzMode = iota // a coverage-guided engine on a target
+	differMode                 // differential fuzzing of --agent or --agent-cmd
+	replayMode                 // one stored stream to --agent or --agent-cmd
+)
+
+func (m fuzzMode) String() string {
+	return [...]string{"an engine run (no --agent or --agent-cmd)", "differential fuzzing with --agent or --agent-cmd", "a --replay"}[m]
+}
+
+// modeFlags lists the modes that use each flag not every mode uses: a
+// flag the run would ignore is a usage error rather than a silent no-op.
+var modeFlags = map[string][]fuzzMode{
+	"engine":       {engineMode},
+	"jobs":         {engineMode},
+	"v":            {engineMode},
+	"time":         {engineMode, differMode},
+	"corpus":       {engineMode, differMode},
+	"out":          {engineMode, differMode},
+	"max-findings": {differMode},
+	"seed":         {differMode},
+	"hang":         {differMode, replayMode},
+}
+
+// checkModeFlags returns what is wrong with the flags given for mode, or "".
+func checkModeFlags(fs *flag.FlagSet, mode fuzzMode, f fuzzFlags) string {
+	var msg string
+	fs.Visit(func(fl *flag.Flag) {
+		modes, limited := modeFlags[fl.Name]
+		if msg != "" || !limited || slices.Contains(modes, mode) {
+			return
+		}
+		var where []string
+		for _, m := range modes {
+			where = append(where, m.String())
+		}
+		dashes := "--"
+		if len(fl.Name) == 1 {
+			dashes = "-" // -v
+		}
+		msg = fmt.Sprintf("%s%s applies only to %s; this is %s", dashes, fl.Name, strings.Join(where, ", and to "), mode)
+	})
+	switch {
+	case msg != "":
+		return msg
+	case f.time < 0:
+		return fmt.Sprintf("--time %v: want a duration of 0 (until interrupted) or more", f.time)
+	case f.jobs < 0:
+		return fmt.Sprintf("--jobs %d: want 1 or more (0: the engine's default)", f.jobs)
+	case f.maxFindings < 0:
+		return fmt.Sprintf("--max-findings %d: want 1 or more (0: never stop)", f.maxFindings)
+	case f.hang <= 0:
+		return fmt.Sprintf("--hang %v: want a positive duration", f.hang)
+	}
+	return ""
 }
 
 func targetNames() string {
@@ -147,6 +248,13 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 	if f.plant != "" {
 		o.Env = append(o.Env, fuzz.PlantBugEnv+"="+f.plant)
 	}
+	o.Repro = func(crasher string) string {
+		args := []string{"qgafuzz", "repro", "--target", t.Name}
+		if f.plant != "" {
+			args = append(args, "--agent", "bug:"+f.plant)
+		}
+		return shellJoin(append(args, crasher))
+	}
 	if f.verbose {
 		o.Log = e.stderr
 	}
@@ -154,7 +262,7 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s)\n", f.engine, t.Name, durationText(f.time), t.Name)
 	res, err := fuzz.RunEngine(ctx, f.engine, o)
 	for _, c := range res.Crashers {
-		fmt.Fprintf(e.stdout, "qgafuzz fuzz: crasher %s (report %s)\n", c.Path, c.Report)
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: crasher %s (report %s)\n  reproduce with: %s\n", c.Path, c.Report, c.Repro)
 	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
@@ -167,27 +275,95 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 	return exitOK
 }
 
-// runDiffer compares an agent behind a socket with the reference.
-func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
+// diffEndpoints returns the agent under test and the reference (nil: the
+// built-in one) of --agent or --agent-cmd and --reference; closeAll closes
+// both.
+func diffEndpoints(f fuzzFlags) (agent, ref fuzz.Endpoint, closeAll func(), err error) {
 	so := fuzz.SocketOptions{Hang: f.hang}
-	var agent fuzz.Endpoint
 	if f.agentCmd != "" {
 		ce, err := fuzz.StartCommandEndpoint(f.agentCmd, so)
 		if err != nil {
-			fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
-			return exitTransport
+			return nil, nil, nil, err
 		}
 		agent = ce
 	} else {
 		agent = fuzz.NewSocketEndpoint(f.agent, so)
 	}
-	defer agent.Close()
-	var ref fuzz.Endpoint
 	if f.ref != "" {
-		r := fuzz.NewSocketEndpoint(f.ref, so)
-		defer r.Close()
-		ref = r
+		ref = fuzz.NewSocketEndpoint(f.ref, so)
 	}
+	return agent, ref, func() {
+		agent.Close()
+		if ref != nil {
+			ref.Close()
+		}
+	}, nil
+}
+
+// replayCommand is the command that replays a stored divergence against
+// the same agents: qgafuzz repro replays in-process agents only.
+func replayCommand(f fuzzFlags, crasher string) string {
+	args := []string{"qgafuzz", "fuzz", "--target", "differential"}
+	if f.agentCmd != "" {
+		args = append(args, "--agent-cmd", f.agentCmd)
+	} else {
+		args = append(args, "--agent", f.agent)
+	}
+	if f.ref != "" {
+		args = append(args, "--reference", f.ref)
+	}
+	if f.hang != defaultHang {
+		args = append(args, "--hang", f.hang.String())
+	}
+	return shellJoin(append(args, "--replay", absPath(crasher)))
+}
+
+// runReplay plays one stored stream to the agent under test and the
+// reference, as the differential driver does: the reproduce line of its
+// findings.
+func runReplay(e *env, f fuzzFlags) int {
+	data, err := os.ReadFile(f.replay)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay:", err)
+		return exitUsage
+	}
+	st := fuzz.Chunks(data)
+	// Stored findings end with the fence already; anything else gets it,
+	// as every stream of the driver does.
+	if n := len(st.Ops); n == 0 || !bytes.Equal(st.Ops[n-1].Data, qgatest.Fence) {
+		st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
+	}
+	agent, ref, closeAll, err := diffEndpoints(f)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		return exitTransport
+	}
+	defer closeAll()
+	if ref == nil {
+		ref = fuzz.InProcessEndpoint(qga.AgentConfig{})
+	}
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: replay %s: %d writes to %s and %s\n", f.replay, len(st.Ops), agent.Name(), ref.Name())
+	d, err := fuzz.Replay(ref, agent, st)
+	switch {
+	case err != nil:
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		return exitTransport
+	case d != nil:
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: FAIL: the replies differ\n%s", d.Report())
+		return exitFinding
+	}
+	fmt.Fprintln(e.stdout, "qgafuzz fuzz: PASS: identical replies")
+	return exitOK
+}
+
+// runDiffer compares an agent behind a socket with the reference.
+func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
+	agent, ref, closeAll, err := diffEndpoints(f)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		return exitTransport
+	}
+	defer closeAll()
 	var seeds [][]byte
 	if root, err := fuzz.ModuleRoot("."); err == nil {
 		_, seeds, _ = fuzz.ReadCorpus(fuzz.CorpusDir(root, "differential"))
@@ -219,8 +395,11 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
 	st, err := fuzz.Differ(ctx, fuzz.DiffOptions{
 		Reference: ref, Agent: agent, Seeds: seeds, Seed: seed, Duration: f.time, StopAfter: f.maxFindings,
 		OnDivergence: func(d *fuzz.Divergence) {
-			report := d.Report()
-			c, err := store.Save(fuzz.Encode(d.Input), report)
+			input := fuzz.Encode(d.Input)
+			// "differential: " first, so that qgafuzz repro finds the
+			// target in the report.
+			report := "differential: reproduce with: " + replayCommand(f, store.PathOf(input)) + "\n" + d.Report()
+			c, err := store.Save(input, report)
 			if err != nil {
 				storeErr = err
 			}
@@ -256,6 +435,20 @@ func durationText(d time.Duration) string {
 		return "until interrupted"
 	}
 	return d.String()
+}
+
+// shellJoin quotes args for sh where needed, so that a printed command can
+// be pasted as it is.
+func shellJoin(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:+,@%") == "" {
+			quoted[i] = a
+		} else {
+			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(quoted, " ")
 }
 
 func absPath(p string) string {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,5 +152,195 @@ func TestFuzzQemuGA(t *testing.T) {
 	}
 	if !ga.Alive() {
 		t.Errorf("qemu-ga died during the runs: %s", ga.LogTail(5))
+	}
+}
+
+// reproArgs finds the first "reproduce with: qgafuzz ..." line of out and
+// returns the command's arguments after "qgafuzz", unquoted as sh would.
+func reproArgs(t *testing.T, out string) (line string, args []string) {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "reproduce with: ")
+	if !ok {
+		t.Fatalf("no reproduce line in:\n%s", out)
+	}
+	line, _, _ = strings.Cut(rest, "\n")
+	var word strings.Builder
+	inWord, quoted := false, false
+	for _, r := range line {
+		switch {
+		case r == '\'':
+			quoted, inWord = !quoted, true
+		case r == ' ' && !quoted:
+			if inWord {
+				args = append(args, word.String())
+				word.Reset()
+			}
+			inWord = false
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		args = append(args, word.String())
+	}
+	if len(args) == 0 || args[0] != "qgafuzz" {
+		t.Fatalf("reproduce line %q does not run qgafuzz", line)
+	}
+	return line, args[1:]
+}
+
+// storedReport returns the report of the only crasher in dir.
+func storedReport(t *testing.T, dir string) (crasher, report string) {
+	t.Helper()
+	crashers, err := fuzz.CrashStore{Dir: dir}.List()
+	if err != nil || len(crashers) != 1 {
+		t.Fatalf("crashers %v, %v", crashers, err)
+	}
+	b, err := os.ReadFile(crashers[0] + ".txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crashers[0], string(b)
+}
+
+// TestFuzzEngineReproLine: a crasher of a planted-bug engine run comes
+// with a printed and stored command that names the target and the planted
+// bug, and running that command really fails (exit 1). Run as a separate
+// process: repro plants the bug through the environment, which the fuzz
+// package reads once per process.
+func TestFuzzEngineReproLine(t *testing.T) {
+	bin := buildQgafuzz(t)
+	out := t.TempDir()
+	code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--plant-bug", "split-utf8",
+		"--time", "5s", "--corpus", t.TempDir(), "--out", out)
+	if code != exitFinding {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFinding, stdout, stderr)
+	}
+	crasher, report := storedReport(t, out)
+	line, args := reproArgs(t, stdout)
+	if want := "qgafuzz repro --target differential --agent bug:split-utf8 " + crasher; line != want {
+		t.Errorf("reproduce line %q, want %q", line, want)
+	}
+	if storedLine, _ := reproArgs(t, report); storedLine != line {
+		t.Errorf("the report's reproduce line %q differs from the printed %q", storedLine, line)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = t.TempDir() // nothing but the command line tells repro the target and the bug
+	b, err := cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitFinding || !strings.Contains(string(b), "repro: FAIL") {
+		t.Errorf("%s: %v, want exit %d and FAIL\n%s", line, err, exitFinding, b)
+	}
+}
+
+// TestFuzzAgentReplayLine: a finding against --agent ADDR prints and
+// stores a command (fuzz --replay) that replays it against the same agent
+// and fails, and that passes against an agent without the bug.
+func TestFuzzAgentReplayLine(t *testing.T) {
+	buggy, _ := startAgentCommand(t, "--plant-bug", "split-utf8")
+	out := t.TempDir()
+	code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--agent", "unix:"+buggy,
+		"--time", "60s", "--max-findings", "1", "--seed", "1", "--hang", "3s", "--out", out)
+	if code != exitFinding {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFinding, stdout, stderr)
+	}
+	crasher, report := storedReport(t, out)
+	line, args := reproArgs(t, stdout)
+	want := "qgafuzz fuzz --target differential --agent unix:" + buggy + " --hang 3s --replay " + crasher
+	if line != want {
+		t.Errorf("reproduce line %q, want %q", line, want)
+	}
+	if storedLine, _ := reproArgs(t, report); storedLine != line {
+		t.Errorf("the report's reproduce line %q differs from the printed %q", storedLine, line)
+	}
+	if code, stdout, stderr := runCmdline(args...); code != exitFinding || !strings.Contains(stdout, "FAIL: the replies differ") {
+		t.Errorf("%s: exit %d, want %d\n%s\n%s", line, code, exitFinding, stdout, stderr)
+	}
+	fixed, _ := startAgentCommand(t)
+	code, stdout, stderr = runCmdline("fuzz", "--target", "differential", "--agent", "unix:"+fixed, "--replay", crasher)
+	if code != exitOK || !strings.Contains(stdout, "PASS") {
+		t.Errorf("replay against the reference agent: exit %d, want %d\n%s\n%s", code, exitOK, stdout, stderr)
+	}
+}
+
+// TestFuzzAgentCmdReplayLine: the same for --agent-cmd, whose command is
+// quoted in the reproduce line.
+func TestFuzzAgentCmdReplayLine(t *testing.T) {
+	bin := buildQgafuzz(t)
+	agentCmd := bin + " agent --plant-bug split-utf8 --listen unix:{sock}"
+	code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--time", "60s", "--max-findings", "1",
+		"--agent-cmd", agentCmd, "--out", t.TempDir())
+	if code != exitFinding {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFinding, stdout, stderr)
+	}
+	line, args := reproArgs(t, stdout)
+	if !slices.Contains(args, agentCmd) || !slices.Contains(args, "--replay") {
+		t.Fatalf("reproduce line %q lacks --agent-cmd %q or --replay", line, agentCmd)
+	}
+	if code, stdout, stderr := runCmdline(args...); code != exitFinding || !strings.Contains(stdout, "FAIL: the replies differ") {
+		t.Errorf("%s: exit %d, want %d\n%s\n%s", line, code, exitFinding, stdout, stderr)
+	}
+}
+
+// TestFuzzUnreachableAgent: an agent that cannot be reached is a transport
+// error (exit 3), and nothing is stored as a crasher.
+func TestFuzzUnreachableAgent(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--agent", "unix:"+filepath.Join(t.TempDir(), "nope.sock"),
+		"--time", "5s", "--seed", "1", "--out", out)
+	if code != exitTransport || !strings.Contains(stderr, "cannot reach the agent") {
+		t.Errorf("exit %d, want %d and \"cannot reach the agent\"\n%s\n%s", code, exitTransport, stdout, stderr)
+	}
+	if strings.Contains(stdout, "FINDING") {
+		t.Errorf("an unreachable agent is reported as a finding:\n%s", stdout)
+	}
+	if crashers, err := (fuzz.CrashStore{Dir: out}).List(); err != nil || len(crashers) > 0 {
+		t.Errorf("crashers stored for an unreachable agent: %v, %v", crashers, err)
+	}
+	code, _, stderr = runCmdline("fuzz", "--target", "differential", "--agent", "unix:"+filepath.Join(t.TempDir(), "nope.sock"),
+		"--replay", filepath.Join("..", "..", "corpus", "differential", firstSeed(t)))
+	if code != exitTransport {
+		t.Errorf("--replay to an unreachable agent: exit %d, want %d\n%s", code, exitTransport, stderr)
+	}
+}
+
+// firstSeed names a file of corpus/differential.
+func firstSeed(t *testing.T) string {
+	t.Helper()
+	names, _, err := fuzz.ReadCorpus(filepath.Join("..", "..", "corpus", "differential"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("corpus/differential: %v", err)
+	}
+	return names[0]
+}
+
+// TestFuzzFlagsOfOtherModes: a flag that the chosen mode would ignore is
+// a usage error naming the flag, as is a value out of range. The agent
+// addresses lead nowhere, so that a run that starts fails at once.
+func TestFuzzFlagsOfOtherModes(t *testing.T) {
+	nowhere := "unix:" + filepath.Join(t.TempDir(), "nope.sock")
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--target", "parser", "--time", "1s", "--seed", "5"}, "--seed"},
+		{[]string{"--target", "parser", "--time", "1s", "--max-findings", "1"}, "--max-findings"},
+		{[]string{"--target", "parser", "--time", "1s", "--hang", "1s"}, "--hang"},
+		{[]string{"--target", "differential", "--agent", nowhere, "--engine", "libfuzzer"}, "--engine"},
+		{[]string{"--target", "differential", "--agent", nowhere, "--jobs", "8"}, "--jobs"},
+		{[]string{"--target", "differential", "--agent", nowhere, "-v"}, "-v"},
+		{[]string{"--target", "differential", "--agent", nowhere, "--replay", "x", "--time", "1s"}, "--time"},
+		{[]string{"--target", "differential", "--agent", nowhere, "--replay", "x", "--out", "x"}, "--out"},
+		{[]string{"--target", "differential", "--replay", "x"}, "--replay"},
+		{[]string{"--target", "parser", "--replay", "x"}, "--replay"},
+		{[]string{"--target", "differential", "--agent", nowhere, "--time", "-5s"}, "--time -5s"},
+		{[]string{"--target", "differential", "--agent", nowhere, "--hang", "0s"}, "--hang 0s"},
+		{[]string{"--target", "differential", "--agent", nowhere, "--max-findings", "-1"}, "--max-findings -1"},
+		{[]string{"--target", "parser", "--time", "1s", "--jobs", "-1"}, "--jobs -1"},
+	} {
+		code, _, stderr := runCmdline(append([]string{"fuzz"}, c.args...)...)
+		if code != exitUsage || !strings.Contains(stderr, c.flag) {
+			t.Errorf("%q: exit %d, want %d and a message naming %s\n%s", c.args, code, exitUsage, c.flag, stderr)
+		}
 	}
 }
