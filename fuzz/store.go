@@ -121,10 +121,11 @@ func (s CrashStore) Save(data []byte, report string) (Crasher, error) {
 		return c, nil
 	}
 	c.New = true
-	if err := WriteFileAtomic(p, data); err != nil {
+	// The report first: a crasher on disk always has its report.
+	if err := WriteFileAtomic(c.Report, []byte(report)); err != nil {
 		return c, err
 	}
-	if err := WriteFileAtomic(c.Report, []byte(report)); err != nil {
+	if err := WriteFileAtomic(p, data); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -231,6 +231,14 @@ func TestFuzzEngineReproLine(t *testing.T) {
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitFinding || !strings.Contains(string(b), "repro: FAIL") {
 		t.Errorf("%s: %v, want exit %d and FAIL\n%s", line, err, exitFinding, b)
 	}
+	// With no flags at all, repro takes the target and the planted bug
+	// from the report beside the crasher: it must not call it fixed.
+	cmd = exec.Command(bin, "repro", crasher)
+	cmd.Dir = t.TempDir()
+	b, err = cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitFinding || !strings.Contains(string(b), "planted bug split-utf8") {
+		t.Errorf("repro %s: %v, want exit %d naming the planted bug\n%s", crasher, err, exitFinding, b)
+	}
 }
 
 // TestFuzzAgentReplayLine: a finding against --agent ADDR prints and

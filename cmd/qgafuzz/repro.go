@@ -30,7 +30,8 @@ native "go test fuzz v1" file (testdata/fuzz/FuzzX/...), a go-fuzz crasher,
 a libFuzzer crash-<sha1> file, or a simulation schedule or trace (qgafuzz
 sim --schedule/--trace, crashers/sim/.../schedule.json). The target is taken
 from --target, else from the path (FuzzParser/, crashers/<target>/,
-corpus/<target>/), else from a report file beside FILE. --seed replays a
+corpus/<target>/), else from a report file beside FILE; a planted bug the
+report beside FILE names (qgafuzz fuzz --plant-bug) is planted again. --seed replays a
 simulation seed instead. --agent qemu-ga plays FILE (a request stream, as
 the differential target reads it) to a live qemu-ga and to the built-in
 agent and compares their replies, as the nightly job's qemu-ga share does.
@@ -129,6 +130,14 @@ func runRepro(e *env, args []string) int {
 		return usage("no target %q (one of %s)", name, targetNames())
 	}
 	fmt.Fprintf(e.stdout, "repro: %s: %s input of %d bytes, target %s (from %s)\n", path, format, len(data), name, how)
+	if *agent == "" && bug == qga.NoBug {
+		// A crasher found with a planted bug names it in its report;
+		// without it the crasher would pass and look fixed.
+		if b, from := plantedFromReport(path); b != qga.NoBug {
+			os.Setenv(fuzz.PlantBugEnv, b.String())
+			fmt.Fprintf(e.stdout, "repro: agent with the planted bug %s (from %s)\n", b, from)
+		}
+	}
 	f := fuzz.Run(t, data)
 	if f == nil {
 		fmt.Fprintf(e.stdout, "repro: PASS: the input does not fail (for a crasher: the bug is fixed)\n")
@@ -178,6 +187,26 @@ func detectTarget(path string) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+// plantedFromReport returns the planted bug named by the report beside a
+// crasher ("engine environment: QGAFUZZ_PLANT_BUG=NAME", as qgafuzz fuzz
+// writes it), and the report's name.
+func plantedFromReport(path string) (qga.Bug, string) {
+	side := path + ".txt"
+	b, err := corpus.ReadFile(side)
+	if err != nil {
+		return qga.NoBug, ""
+	}
+	prefix := "engine environment: " + fuzz.PlantBugEnv + "="
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, ok := strings.CutPrefix(line, prefix); ok {
+			if bug, ok := qga.ParseBug(strings.TrimSpace(name)); ok {
+				return bug, filepath.Base(side)
+			}
+		}
+	}
+	return qga.NoBug, ""
 }
 
 // reproQemuGA plays a stream to a fresh qemu-ga and to the built-in agent
