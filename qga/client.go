@@ -156,7 +156,6 @@ type Client struct {
 	in     inbuf
 	line   []byte
 	wbuf   []byte
-	shape  []int32 // scratch for checkShape
 
 	synced bool // the channel is known to be in step
 	broken bool // the transport failed; redial or ErrClosed

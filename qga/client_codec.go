@@ -16,17 +16,9 @@ import (
 // under limits derived from MaxReplySize, so a hostile reply costs bounded
 // memory and time and never recurses deeper than 1024 levels.
 
-// maxObjectMembers bounds the members of one object in a reply. The parser
-// checks for duplicate keys pairwise, so an object with n members costs
-// n²/2 comparisons; real replies have a handful of members per object.
-const maxObjectMembers = 4096
-
 // parseLine parses one reply line (without its '\n') as exactly one JSON
 // value. off is the stream offset of line[0].
 func (c *Client) parseLine(line []byte, off int64) (qjson.Value, error) {
-	if at, ok := c.checkShape(line); !ok {
-		return qjson.Value{}, protocolError(off, line, at, "an object in the reply has more than %d members", maxObjectMembers)
-	}
 	d := c.dec
 	d.Reset()
 	var ev qjson.Event
@@ -63,50 +55,6 @@ func (c *Client) parseLine(line []byte, off int64) (qjson.Value, error) {
 		return qjson.Value{}, protocolError(off, line, int(e.Offset), "invalid JSON: %s", strconv.QuoteToASCII(cut(e.Desc, maxDescQuoted)))
 	}
 	return ev.Value, nil
-}
-
-// checkShape scans line once, outside strings, and fails at the first
-// object with more than maxObjectMembers members. Nesting beyond qemu-ga's
-// depth limit is left untracked here: the parser rejects it.
-func (c *Client) checkShape(line []byte) (int, bool) {
-	st := c.shape[:0]
-	deep := 0 // levels beyond the tracked ones
-	for i := 0; i < len(line); i++ {
-		switch b := line[i]; b {
-		case '"', '\'':
-			for i++; i < len(line) && line[i] != b; i++ {
-				if line[i] == '\\' {
-					i++
-				}
-			}
-		case '{', '[':
-			if len(st) > qjson.DefaultLimits.MaxDepth {
-				deep++
-				continue
-			}
-			if b == '{' {
-				st = append(st, 1)
-			} else {
-				st = append(st, 0)
-			}
-		case '}', ']':
-			if deep > 0 {
-				deep--
-			} else if len(st) > 0 {
-				st = st[:len(st)-1]
-			}
-		case ',':
-			if deep == 0 && len(st) > 0 && st[len(st)-1] > 0 {
-				st[len(st)-1]++
-				if st[len(st)-1] > maxObjectMembers {
-					c.shape = st
-					return i, false
-				}
-			}
-		}
-	}
-	c.shape = st[:0]
-	return 0, true
 }
 
 // replyResult turns a reply object into its "return" value or an
@@ -236,6 +184,13 @@ func checkArgs(v qjson.Value, depth, maxDepth int) (int, error) {
 		if depth > maxDepth {
 			return 0, fmt.Errorf("%w: arguments nest deeper than qemu-ga's limit of %d", ErrInvalidRequest, maxDepth)
 		}
+		if v.Kind() == qjson.Object {
+			if key, dup := duplicateKey(v.Members()); dup {
+				// qemu-ga would refuse the request without its id, and
+				// the call could not tell that answer from a stale one.
+				return 0, fmt.Errorf("%w: arguments hold the key %q twice", ErrInvalidRequest, key)
+			}
+		}
 		n := 2 + max(v.Len()-1, 0) // brackets and commas
 		for i := range v.Len() {
 			var elem qjson.Value
@@ -254,6 +209,29 @@ func checkArgs(v qjson.Value, depth, maxDepth int) (int, error) {
 		return n, nil
 	}
 	return 1, nil
+}
+
+// duplicateKey returns a key that two members share, if any: a Value built
+// by hand (qjson.ObjectValue) is not checked as a parsed one is.
+func duplicateKey(members []qjson.Member) (string, bool) {
+	if len(members) < 16 {
+		for i := range members {
+			for j := range i {
+				if members[i].Key == members[j].Key {
+					return members[i].Key, true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]bool, len(members))
+	for _, m := range members {
+		if seen[m.Key] {
+			return m.Key, true
+		}
+		seen[m.Key] = true
+	}
+	return "", false
 }
 
 // maxDescQuoted is the most of a parser error's description a

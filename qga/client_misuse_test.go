@@ -2,8 +2,10 @@ package qga_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"os"
@@ -163,5 +165,70 @@ func TestClientHostileErrorBounded(t *testing.T) {
 	}
 	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 128<<20 {
 		t.Errorf("the call allocated %d MiB for a 16 MiB reply", alloc>>20)
+	}
+}
+
+// TestClientDuplicateArgKeys: arguments built by hand with a key twice are
+// refused before anything is sent (qemu-ga would answer without the id,
+// and the call would lose track of the channel).
+func TestClientDuplicateArgKeys(t *testing.T) {
+	c := pipeAgent(t, 0, qga.ClientOptions{Timeout: 5 * time.Second})
+	for _, n := range []int{2, 40} {
+		var ms []qjson.Member
+		for i := range n {
+			ms = append(ms, qjson.Member{Key: fmt.Sprint("k", i), Value: qjson.IntValue(int64(i))})
+		}
+		ms = append(ms, qjson.Member{Key: "k1", Value: qjson.IntValue(-1)})
+		err := c.Execute(context.Background(), qga.CmdPing, qjson.ObjectValue(ms...), nil)
+		if !errors.Is(err, qga.ErrInvalidRequest) {
+			t.Errorf("%d members, one key twice: %v, want ErrInvalidRequest", n+1, err)
+		}
+	}
+	if err := c.Execute(context.Background(), qga.CmdPing, nil, nil); err != nil {
+		t.Fatalf("the next call: %v", err)
+	}
+}
+
+// TestClientWideReply: a reply object of many members (within the limits)
+// is accepted, in linear time.
+func TestClientWideReply(t *testing.T) {
+	a, b := socketPair(t)
+	defer b.Close()
+	go func() {
+		sync := regexp.MustCompile(`"guest-sync-delimited".*"id":(\d+)`)
+		r := bufio.NewReader(b)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			if m := sync.FindSubmatch(line); m != nil {
+				b.Write([]byte("\xff{\"return\": " + string(m[1]) + "}\n"))
+				continue
+			}
+			id := regexp.MustCompile(`"id":\s*(\d+)`).FindSubmatch(line)
+			if id == nil {
+				return
+			}
+			var w bytes.Buffer
+			w.WriteString(`{"return": {`)
+			for i := range 50000 {
+				if i > 0 {
+					w.WriteString(", ")
+				}
+				fmt.Fprintf(&w, `"m%d": %d`, i, i)
+			}
+			w.WriteString(`}, "id": ` + string(id[1]) + "}\n")
+			b.Write(w.Bytes())
+		}
+	}()
+	c := qga.NewClient(a, qga.ClientOptions{Timeout: 10 * time.Second, DrainTimeout: time.Millisecond})
+	defer c.Close()
+	var v qjson.Value
+	if err := c.Execute(context.Background(), "guest-wide", nil, &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Len() != 50000 {
+		t.Fatalf("%d members", v.Len())
 	}
 }
