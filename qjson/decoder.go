@@ -119,7 +119,8 @@ func (d *Decoder) Pending() bool {
 	return d.state != stStart || d.ntok > 0
 }
 
-// Event returns the event completed by the last Feed call that reported one.
+// Event returns the event completed by the last Feed call that reported one
+// (the zero Event before the first, or after Reset: check Feed's result).
 // Values share no memory with the input and, unless the Decoder has
 // ReuseValues, are never modified afterwards: they may be kept. Their
 // strings, and the members of their arrays and objects, share 16 KiB blocks
