@@ -156,6 +156,11 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 	if seed == 0 {
 		seed = uint64(time.Now().Unix()) * 1000
 	}
+	if err := sim.CheckAgentBug(n.bug); err != nil {
+		n.rep.Notes = append(n.rep.Notes, "sim: share skipped: "+err.Error())
+		n.board.printf("nightly: sim skipped: %v", err)
+		return
+	}
 	n.board.begin("sim", d)
 	res := runSim(ctx, seed, d, n.o.SimRuns, n.bug, func(st simStatus) {
 		n.board.update("swarm", int64(st.Runs), st.Rate, 0, 0)

@@ -71,9 +71,19 @@ build() {
 
 run() {
   local t=$1 dur=${2:-60s} work procs
+  # A bad duration or worker count is the caller's mistake: say so before
+  # building, rather than blame go-fuzz when timeout rejects it.
+  if ! [[ $dur =~ ^[0-9]+(\.[0-9]+)?[smhd]?$ ]]; then
+    echo "gofuzz.sh: duration '$dur': want a number with an optional s, m, h or d suffix (0: until interrupted)" >&2
+    exit 2
+  fi
+  procs=${GOFUZZ_PROCS:-$(nproc 2>/dev/null || echo 2)}
+  if ! [[ $procs =~ ^[1-9][0-9]*$ ]]; then
+    echo "gofuzz.sh: GOFUZZ_PROCS='$procs': want 1 or more" >&2
+    exit 2
+  fi
   build "$t"
   work=${GOFUZZ_WORKDIR:-out/gofuzz/$t}
-  procs=${GOFUZZ_PROCS:-$(nproc 2>/dev/null || echo 2)}
   mkdir -p "$work/corpus"
   cp -f corpus/"$t"/* "$work/corpus/"
   if [ -n "${GOFUZZ_SEEDS:-}" ] && [ -d "$GOFUZZ_SEEDS" ]; then

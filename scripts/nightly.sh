@@ -8,7 +8,8 @@
 #
 # Environment (all optional):
 #   QGAFUZZ_BUDGET        total time, e.g. 30m or 2h (default 1h)
-#   QGAFUZZ_OUT           output directory (default out/nightly)
+#   QGAFUZZ_OUT           output directory (default out/nightly in the source tree;
+#                         relative paths here are taken from where the script starts)
 #   QGAFUZZ_CORPUS        persistent corpus (default $QGAFUZZ_OUT/corpus)
 #   QGAFUZZ_TARGETS       comma-separated targets (default: all)
 #   QGAFUZZ_AGENT         builtin, bug:NAME or qemu-ga (default: qemu-ga when
@@ -23,10 +24,16 @@
 # Example crontab line (03:00, two hours, mail on a new crash):
 #   0 3 * * * cd /src/qgafuzz && QGAFUZZ_BUDGET=2h scripts/nightly.sh >/var/log/qgafuzz.log 2>&1 || mail -s "qgafuzz: new crash" dev@example.org </var/log/qgafuzz.log
 set -uo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 
+# Paths given in the environment are relative to where the script was
+# started, as a user expects; the defaults are relative to the source tree.
+abspath() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$caller" "$1" ;; esac; }
+
 budget=${QGAFUZZ_BUDGET:-1h}
-out=${QGAFUZZ_OUT:-out/nightly}
+out=out/nightly
+[ -n "${QGAFUZZ_OUT:-}" ] && out=$(abspath "$QGAFUZZ_OUT")
 export PATH="$PATH:/usr/sbin:/sbin" # qemu-ga lives in /usr/sbin
 
 if [ "${QGAFUZZ_INSTALL_QEMU_GA:-}" = 1 ] && ! command -v qemu-ga >/dev/null 2>&1 &&
@@ -39,16 +46,20 @@ if [ -z "$agent" ]; then
 fi
 
 args=(nightly --budget "$budget" --out "$out" --agent "$agent")
-[ -n "${QGAFUZZ_CORPUS:-}" ] && args+=(--corpus "$QGAFUZZ_CORPUS")
+[ -n "${QGAFUZZ_CORPUS:-}" ] && args+=(--corpus "$(abspath "$QGAFUZZ_CORPUS")")
 [ -n "${QGAFUZZ_TARGETS:-}" ] && args+=(--targets "$QGAFUZZ_TARGETS")
 [ -n "${QGAFUZZ_SIM_RUNS:-}" ] && args+=(--sim-runs "$QGAFUZZ_SIM_RUNS")
-supp=${QGAFUZZ_SUPPRESSIONS:-}
+supp=
+[ -n "${QGAFUZZ_SUPPRESSIONS:-}" ] && supp=$(abspath "$QGAFUZZ_SUPPRESSIONS")
 if [ -z "$supp" ] && [ -f scripts/suppressions.txt ]; then supp=scripts/suppressions.txt; fi
 [ -n "$supp" ] && args+=(--suppressions "$supp")
 
 mkdir -p out
 go build -o out/qgafuzz ./cmd/qgafuzz || { echo "nightly.sh: build failed" >&2; exit 2; }
 echo "nightly.sh: qgafuzz ${args[*]}"
+# The summary printed below must be this run's: a run that fails before
+# writing one must not show the last night's "all fine".
+rm -f "$out/summary.md"
 out/qgafuzz "${args[@]}"
 status=$?
 [ -f "$out/summary.md" ] && cat "$out/summary.md"

@@ -193,7 +193,7 @@ var kinds = []*Kind{
 		Models: "a reply cut short, maybe without its newline",
 		Params: "(agent to host only)"},
 	{Name: "utf8split", Rate: 0.5, new: newUTF8Split,
-		Models: "a write split inside a multi-byte UTF-8 character",
+		Models: "a write split inside a multi-byte UTF-8 character (the simulator's own traffic is ASCII: in sim it splits what foreign injects; in the proxy, real traffic)",
 		Params: "dir=both min=1ms max=100ms"},
 	{Name: "late", Rate: 0.03, new: newLate,
 		Models: "a reply delivered after its call gave up (earlier session flushed late)",

@@ -178,6 +178,11 @@ func execute(cfg *runConfig) (*Result, error) {
 	if cfg.client == "" {
 		cfg.client = Delimited
 	}
+	if cfg.opts.NewAgent == nil {
+		if err := CheckAgentBug(cfg.opts.AgentBug); err != nil {
+			return nil, err
+		}
+	}
 	w, err := newWorld(cfg)
 	if err != nil {
 		return nil, err

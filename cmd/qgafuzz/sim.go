@@ -85,9 +85,9 @@ func runSim(e *env, args []string) int {
 	fs.BoolVar(&f.checkDet, "check-determinism", false, "run each seed twice; fail if the traces differ")
 	fs.BoolVar(&f.jsonOut, "json", false, "print a machine-readable summary on standard output")
 	fs.IntVar(&f.workers, "workers", 0, "parallel runs (default: one per CPU)")
-	fs.IntVar(&f.maxFail, "max-failures", 0, "stop after this many failing seeds (0: run them all)")
+	fs.IntVar(&f.maxFail, "max-failures", 0, "stop after this many failing seeds (0: run them all); seeds already under way finish and count, so with several workers a few more may show")
 	fs.BoolVar(&f.noShrink, "no-shrink", false, "do not shrink the first failure")
-	fs.StringVar(&f.plant, "plant-bug", "", "plant a bug in the reference agent (one of: "+bugList()+")")
+	fs.StringVar(&f.plant, "plant-bug", "", "plant a bug in the reference agent, one a host can notice (one of: "+simBugList()+")")
 	fs.DurationVar(&f.progress, "progress", 2*time.Second, "progress line interval on standard error (0: none)")
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
@@ -128,7 +128,10 @@ func runSim(e *env, args []string) int {
 	if f.plant != "" {
 		b, ok := qga.ParseBug(f.plant)
 		if !ok || b == qga.NoBug {
-			return usage("unknown --plant-bug %q (one of: %s)", f.plant, bugList())
+			return usage("unknown --plant-bug %q (one of: %s)", f.plant, simBugList())
+		}
+		if err := sim.CheckAgentBug(b); err != nil {
+			return usage("--plant-bug: %v", err)
 		}
 		o.AgentBug = b
 	}
@@ -421,4 +424,15 @@ func orSwarm(s string) string {
 		return "swarm"
 	}
 	return s
+}
+
+// simBugList names the planted bugs a simulation can show.
+func simBugList() string {
+	var names []string
+	for _, b := range qga.Bugs() {
+		if sim.CheckAgentBug(b) == nil {
+			names = append(names, b.String())
+		}
+	}
+	return strings.Join(names, ", ")
 }
