@@ -55,6 +55,25 @@ func socketPair(t *testing.T) (net.Conn, net.Conn) {
 	return conns[0], conns[1]
 }
 
+// scriptedAgent answers on conn as a minimal agent: each guest-sync-delimited
+// with its delimited reply, every other request line with answer(line)
+// (nothing when it returns nil).
+func scriptedAgent(conn net.Conn, answer func(line []byte) []byte) {
+	sync := regexp.MustCompile(`"guest-sync-delimited".*"id":(\d+)`)
+	r := bufio.NewReader(conn)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return
+		}
+		if m := sync.FindSubmatch(line); m != nil {
+			conn.Write([]byte("\xff{\"return\": " + string(m[1]) + "}\n"))
+		} else if reply := answer(line); reply != nil {
+			conn.Write(reply)
+		}
+	}
+}
+
 type delayedWriter struct {
 	net.Conn
 	delay time.Duration
@@ -129,27 +148,15 @@ func TestClientCancelMidCall(t *testing.T) {
 func TestClientHostileErrorBounded(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
-	go func() {
-		sync := regexp.MustCompile(`"guest-sync-delimited".*"id":(\d+)`)
-		r := bufio.NewReader(b)
-		for {
-			line, err := r.ReadBytes('\n')
-			if err != nil {
-				return
-			}
-			if m := sync.FindSubmatch(line); m != nil {
-				b.Write([]byte("\xff{\"return\": " + string(m[1]) + "}\n"))
-				continue
-			}
-			bad := make([]byte, 16<<20-16)
-			bad[0] = '"'
-			for i := 1; i < len(bad)-1; i++ {
-				bad[i] = 0x80
-			}
-			bad[len(bad)-1] = '\n'
-			b.Write(bad)
+	go scriptedAgent(b, func([]byte) []byte {
+		bad := make([]byte, 16<<20-16)
+		bad[0] = '"'
+		for i := 1; i < len(bad)-1; i++ {
+			bad[i] = 0x80
 		}
-	}()
+		bad[len(bad)-1] = '\n'
+		return bad
+	})
 	c := qga.NewClient(a, qga.ClientOptions{Timeout: 20 * time.Second, DrainTimeout: time.Millisecond})
 	defer c.Close()
 	var m0, m1 runtime.MemStats
@@ -194,34 +201,22 @@ func TestClientDuplicateArgKeys(t *testing.T) {
 func TestClientWideReply(t *testing.T) {
 	a, b := socketPair(t)
 	defer b.Close()
-	go func() {
-		sync := regexp.MustCompile(`"guest-sync-delimited".*"id":(\d+)`)
-		r := bufio.NewReader(b)
-		for {
-			line, err := r.ReadBytes('\n')
-			if err != nil {
-				return
-			}
-			if m := sync.FindSubmatch(line); m != nil {
-				b.Write([]byte("\xff{\"return\": " + string(m[1]) + "}\n"))
-				continue
-			}
-			id := regexp.MustCompile(`"id":\s*(\d+)`).FindSubmatch(line)
-			if id == nil {
-				return
-			}
-			var w bytes.Buffer
-			w.WriteString(`{"return": {`)
-			for i := range 50000 {
-				if i > 0 {
-					w.WriteString(", ")
-				}
-				fmt.Fprintf(&w, `"m%d": %d`, i, i)
-			}
-			w.WriteString(`}, "id": ` + string(id[1]) + "}\n")
-			b.Write(w.Bytes())
+	go scriptedAgent(b, func(line []byte) []byte {
+		id := regexp.MustCompile(`"id":\s*(\d+)`).FindSubmatch(line)
+		if id == nil {
+			return nil
 		}
-	}()
+		var w bytes.Buffer
+		w.WriteString(`{"return": {`)
+		for i := range 50000 {
+			if i > 0 {
+				w.WriteString(", ")
+			}
+			fmt.Fprintf(&w, `"m%d": %d`, i, i)
+		}
+		w.WriteString(`}, "id": ` + string(id[1]) + "}\n")
+		return w.Bytes()
+	})
 	c := qga.NewClient(a, qga.ClientOptions{Timeout: 10 * time.Second, DrainTimeout: time.Millisecond})
 	defer c.Close()
 	var v qjson.Value
