@@ -177,9 +177,13 @@ type WriteResult struct {
 // Raw and native files keep their names when these are free; go-fuzz and
 // libFuzzer files are named by their SHA-1, as the engines name them. A
 // file already holding the same input is left alone; a name taken by
-// another input gets the content-addressed name instead. dir is created.
+// another input gets the content-addressed name instead. dir is created
+// when there is something to write.
 func Write(dir string, f Format, es []Entry) (WriteResult, error) {
 	res := WriteResult{Dir: dir}
+	if len(es) == 0 {
+		return res, nil // and no directory made for nothing
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, fmt.Errorf("corpus: %w", err)
 	}

@@ -212,7 +212,7 @@ func Decode(f Format, b []byte) ([]byte, error) {
 // input that crosses the parser's 64 MiB token limit, with a bound, so
 // that a stray core dump or disk image among the inputs is skipped
 // instead of exhausting memory.
-const MaxFileSize = 128 << 20
+const MaxFileSize = fuzz.MaxInputFile
 
 // ReadFile reads one corpus or crash file. It must be a regular file (or
 // a link to one) of at most MaxFileSize bytes: a FIFO or a device would

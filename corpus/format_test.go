@@ -253,6 +253,9 @@ func TestLayout(t *testing.T) {
 		{mk("FuzzParser", nil), "", corpus.Native},
 		{mk("lf", map[string]string{corpus.SHA1Name([]byte("b")): "b"}), "", corpus.LibFuzzer},
 		{mk("raw", map[string]string{"seed-1": "b"}), "", corpus.Raw},
+		// A raw input that starts like a native file does not make the
+		// corpus native.
+		{mk("raw-mixed", map[string]string{"seed-1": "b", "seed-2": "go test fuzz v1\n[]byte(\"x\")\n"}), "", corpus.Raw},
 		{mk("empty", nil), "", corpus.Raw},
 	}
 	for _, c := range cases {
@@ -319,5 +322,12 @@ func TestWriteLongName(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "x" {
 		t.Fatalf("%q, %v", b, err)
+	}
+	none := filepath.Join(dir, "none")
+	if _, err := corpus.Write(none, corpus.Raw, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(none); !os.IsNotExist(err) {
+		t.Fatalf("writing nothing made a directory: %v", err)
 	}
 }

@@ -299,14 +299,16 @@ func Layout(dir string, existing []Entry) (string, Format) {
 	if isGoFuzzWorkdir(dir) {
 		return filepath.Join(dir, "corpus"), GoFuzz
 	}
-	sha1Named := len(existing) > 0
+	sha1Named, native := len(existing) > 0, len(existing) > 0
 	for _, e := range existing {
-		if e.Format == Native {
-			return dir, Native
-		}
+		// All native, not some: a raw corpus may hold an input that
+		// merely starts like a native file.
+		native = native && e.Format == Native
 		sha1Named = sha1Named && e.Name == SHA1Name(e.Data)
 	}
 	switch {
+	case native:
+		return dir, Native
 	case len(existing) == 0 && isNativeDir(dir):
 		return dir, Native
 	case sha1Named:

@@ -58,9 +58,13 @@ func TempPattern(base string) string {
 	return ".tmp-" + base + "-*"
 }
 
+// MaxInputFile is the largest file read as an input (corpus.MaxFileSize):
+// room for a stream past qemu-ga's 64 MiB token limit, with a bound.
+const MaxInputFile = 128 << 20
+
 // ReadCorpus reads every regular file of dir (not recursively; hidden and
-// temporary files are skipped) as one input, sorted by name. A missing
-// directory is an empty corpus.
+// temporary files, and files over MaxInputFile, are skipped) as one input,
+// sorted by name. A missing directory is an empty corpus.
 func ReadCorpus(dir string) (names []string, inputs [][]byte, err error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -74,6 +78,9 @@ func ReadCorpus(dir string) (names []string, inputs [][]byte, err error) {
 		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
+		if info, err := e.Info(); err == nil && info.Size() > MaxInputFile {
+			continue // a stray core dump is not a seed (qgafuzz corpus stats reports it)
+		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, nil, err
@@ -86,9 +93,10 @@ func ReadCorpus(dir string) (names []string, inputs [][]byte, err error) {
 
 // CrashStore keeps crashers in a directory: for each failing input, the
 // input itself (crash-<hash>, raw, as every engine and `qgafuzz repro` read
-// it) and a report (crash-<hash>.txt). The input is written first and both
-// atomically, so a crasher file is always complete; a missing report only
-// means the writer was interrupted between the two renames.
+// it) and a report (crash-<hash>.txt). The report is written first and both
+// atomically, so a crasher on disk is always complete and has its report; a
+// report without its input only means the writer was interrupted between
+// the two renames (saving again completes it).
 type CrashStore struct {
 	Dir string
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -20,9 +22,11 @@ import (
 // resynchronises with guest-sync-delimited before sending, and every
 // request carries a fresh "id" that the reply must echo.
 //
-// The Client spawns no goroutines and reads no clock or randomness except
-// through ClientOptions, so a simulator that supplies a virtual Transport, a
-// virtual clock and a seeded PRNG gets bit-for-bit reproducible behaviour.
+// The Client reads no clock or randomness except through ClientOptions, and
+// spawns no goroutine except, on a net.Conn or *os.File transport, one to
+// interrupt a blocked read when a call's context is cancelled; so a
+// simulator that supplies a virtual Transport, a virtual clock and a seeded
+// PRNG gets bit-for-bit reproducible behaviour.
 
 // Resync selects how a Client gets back in step with the agent.
 type Resync uint8
@@ -243,7 +247,8 @@ func DialClient(ctx context.Context, addr string, opts ClientOptions) (*Client, 
 // matching ErrTimeout, ErrClosed, ErrProtocol, ErrReplyTooLarge or
 // ErrInvalidRequest (also for a result that is not nil or a non-nil
 // pointer), or context.Canceled when ctx is cancelled (the call ends at
-// once, and the next one resynchronises), or encoding/json's error when
+// once on a net.Conn or *os.File transport, else before its next read;
+// the next call resynchronises), or encoding/json's error when
 // the reply does not fit result (the channel stays in step). Commands
 // that send no reply on success (guest-shutdown, guest-suspend-*) end in
 // ErrTimeout.
@@ -332,15 +337,26 @@ func (c *Client) acquire(ctx context.Context) error {
 
 func (c *Client) release() { <-c.sem }
 
+// interruptible reports whether t's deadlines may be set from another
+// goroutine while it is read.
+func interruptible(t Transport) bool {
+	switch t.(type) {
+	case net.Conn, *os.File:
+		return true
+	}
+	return false
+}
+
 // interruptOn makes a cancelled ctx end the call at once, not at its
 // deadline: it moves the transport's deadlines to the past, which wakes a
-// blocked Read or Write (net.Conn and pollable files allow that from
-// another goroutine); the call then reports ctx's error. No goroutine runs
-// unless ctx is cancelled. The returned function, called when the call
-// ends, waits for an interrupt in progress and makes the next call set its
-// deadlines again.
+// blocked Read or Write; the call then reports ctx's error. Only net.Conn
+// and *os.File promise that deadlines may be set from another goroutine,
+// so other transports are checked between reads only, as before. No
+// goroutine runs unless ctx is cancelled. The returned function, called
+// when the call ends, waits for an interrupt in progress and makes the
+// next call set its deadlines again.
 func (c *Client) interruptOn(ctx context.Context) (stop func()) {
-	if ctx.Done() == nil {
+	if ctx.Done() == nil || !interruptible(c.t) {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -349,6 +365,9 @@ func (c *Client) interruptOn(ctx context.Context) (stop func()) {
 		past := time.Unix(1, 0)
 		c.tmu.Lock()
 		defer c.tmu.Unlock()
+		if !interruptible(c.t) { // a redial brought another kind
+			return
+		}
 		_ = c.t.SetReadDeadline(past)
 		_ = c.t.SetWriteDeadline(past)
 	})

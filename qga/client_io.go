@@ -38,7 +38,7 @@ type Transport interface {
 // NoDeadlines adapts an io.ReadWriteCloser that has no deadline support.
 //
 // Limitation: a Read or Write blocked on such a stream cannot be
-// interrupted by the Client (it spawns no goroutines and uses no timers),
+// interrupted by the Client (it has no deadline to move, and uses no timers),
 // so a silent agent blocks a call until the stream delivers data, fails, or
 // is closed by someone else. The Client still checks its deadline between
 // reads, so an agent that drips bytes slowly cannot keep a call alive past

@@ -256,6 +256,12 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 			deadline = d
 		}
 		src.SetReadDeadline(deadline)
+		// serveConn may have set the drain deadline (and woken the
+		// read) between the load above and the set, which then undid
+		// its wake-up: look again.
+		if d := drainTime(); !d.IsZero() && (deadline.IsZero() || d.Before(deadline)) {
+			src.SetReadDeadline(d)
+		}
 		n, err := src.Read(buf)
 		for _, chunk := range sp.split(buf[:n]) {
 			send(chunk)

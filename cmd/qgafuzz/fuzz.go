@@ -143,6 +143,9 @@ func runFuzz(e *env, args []string) int {
 	case f.plant != "" && external:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --plant-bug tests an in-process agent; it cannot be combined with --agent or --agent-cmd")
 		return exitUsage
+	case f.agent != "" && !validAddr(f.agent), f.ref != "" && !validAddr(f.ref):
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --agent and --reference take unix:PATH or tcp:HOST:PORT")
+		return exitUsage
 	case f.replay != "" && !external:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay needs --agent or --agent-cmd (replay an engine's crasher with qgafuzz repro)")
 		return exitUsage
@@ -460,4 +463,10 @@ func absPath(p string) string {
 		return p
 	}
 	return a
+}
+
+// validAddr reports whether addr is a well-formed agent address.
+func validAddr(addr string) bool {
+	_, _, err := qga.ParseAddr(addr)
+	return err == nil
 }

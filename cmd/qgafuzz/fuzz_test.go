@@ -45,6 +45,8 @@ func TestFuzzUsage(t *testing.T) {
 		{"fuzz", "--target", "differential", "--agent", "unix:/x", "--agent-cmd", "y {sock}"},
 		{"fuzz", "--target", "differential", "--plant-bug", "nope"},
 		{"fuzz", "--target", "differential", "--plant-bug", "split-utf8", "--agent", "unix:/x"},
+		{"fuzz", "--target", "differential", "--agent", "tcp:localhost", "--time", "1s"},
+		{"fuzz", "--target", "differential", "--agent", "unix:/x", "--reference", "bogus", "--time", "1s"},
 	} {
 		if code, _, _ := runCmdline(args...); code != exitUsage {
 			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
@@ -263,6 +265,11 @@ func TestFuzzAgentReplayLine(t *testing.T) {
 	}
 	if code, stdout, stderr := runCmdline(args...); code != exitFinding || !strings.Contains(stdout, "FAIL: the replies differ") {
 		t.Errorf("%s: exit %d, want %d\n%s\n%s", line, code, exitFinding, stdout, stderr)
+	}
+	// A bare repro must not replay it in process (where it passes) but
+	// point at the replay line.
+	if code, _, stderr := runCmdline("repro", crasher); code != exitUsage || !strings.Contains(stderr, line) {
+		t.Errorf("repro %s: exit %d, want %d pointing at %q\n%s", crasher, code, exitUsage, line, stderr)
 	}
 	fixed, _ := startAgentCommand(t)
 	code, stdout, stderr = runCmdline("fuzz", "--target", "differential", "--agent", "unix:"+fixed, "--replay", crasher)

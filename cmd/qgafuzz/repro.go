@@ -119,6 +119,14 @@ func runRepro(e *env, args []string) int {
 		return reproQemuGA(e, path, data, bug)
 	}
 	name, how := *target, "--target"
+	if name == "" && *agent == "" {
+		// A divergence of an outside agent (fuzz --agent/--agent-cmd)
+		// replays only against that agent: the built-in one would pass
+		// and call it fixed.
+		if line := externalReplay(path); line != "" {
+			return usage("%s is a divergence of an outside agent; replay it against that agent with:\n  %s", path, line)
+		}
+	}
 	if name == "" {
 		name, how = detectTarget(path)
 	}
@@ -187,6 +195,22 @@ func detectTarget(path string) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+// externalReplay returns the reproduce line of the report beside a
+// crasher when it replays against an outside agent (qgafuzz fuzz ...
+// --replay), else "".
+func externalReplay(path string) string {
+	b, err := corpus.ReadFile(path + ".txt")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, cmd, ok := strings.Cut(line, "reproduce with: "); ok && strings.Contains(cmd, " fuzz ") && strings.Contains(cmd, " --replay ") {
+			return strings.TrimSpace(cmd)
+		}
+	}
+	return ""
 }
 
 // plantedFromReport returns the planted bug named by the report beside a

@@ -1,0 +1,25 @@
+package fuzz_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+)
+
+// TestReadCorpusSkipsHuge: a file over MaxInputFile (sparse here) is not a
+// seed, and is not read into memory.
+func TestReadCorpusSkipsHuge(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ok"), []byte("ok"), 0o644)
+	huge := filepath.Join(dir, "core")
+	os.WriteFile(huge, nil, 0o644)
+	if err := os.Truncate(huge, fuzz.MaxInputFile+1); err != nil {
+		t.Fatal(err)
+	}
+	names, inputs, err := fuzz.ReadCorpus(dir)
+	if err != nil || len(names) != 1 || names[0] != "ok" || string(inputs[0]) != "ok" {
+		t.Fatalf("%v %d inputs, %v", names, len(inputs), err)
+	}
+}
