@@ -125,17 +125,7 @@ func inputDir(dir string) string {
 }
 
 func readEntry(path string, as Format) (Entry, error) {
-	var (
-		data []byte
-		f    = as
-		err  error
-	)
-	if data, err = ReadFile(path); err == nil {
-		if as == "" {
-			f = Detect(path, data)
-		}
-		data, err = Decode(f, data)
-	}
+	data, f, err := readInput(path, as)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

@@ -260,16 +260,27 @@ func fileKind(m fs.FileMode) string {
 
 // ReadInput reads one input file in any format and decodes it.
 func ReadInput(path string) ([]byte, Format, error) {
+	data, f, err := readInput(path, "")
+	if err != nil && f != "" { // a decoding error does not name the file
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return data, f, err
+}
+
+// readInput reads the file at path and decodes it as format as, or as the
+// format its content shows when as is "". The format is "" when the file
+// could not be read.
+func readInput(path string, as Format) ([]byte, Format, error) {
 	b, err := ReadFile(path)
 	if err != nil {
 		return nil, "", err
 	}
-	f := Detect(path, b)
-	data, err := Decode(f, b)
-	if err != nil {
-		return nil, f, fmt.Errorf("%s: %w", path, err)
+	f := as
+	if f == "" {
+		f = Detect(path, b)
 	}
-	return data, f, nil
+	data, err := Decode(f, b)
+	return data, f, err
 }
 
 // skipName reports whether a file of a corpus directory is not an input:

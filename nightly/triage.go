@@ -11,6 +11,7 @@ import (
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/sim"
 )
 
 // This file turns what the engines found into unique, minimized, stored
@@ -271,14 +272,7 @@ func (n *night) reproLine(target, path string) string {
 	default:
 		line += " --target " + target
 	}
-	return line + " " + shellQuote(path)
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return line + " " + sim.ShellQuote(path)
 }
 
 func tailOf(s string, n int) string {

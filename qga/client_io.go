@@ -98,6 +98,16 @@ func transportError(op string, err error) error {
 	return closedError(op, err)
 }
 
+// ioError maps an error of a Read or Write: ctx's error when the call was
+// cancelled (interruptOn moved the deadline to wake it), else the
+// transport's.
+func ioError(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return ctxError(op, cerr)
+	}
+	return transportError(op, err)
+}
+
 const (
 	readBufSize = 32 << 10
 	// maxEmptyReads ends a call on a transport that keeps returning no
@@ -174,10 +184,7 @@ func (c *Client) fill(ctx context.Context, dl time.Time, op string) error {
 			return nil // an error, if lasting, comes back on the next read
 		}
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return ctxError(op, cerr)
-			}
-			return transportError(op, err)
+			return ioError(ctx, op, err)
 		}
 		if empty == maxEmptyReads {
 			return closedError(op, io.ErrNoProgress)
@@ -197,10 +204,7 @@ func (c *Client) write(ctx context.Context, dl time.Time, p []byte, op string) e
 		n, err := c.t.Write(p)
 		p = p[n:]
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return ctxError(op, cerr)
-			}
-			return transportError(op, err)
+			return ioError(ctx, op, err)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -95,13 +96,13 @@ func TestClientResultChecked(t *testing.T) {
 			t.Errorf("result %T: %v, want ErrInvalidRequest", res, err)
 		}
 	}
-	if s := c.Stats(); s.Calls != 0 && s.Syncs != 0 {
+	if s := c.Stats(); s.Calls != 0 || s.Syncs != 0 {
 		t.Errorf("something was sent: %+v", s)
 	}
 	// A reply that does not fit: encoding/json's error, channel in step.
 	err := c.Execute(context.Background(), qga.CmdPing, nil, &n)
-	var typeErr interface{ Error() string }
-	if err == nil || !errors.As(err, &typeErr) {
+	var typeErr *json.UnmarshalTypeError
+	if !errors.As(err, &typeErr) {
 		t.Fatalf("an object into an int: %v", err)
 	}
 	var v qjson.Value

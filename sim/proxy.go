@@ -246,20 +246,26 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 		}
 		return time.Time{}
 	}
+	// withDrain returns t, or the drain deadline when that comes first (a
+	// zero t waits for ever).
+	withDrain := func(t time.Time) time.Time {
+		if d := drainTime(); !d.IsZero() && (t.IsZero() || d.Before(t)) {
+			return d
+		}
+		return t
+	}
 	buf := make([]byte, 4096)
 	for {
 		var deadline time.Time
 		if sp.pending() {
 			deadline = time.Now().Add(idle)
 		}
-		if d := drainTime(); !d.IsZero() && (deadline.IsZero() || d.Before(deadline)) {
-			deadline = d
-		}
+		deadline = withDrain(deadline)
 		src.SetReadDeadline(deadline)
 		// serveConn may have set the drain deadline (and woken the
 		// read) between the load above and the set, which then undid
 		// its wake-up: look again.
-		if d := drainTime(); !d.IsZero() && (deadline.IsZero() || d.Before(deadline)) {
+		if d := withDrain(deadline); !d.Equal(deadline) {
 			src.SetReadDeadline(d)
 		}
 		n, err := src.Read(buf)

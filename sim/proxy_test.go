@@ -42,9 +42,9 @@ func (l *proxyLog) count(sub string) int {
 	return n
 }
 
-// startProxy runs a proxy with faults in front of upstream (a unix socket
-// path) and returns the path it listens on.
-func startProxy(t *testing.T, faults string, seed uint64, upstream string) (string, *proxyLog) {
+// newTestProxy returns a proxy with faults in front of upstream (a unix
+// socket path).
+func newTestProxy(t *testing.T, faults string, seed uint64, upstream string) *Proxy {
 	t.Helper()
 	fl, err := ProxyFaults(faults, seed)
 	if err != nil {
@@ -57,6 +57,32 @@ func startProxy(t *testing.T, faults string, seed uint64, upstream string) (stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// requireAnswers checks that the qemu-ga behind a proxy is still alive and
+// answers a client of its own.
+func requireAnswers(t *testing.T, ga *qgatest.QemuGA) {
+	t.Helper()
+	time.Sleep(100 * time.Millisecond)
+	if !ga.Alive() {
+		t.Fatalf("qemu-ga exited: %s", ga.LogTail(5))
+	}
+	c, err := qga.DialClient(context.Background(), "unix:"+ga.Socket, qga.ClientOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Execute(context.Background(), "guest-ping", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startProxy runs a proxy with faults in front of upstream (a unix socket
+// path) and returns the path it listens on.
+func startProxy(t *testing.T, faults string, seed uint64, upstream string) (string, *proxyLog) {
+	t.Helper()
+	p := newTestProxy(t, faults, seed, upstream)
 	log := &proxyLog{}
 	p.Log = log.add
 	dir, err := os.MkdirTemp("", "qgap")
@@ -200,18 +226,7 @@ func TestProxyQemuGAReconnect(t *testing.T) {
 	if log.count("client connection cut") == 0 {
 		t.Fatal("no connection was cut")
 	}
-	time.Sleep(100 * time.Millisecond)
-	if !ga.Alive() {
-		t.Fatalf("qemu-ga exited: %s", ga.LogTail(5))
-	}
-	c, err := qga.DialClient(context.Background(), "unix:"+ga.Socket, qga.ClientOptions{Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Execute(context.Background(), "guest-ping", nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	requireAnswers(t, ga)
 }
 
 // TestProxyDeterministic: the same seed and the same stream give the same
@@ -292,17 +307,7 @@ func TestProxyRejectsAgentFaults(t *testing.T) {
 // closed with replies unread.
 func TestProxyStopDuringStall(t *testing.T) {
 	ga := qgatest.StartQemuGA(t)
-	fl, err := ProxyFaults("stall:rate=1,dir=a2h,min=3s,max=3s", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := NewProxy(fl, 1, func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", ga.Socket)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProxy(t, "stall:rate=1,dir=a2h,min=3s,max=3s", 1, ga.Socket)
 	path := filepath.Join(t.TempDir(), "p.sock")
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -337,18 +342,8 @@ func TestProxyStopDuringStall(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the proxy took %v to stop: it waited out the stall", d)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if !ga.Alive() {
-		t.Fatalf("qemu-ga exited: %s", ga.LogTail(5))
-	}
-	cl, err := qga.DialClient(context.Background(), "unix:"+ga.Socket, qga.ClientOptions{Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.Execute(context.Background(), "guest-ping", nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	time.Sleep(100 * time.Millisecond)
+	requireAnswers(t, ga)
 }
 
 // TestProxyDrainBounded: an upstream that never closes its side cannot
@@ -369,13 +364,7 @@ func TestProxyDrainBounded(t *testing.T) {
 		io.Copy(io.Discard, c) // reads everything, answers nothing, and after EOF stays open
 		time.Sleep(time.Minute)
 	}()
-	p, err := NewProxy(nil, 1, func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", filepath.Join(dir, "up.sock"))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newTestProxy(t, "none", 1, filepath.Join(dir, "up.sock"))
 	p.MaxConns, p.Drain = 1, 300*time.Millisecond
 	log := &proxyLog{}
 	p.Log = log.add

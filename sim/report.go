@@ -64,14 +64,19 @@ func ReproduceCommand(o Options, seed uint64) string {
 	if steps <= 0 {
 		steps = DefaultSteps
 	}
-	cmd := fmt.Sprintf("qgafuzz sim --seed %d --client %s --faults %s --steps %d", seed, client, shellQuote(faults), steps)
+	cmd := fmt.Sprintf("qgafuzz sim --seed %d --client %s --faults %s --steps %d", seed, client, ShellQuote(faults), steps)
 	if o.AgentBug != qga.NoBug {
 		cmd += " --plant-bug " + o.AgentBug.String()
 	}
 	return cmd
 }
 
-func shellQuote(s string) string {
+// ShellQuote returns s as one word for sh: as it is when it needs no
+// quoting, else in single quotes; so that a printed command can be pasted.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.,:=/+-", c)) {
 			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

@@ -13,9 +13,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+	"github.com/qgafuzz/qgafuzz/sim"
 )
 
 func init() {
@@ -325,7 +327,7 @@ func replayCommand(f fuzzFlags, crasher string) string {
 // reference, as the differential driver does: the reproduce line of its
 // findings.
 func runReplay(e *env, f fuzzFlags) int {
-	data, err := os.ReadFile(f.replay)
+	data, err := corpus.ReadFile(f.replay)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay:", err)
 		return exitUsage
@@ -445,11 +447,7 @@ func durationText(d time.Duration) string {
 func shellJoin(args []string) string {
 	quoted := make([]string, len(args))
 	for i, a := range args {
-		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:+,@%") == "" {
-			quoted[i] = a
-		} else {
-			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
+		quoted[i] = sim.ShellQuote(a)
 	}
 	return strings.Join(quoted, " ")
 }

@@ -119,11 +119,12 @@ func runRepro(e *env, args []string) int {
 		return reproQemuGA(e, path, data, bug)
 	}
 	name, how := *target, "--target"
+	report := reportBeside(path)
 	if name == "" && *agent == "" {
 		// A divergence of an outside agent (fuzz --agent/--agent-cmd)
 		// replays only against that agent: the built-in one would pass
 		// and call it fixed.
-		if line := externalReplay(path); line != "" {
+		if line := externalReplay(report); line != "" {
 			return usage("%s is a divergence of an outside agent; replay it against that agent with:\n  %s", path, line)
 		}
 	}
@@ -141,9 +142,9 @@ func runRepro(e *env, args []string) int {
 	if *agent == "" && bug == qga.NoBug {
 		// A crasher found with a planted bug names it in its report;
 		// without it the crasher would pass and look fixed.
-		if b, from := plantedFromReport(path); b != qga.NoBug {
+		if b := plantedFromReport(report); b != qga.NoBug {
 			os.Setenv(fuzz.PlantBugEnv, b.String())
-			fmt.Fprintf(e.stdout, "repro: agent with the planted bug %s (from %s)\n", b, from)
+			fmt.Fprintf(e.stdout, "repro: agent with the planted bug %s (from %s)\n", b, filepath.Base(path)+".txt")
 		}
 	}
 	f := fuzz.Run(t, data)
@@ -197,15 +198,20 @@ func detectTarget(path string) (string, string) {
 	return "", ""
 }
 
-// externalReplay returns the reproduce line of the report beside a
-// crasher when it replays against an outside agent (qgafuzz fuzz ...
-// --replay), else "".
-func externalReplay(path string) string {
+// reportBeside returns the report qgafuzz fuzz stores beside a crasher
+// (FILE.txt), or "".
+func reportBeside(path string) string {
 	b, err := corpus.ReadFile(path + ".txt")
 	if err != nil {
 		return ""
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	return string(b)
+}
+
+// externalReplay returns the reproduce line of a crasher's report when it
+// replays against an outside agent (qgafuzz fuzz ... --replay), else "".
+func externalReplay(report string) string {
+	for _, line := range strings.Split(report, "\n") {
 		if _, cmd, ok := strings.Cut(line, "reproduce with: "); ok && strings.Contains(cmd, " fuzz ") && strings.Contains(cmd, " --replay ") {
 			return strings.TrimSpace(cmd)
 		}
@@ -213,24 +219,19 @@ func externalReplay(path string) string {
 	return ""
 }
 
-// plantedFromReport returns the planted bug named by the report beside a
-// crasher ("engine environment: QGAFUZZ_PLANT_BUG=NAME", as qgafuzz fuzz
-// writes it), and the report's name.
-func plantedFromReport(path string) (qga.Bug, string) {
-	side := path + ".txt"
-	b, err := corpus.ReadFile(side)
-	if err != nil {
-		return qga.NoBug, ""
-	}
+// plantedFromReport returns the planted bug a crasher's report names
+// ("engine environment: QGAFUZZ_PLANT_BUG=NAME", as qgafuzz fuzz writes
+// it).
+func plantedFromReport(report string) qga.Bug {
 	prefix := "engine environment: " + fuzz.PlantBugEnv + "="
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(report, "\n") {
 		if name, ok := strings.CutPrefix(line, prefix); ok {
 			if bug, ok := qga.ParseBug(strings.TrimSpace(name)); ok {
-				return bug, filepath.Base(side)
+				return bug
 			}
 		}
 	}
-	return qga.NoBug, ""
+	return qga.NoBug
 }
 
 // reproQemuGA plays a stream to a fresh qemu-ga and to the built-in agent
