@@ -50,7 +50,9 @@ install_tools() {
   local ver
   ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz) || die "github.com/dvyukov/go-fuzz is not in go.mod"
   mkdir -p out/bin
-  if [ ! -x out/bin/go-fuzz-build ] || [ "$(cat out/bin/.go-fuzz-version 2>/dev/null)" != "$ver $(go version)" ]; then
+  # Both binaries: scripts/libfuzzer.sh installs go-fuzz-build alone and
+  # writes the same version stamp.
+  if [ ! -x out/bin/go-fuzz ] || [ ! -x out/bin/go-fuzz-build ] || [ "$(cat out/bin/.go-fuzz-version 2>/dev/null)" != "$ver $(go version)" ]; then
     echo "gofuzz.sh: installing go-fuzz and go-fuzz-build $ver" >&2
     GOBIN=$root/out/bin GOFLAGS= go install \
       "github.com/dvyukov/go-fuzz/go-fuzz@$ver" "github.com/dvyukov/go-fuzz/go-fuzz-build@$ver" \

@@ -76,7 +76,11 @@ func runCall(e *env, args []string) int {
 			return usageErr("--connect %q: want file:PATH", *connect)
 		}
 	} else if _, _, err := qga.ParseAddr(*connect); err != nil {
-		return usageErr("--connect: %v", err)
+		if strings.HasPrefix(*connect, "tcp:") {
+			return usageErr("--connect: %v", err)
+		}
+		// ParseAddr knows the socket kinds only; call also opens devices.
+		return usageErr("--connect %q: want unix:PATH, tcp:HOST:PORT or file:PATH", *connect)
 	}
 	name := pos[0]
 	var cmdArgs any

@@ -121,6 +121,10 @@ func TestCallUsage(t *testing.T) {
 			t.Errorf("call %.80q: exit %d, stdout %q, stderr %q; want exit 2 with a message", args, code, stdout, stderr)
 		}
 	}
+	// The message names every address kind call takes, file: included.
+	if _, _, stderr := runCallCommand("--connect", "bogus", "guest-info"); !strings.Contains(stderr, "file:PATH") {
+		t.Errorf("--connect bogus: %q does not name file:PATH", stderr)
+	}
 	if code, stdout, _ := runCallCommand("--help"); code != exitOK || !strings.Contains(stdout, "Usage: qgafuzz call") {
 		t.Errorf("--help: exit %d, %q", code, stdout)
 	}
