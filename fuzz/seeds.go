@@ -189,15 +189,23 @@ func SeedInputs(target string, vectors []qgatest.Vector) map[string][]byte {
 	return out
 }
 
+// IsSeedName reports whether name is one SeedInputs generates ("vec-" for
+// a recorded vector, "x-" for a hand-picked case). Other files of a seed
+// corpus were added by hand or by qgafuzz corpus merge, and are kept.
+func IsSeedName(name string) bool {
+	return strings.HasPrefix(name, "vec-") || strings.HasPrefix(name, "x-")
+}
+
 // WriteCorpus writes inputs into dir as files (atomically each), removing
-// files of the directory that are not in inputs.
+// the generated files of the directory (IsSeedName) that are not in
+// inputs; inputs merged into the corpus are left alone.
 func WriteCorpus(dir string, inputs map[string][]byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	old, _ := os.ReadDir(dir)
 	for _, e := range old {
-		if _, keep := inputs[e.Name()]; !keep && !e.IsDir() {
+		if _, keep := inputs[e.Name()]; !keep && !e.IsDir() && IsSeedName(e.Name()) {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
