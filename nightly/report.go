@@ -53,11 +53,13 @@ type Target struct {
 	Coverage     int      `json:"coverage_bits"`
 	CorpusBefore int      `json:"corpus_before"`
 	CorpusAfter  int      `json:"corpus_after"`
-	Restarts     int      `json:"engine_restarts,omitempty"`
-	// For the simulation: seeds run and failing seeds.
-	SeedFrom uint64 `json:"seed_from,omitempty"`
-	SeedTo   uint64 `json:"seed_to,omitempty"`
-	Failing  int    `json:"failing_runs,omitempty"`
+	Restarts     int      `json:"engine_restarts"`
+	// For the simulation only (absent for the others): the seeds run, and
+	// how many of them failed. Pointers, so that seed 0 and no failure
+	// are still written.
+	SeedFrom *uint64 `json:"seed_from,omitempty"`
+	SeedTo   *uint64 `json:"seed_to,omitempty"`
+	Failing  *int    `json:"failing_runs,omitempty"`
 	// Crashes lists the signatures of the unique crashes found.
 	Crashes []string `json:"crashes"`
 	Error   string   `json:"error,omitempty"`

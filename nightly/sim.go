@@ -166,8 +166,8 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		n.board.update("swarm", int64(st.Runs), st.Rate, 0, 0)
 	})
 	tr := Target{Name: "sim", Kind: "sim", Budget: Duration(d), Elapsed: Duration(res.elapsed),
-		Execs: int64(res.status.Runs), ExecsPerSec: res.status.Rate, SeedFrom: res.first, SeedTo: res.last,
-		Failing: res.status.Failures, Crashes: []string{}}
+		Execs: int64(res.status.Runs), ExecsPerSec: res.status.Rate, SeedFrom: &res.first, SeedTo: &res.last,
+		Failing: &res.status.Failures, Crashes: []string{}}
 	if res.err != nil {
 		tr.Error = res.err.Error()
 	}
