@@ -110,7 +110,14 @@ func TestCheckOptions(t *testing.T) {
 		{Options{Budget: time.Second, Out: "x", Targets: []string{"nope"}}, `no target "nope"`},
 		{Options{Budget: time.Second, Out: "x", Agent: "bug:nope"}, "no such planted bug"},
 		{Options{Budget: time.Second, Out: "x", Agent: "vmware"}, "want builtin"},
-		{Options{Budget: time.Second, Out: "x", Agent: "bug:silent-flush", Targets: []string{"parser"}}, ""},
+		{Options{Budget: time.Second, Out: "x", Agent: "bug:silent-flush", Targets: []string{"differential"}}, ""},
+		{Options{Budget: time.Second, Out: "x", Agent: "bug:silent-flush"}, ""},
+		// Neither parser nor agent runs the agent under test, and the
+		// simulation cannot show silent-flush: the night would report
+		// "all fine" whatever the fuzzers do.
+		{Options{Budget: time.Second, Out: "x", Agent: "bug:silent-flush", Targets: []string{"parser", "agent"}}, "no part of this run"},
+		{Options{Budget: time.Second, Out: "x", Agent: "bug:duplicate-reply", Targets: []string{"parser"}}, ""},
+		{Options{Budget: time.Second, Out: "x", Agent: "bug:duplicate-reply", Targets: []string{"parser"}, NoSim: true}, "no part of this run"},
 	} {
 		err := c.o.Check()
 		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
@@ -157,5 +164,40 @@ func TestIncompleteRun(t *testing.T) {
 		if incomplete := strings.Contains(string(md), "run incomplete"); incomplete != (c.exit == 2) {
 			t.Errorf("%s: summary.md:\n%s", c.name, md)
 		}
+	}
+}
+
+// TestReportFieldsAlwaysPresent: the fields README lists are in report.json
+// even at zero: engine_restarts for every target, and the simulation's
+// seed range and failure count (seed 0 and no failure included), which the
+// fuzz targets do not have.
+func TestReportFieldsAlwaysPresent(t *testing.T) {
+	dir := t.TempDir()
+	var zero uint64
+	var none int
+	r := sampleReport()
+	r.Targets[1].SeedFrom, r.Targets[1].SeedTo, r.Targets[1].Failing = &zero, &zero, &none
+	if err := WriteReports(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Targets []map[string]json.RawMessage `json:"targets"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{"engine_restarts"}, {"engine_restarts", "seed_from", "seed_to", "failing_runs"}} {
+		for _, k := range want {
+			if _, ok := raw.Targets[i][k]; !ok {
+				t.Errorf("target %d: %s missing from report.json", i, k)
+			}
+		}
+	}
+	if _, ok := raw.Targets[0]["failing_runs"]; ok {
+		t.Errorf("fuzz target has the simulation's failing_runs")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/sim"
 )
 
 // This file is the night itself: check the options, split the budget,
@@ -85,8 +87,25 @@ func (o *Options) Check() error {
 			return &UsageError{fmt.Sprintf("--targets: no target %q (targets: %s)", t, strings.Join(names, ", "))}
 		}
 	}
-	_, err := o.agentBug()
-	return err
+	bug, err := o.agentBug()
+	if err != nil {
+		return err
+	}
+	if bug != qga.NoBug && !o.bugCanShow(bug) {
+		return &UsageError{fmt.Sprintf("--agent %s: no part of this run can notice the planted bug (only the differential target and, for some bugs, the simulation run the agent under test); add differential to --targets", o.Agent)}
+	}
+	return nil
+}
+
+// bugCanShow reports whether a planted bug reaches any part of the run:
+// the differential target, or the simulation when it can show the bug.
+// The other targets never run the agent under test, so a night of them
+// alone would report "all fine" for any bug.
+func (o *Options) bugCanShow(bug qga.Bug) bool {
+	if len(o.Targets) == 0 || slices.Contains(o.Targets, "differential") {
+		return true
+	}
+	return !o.NoSim && sim.CheckAgentBug(bug) == nil
 }
 
 // night is the state of one run.

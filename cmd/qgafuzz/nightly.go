@@ -32,7 +32,7 @@ source tree (it builds the fuzzing engine with go test).
 Examples:
   qgafuzz nightly --budget 2m --out out
   qgafuzz nightly --budget 1h --out /var/qgafuzz --corpus /var/qgafuzz/corpus --suppressions known.txt
-  qgafuzz nightly --budget 5m --out out --targets parser,agent --agent bug:silent-flush
+  qgafuzz nightly --budget 5m --out out --targets differential,parser --agent bug:silent-flush
 
 Exit codes: 0 nothing new, 1 a new unique crash or invariant violation,
 2 usage or internal error.`
