@@ -222,3 +222,55 @@ func Size(es []Entry) int64 {
 	}
 	return n
 }
+
+// HarvestResult says what Harvest did.
+type HarvestResult struct {
+	Added int // inputs new to the corpus, now written into it
+	Total int // the corpus's inputs after
+}
+
+// Harvest copies into the raw corpus directory into the inputs of src
+// (read as format from, so nothing is guessed from content) that neither
+// into nor any of the known directories already holds, under
+// content-addressed names. It is how what an engine found in its own
+// directory (native fuzzing's cache, go-fuzz's workdir) comes back into a
+// working corpus that every tool reads.
+func Harvest(into, src string, from Format, known ...string) (HarvestResult, error) {
+	var res HarvestResult
+	es, _, err := ReadDirsAs(from, src)
+	if err != nil {
+		return res, err
+	}
+	seen := map[[sha256.Size]byte]bool{}
+	if _, err := os.Stat(into); err == nil {
+		have, _, err := ReadDirsAs(Raw, into)
+		if err != nil {
+			return res, err
+		}
+		res.Total = len(have)
+		for _, e := range have {
+			seen[sha256.Sum256(e.Data)] = true
+		}
+	}
+	for _, dir := range known {
+		ks, _, err := ReadDirs(dir)
+		if err != nil {
+			continue // a seed directory that is absent knows nothing
+		}
+		for _, e := range ks {
+			seen[sha256.Sum256(e.Data)] = true
+		}
+	}
+	var add []Entry
+	for _, e := range es {
+		if k := sha256.Sum256(e.Data); !seen[k] {
+			seen[k] = true
+			e.Name = fuzz.InputName(e.Data)
+			add = append(add, e)
+		}
+	}
+	w, err := Write(into, Raw, add)
+	res.Added = w.Written
+	res.Total += w.Written
+	return res, err
+}

@@ -331,3 +331,42 @@ func TestWriteLongName(t *testing.T) {
 		t.Fatalf("writing nothing made a directory: %v", err)
 	}
 }
+
+// TestHarvest: an engine's finds come into the working corpus as raw
+// files named by content, except what the corpus or a known seed
+// directory already holds; an input that looks like a native file stays
+// as it is.
+func TestHarvest(t *testing.T) {
+	into, src, seeds := t.TempDir(), t.TempDir(), t.TempDir()
+	write := func(dir, name string, b []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(into, "have", []byte("A"))
+	write(seeds, "seed", []byte("C"))
+	looksNative := []byte("go test fuzz v1\n[]byte(\"x\")\n")
+	for i, in := range [][]byte{[]byte("A"), []byte("B"), []byte("C"), []byte("B"), looksNative} {
+		write(src, string(rune('a'+i)), corpus.EncodeNative(in))
+	}
+	r, err := corpus.Harvest(into, src, corpus.Native, seeds, filepath.Join(seeds, "absent"))
+	if err != nil || r.Added != 2 || r.Total != 3 {
+		t.Fatalf("Harvest: %+v, %v; want 2 added, 3 in all", r, err)
+	}
+	es, _, err := corpus.ReadDirsAs(corpus.Raw, into)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range es {
+		got[string(e.Data)] = e.Name
+	}
+	if len(got) != 3 || got["A"] != "have" || got["B"] == "" || got[string(looksNative)] == "" {
+		t.Errorf("corpus after: %v", got)
+	}
+	// Again: nothing new.
+	if r, err := corpus.Harvest(into, src, corpus.Native, seeds); err != nil || r.Added != 0 || r.Total != 3 {
+		t.Errorf("second Harvest: %+v, %v", r, err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"os"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
-	"github.com/qgafuzz/qgafuzz/fuzz"
 )
 
 // This file keeps the nightly job's persistent corpus in step with the
@@ -36,33 +35,8 @@ func fillCache(corpusDir, cache string) (int, []corpus.Problem, error) {
 // corpus lacks into it (raw, content-addressed names). It returns the
 // corpus size after.
 func harvestCache(cache, corpusDir string) (int, error) {
-	es, _, err := corpus.ReadDirsAs(corpus.Native, cache)
-	if err != nil {
-		return 0, err
-	}
-	if err := os.MkdirAll(corpusDir, 0o755); err != nil {
-		return 0, err
-	}
-	have, _, err := corpus.ReadDirsAs(corpus.Raw, corpusDir)
-	if err != nil {
-		return 0, err
-	}
-	seen := map[string]bool{}
-	for _, e := range have {
-		seen[string(e.Data)] = true
-	}
-	var add []corpus.Entry
-	for _, e := range es {
-		if !seen[string(e.Data)] {
-			seen[string(e.Data)] = true
-			e.Name = fuzz.InputName(e.Data)
-			add = append(add, e)
-		}
-	}
-	if _, err := corpus.Write(corpusDir, corpus.Raw, add); err != nil {
-		return len(have), err
-	}
-	return len(have) + len(add), nil
+	r, err := corpus.Harvest(corpusDir, cache, corpus.Native)
+	return r.Total, err
 }
 
 func unwrapAll(err error) error {

@@ -249,7 +249,11 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
 		return exitUsage
 	}
-	o := fuzz.EngineOptions{Root: root, Target: t, Time: f.time, Corpus: absPath(f.corpus), Out: absPath(f.out), Jobs: f.jobs}
+	corpusDir := absPath(f.corpus)
+	if corpusDir == "" {
+		corpusDir = filepath.Join(root, "out", "corpus", t.Name)
+	}
+	o := fuzz.EngineOptions{Root: root, Target: t, Time: f.time, Corpus: corpusDir, Out: absPath(f.out), Jobs: f.jobs}
 	if f.plant != "" {
 		o.Env = append(o.Env, fuzz.PlantBugEnv+"="+f.plant)
 	}
@@ -266,6 +270,7 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 	o.Progress = func(p fuzz.Progress) { fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s/%s\n", t.Name, p) }
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s)\n", f.engine, t.Name, durationText(f.time), t.Name)
 	res, err := fuzz.RunEngine(ctx, f.engine, o)
+	harvestEngineCorpus(e, f.engine, o)
 	for _, c := range res.Crashers {
 		fmt.Fprintf(e.stdout, "qgafuzz fuzz: crasher %s (report %s)\n  reproduce with: %s\n", c.Path, c.Report, c.Repro)
 	}
@@ -278,6 +283,34 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 		return exitFinding
 	}
 	return exitOK
+}
+
+// harvestEngineCorpus brings the inputs an engine found into the working
+// corpus as raw files, where every tool (corpus stats, minimize, merge, a
+// later run of any engine) reads them: native fuzzing keeps its finds in
+// its cache (Go's format) and go-fuzz in its workdir. libFuzzer writes
+// into the corpus itself.
+func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) {
+	var src string
+	from := corpus.Raw
+	switch engine {
+	case "native":
+		src, from = filepath.Join(o.Corpus, ".native-cache", o.Target.FuncName()), corpus.Native
+	case "gofuzz":
+		src = filepath.Join(o.Corpus, ".gofuzz", "corpus")
+	default:
+		return
+	}
+	if _, err := os.Stat(src); err != nil {
+		return // the engine found nothing, or never started
+	}
+	// go-fuzz's workdir also holds the seeds it started from.
+	r, err := corpus.Harvest(o.Corpus, src, from, fuzz.CorpusDir(o.Root, o.Target.Name))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs in %s: %v\n", o.Corpus, err)
+		return
+	}
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: corpus %s: %d new inputs from the engine, %d in all\n", o.Corpus, r.Added, r.Total)
 }
 
 // diffEndpoints returns the agent under test and the reference (nil: the

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
@@ -356,6 +357,46 @@ func TestFuzzFlagsOfOtherModes(t *testing.T) {
 		code, _, stderr := runCmdline(append([]string{"fuzz"}, c.args...)...)
 		if code != exitUsage || !strings.Contains(stderr, c.flag) {
 			t.Errorf("%q: exit %d, want %d and a message naming %s\n%s", c.args, code, exitUsage, c.flag, stderr)
+		}
+	}
+}
+
+// TestFuzzHarvestsEngineFinds: what native fuzzing keeps in its cache and
+// go-fuzz in its workdir comes back into --corpus as raw files, where the
+// corpus tools read it; go-fuzz's copies of the checked-in seeds do not.
+func TestFuzzHarvestsEngineFinds(t *testing.T) {
+	root, err := fuzz.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, _ := fuzz.Lookup("parser")
+	_, seeds, err := fuzz.ReadCorpus(fuzz.CorpusDir(root, "parser"))
+	if err != nil || len(seeds) == 0 {
+		t.Fatalf("seeds: %d, %v", len(seeds), err)
+	}
+	for _, c := range []struct {
+		engine, dir string
+		encode      func([]byte) []byte
+	}{
+		{"native", filepath.Join(".native-cache", "FuzzParser"), corpus.EncodeNative},
+		{"gofuzz", filepath.Join(".gofuzz", "corpus"), func(b []byte) []byte { return b }},
+	} {
+		work := t.TempDir()
+		src := filepath.Join(work, c.dir)
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		found := []byte("{\"execute\":\"guest-ping\",'x':\xff")
+		for name, in := range map[string][]byte{"found": found, "seed": seeds[0]} {
+			if err := os.WriteFile(filepath.Join(src, name), c.encode(in), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out, errb strings.Builder
+		harvestEngineCorpus(&env{stdout: &out, stderr: &errb}, c.engine, fuzz.EngineOptions{Root: root, Target: tg, Corpus: work})
+		es, _, err := corpus.ReadDirsAs(corpus.Raw, work)
+		if err != nil || len(es) != 1 || string(es[0].Data) != string(found) || !strings.Contains(out.String(), "1 new inputs") {
+			t.Errorf("%s: corpus holds %d inputs (%v), output %q %q; want the one find", c.engine, len(es), err, out.String(), errb.String())
 		}
 	}
 }
