@@ -18,6 +18,9 @@ type stringArena struct {
 	// ReuseValues, so that they too are made without allocating.
 	long  []byte
 	reuse bool
+	// alloc counts the bytes allocated for strings since the parser last
+	// let go of the values made before (see parser.release).
+	alloc int
 }
 
 const (
@@ -39,15 +42,20 @@ func (a *stringArena) make(b []byte) string {
 	if len(b) > cap(a.buf)-len(a.buf) {
 		if len(b) > arenaMax {
 			if !a.reuse {
+				a.alloc += len(b)
 				return string(b)
 			}
 			// A move of long to a bigger array leaves the strings
 			// made before it in the old one, which stays valid.
-			n := len(a.long)
+			n, c := len(a.long), cap(a.long)
 			a.long = append(a.long, b...)
+			if cap(a.long) != c {
+				a.alloc += cap(a.long)
+			}
 			return unsafe.String(&a.long[n], len(b))
 		}
 		a.buf = make([]byte, 0, arenaBlock)
+		a.alloc += arenaBlock
 	}
 	n := len(a.buf)
 	if len(b) <= 16 && cap(b) >= 16 && cap(a.buf)-n >= 16 {

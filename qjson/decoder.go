@@ -125,7 +125,9 @@ func (d *Decoder) Pending() bool {
 // ReuseValues, are never modified afterwards: they may be kept. Their
 // strings, and the members of their arrays and objects, share 16 KiB blocks
 // with those of other values the Decoder made, so a kept value keeps its
-// blocks alive.
+// blocks alive. The other way round is bounded: values the caller dropped
+// stay alive through the Decoder's own blocks for at most about 4 MiB of
+// values made since (pinnedMax), whatever their size.
 func (d *Decoder) Event() Event { return d.ev }
 
 // resetMessage drops the partial message and zeroes the counters. Large

@@ -388,7 +388,7 @@ closer:
 		pr.state, pr.key = psValue, ""
 		d.ev = Event{Offset: d.pos + int64(i-1), Value: v}
 		d.resetMessage()
-		if pr.big {
+		if pr.big || pr.pinning() {
 			pr.reset()
 		}
 		return i, true

@@ -184,3 +184,77 @@ func TestKeptValuesSurviveCollection(t *testing.T) {
 		qjson.SetFastPath(was)
 	}
 }
+
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// feedReads feeds in to d in 4096-byte reads, as qemu-ga reads, checking
+// that every event is a value.
+func feedReads(t *testing.T, d *qjson.Decoder, in string) {
+	t.Helper()
+	for len(in) > 0 {
+		c := []byte(in[:min(4096, len(in))])
+		in = in[len(c):]
+		for len(c) > 0 {
+			n, ok := d.Feed(c)
+			c = c[n:]
+			if ok && d.Event().Err != nil {
+				t.Fatal(d.Event().Err)
+			}
+		}
+	}
+}
+
+// TestDecoderDoesNotPinDroppedValues: once the caller has dropped the
+// values of large messages, the Decoder must not keep them alive through
+// the member blocks it keeps between messages, neither with ReuseValues
+// (stale members past the part in use) nor without (members of earlier
+// messages below it).
+func TestDecoderDoesNotPinDroppedValues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("parses about 200 MiB")
+	}
+	const limit = 12 << 20 // retained bytes allowed; the bug kept 32-250 MiB
+	big := strings.Repeat("s", 32<<20)
+	small := strings.Repeat(`{"execute":"guest-ping"} `, 1000)
+	for _, tc := range []struct {
+		name  string
+		opts  []qjson.Option
+		input func(feed func(string))
+	}{
+		{"reuse/long-key", []qjson.Option{qjson.ReuseValues()}, func(feed func(string)) {
+			feed(`{"a":1,"` + big + `":1}`)
+		}},
+		{"reuse/big-array", []qjson.Option{qjson.ReuseValues()}, func(feed func(string)) {
+			feed(`{"a":1,"x":[` + strings.Repeat("1,", 1<<19) + `1]}`)
+		}},
+		{"default/nested-long-string", nil, func(feed func(string)) {
+			feed(`{"a":[1,["` + big + `"]]}`)
+		}},
+		{"default/nested-big-array", nil, func(feed func(string)) {
+			feed(`{"a":[1,[` + strings.Repeat("1,", 1<<19) + `1]]}`)
+		}},
+		{"default/many-1MiB-strings", nil, func(feed func(string)) {
+			msg := `[["` + big[:1<<20] + `"]]`
+			for range 250 {
+				feed(msg)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := qjson.NewDecoder(tc.opts...)
+			before := liveHeap()
+			tc.input(func(s string) { feedReads(t, d, s) })
+			feedReads(t, d, small) // the values of the input are dropped
+			if kept := liveHeap() - before; kept > limit {
+				t.Errorf("the decoder keeps %d MiB alive after the values were dropped (limit %d MiB)", kept>>20, limit>>20)
+			}
+			runtime.KeepAlive(d)
+		})
+	}
+}

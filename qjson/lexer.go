@@ -93,6 +93,9 @@ func endsInteger(c byte) bool { return !isDigit(c) && c != '.' && c != 'e' && c 
 // A number or keyword is complete only when the byte after it arrives, as in
 // qemu-ga; that byte is then left unconsumed and processed by the next call.
 func (d *Decoder) Feed(p []byte) (n int, ok bool) {
+	if d.p.stale {
+		d.p.clearStale()
+	}
 	n, ok = d.feed(p)
 	d.pos += int64(n)
 	return n, ok

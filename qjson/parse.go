@@ -1,6 +1,9 @@
 package qjson
 
-import "strconv"
+import (
+	"strconv"
+	"unsafe"
+)
 
 // This file is qemu-ga's parser. qemu-ga parses a message once the
 // streamer has collected all its tokens, by recursive descent, stopping at
@@ -55,6 +58,11 @@ type parser struct {
 	v      Value      // the message's value, in psDone
 	msg    string     // the error, in psFailed
 	sbuf   []byte     // scratch space for decoding strings
+	// alloc counts the bytes of member blocks allocated since the parser
+	// last let go of the values made before (see release).
+	alloc int
+	// stale says that the kept blocks are to be cleared (ReuseValues).
+	stale bool
 
 	strings stringArena // where the values' strings are made
 }
@@ -67,6 +75,13 @@ const (
 	levelBlock = 512
 	// keptLevels is how many levels keep their blocks between messages.
 	keptLevels = 16
+	// pinnedMax bounds the memory that the blocks kept between messages
+	// may keep alive for values their callers have dropped: members of
+	// earlier messages sit in them (below the part in use without
+	// ReuseValues, past it with), and point at strings and at other
+	// blocks. Once more than this was allocated for values since the
+	// parser last let go of them, it lets go again (release).
+	pinnedMax = 4 << 20
 )
 
 // finish ends the message at offset off with its value or first error.
@@ -103,7 +118,38 @@ func (p *parser) reset() {
 	if cap(p.sbuf) > 1<<16 {
 		p.sbuf = nil
 	}
+	if p.pinning() {
+		p.release()
+	}
 	p.state, p.key, p.v, p.msg = psValue, "", Value{}, ""
+}
+
+// pinning reports whether, without ReuseValues, the kept blocks may keep
+// more than pinnedMax of dropped values alive.
+func (p *parser) pinning() bool {
+	return !p.strings.reuse && p.alloc+p.strings.alloc > pinnedMax
+}
+
+// release lets go of the values of earlier messages, without ReuseValues:
+// the kept blocks hold them (the callers' values are those very members),
+// so the blocks are dropped and new ones start empty. No container is
+// open.
+func (p *parser) release() {
+	clear(p.levels)
+	p.levels = p.levels[:0]
+	p.strings.buf = nil
+	p.alloc, p.strings.alloc = 0, 0
+}
+
+// clearStale clears the kept blocks up to their capacity, with
+// ReuseValues, so that no stale member of an earlier message keeps a
+// dropped string or block alive. It runs at the next Feed, since the last
+// event's value lives in those blocks until then.
+func (p *parser) clearStale() {
+	for _, blk := range p.levels {
+		clear(blk[:cap(blk)])
+	}
+	p.stale = false
 }
 
 // maxParseMsg is the longest parse error message qemu-ga produces: on a
@@ -114,6 +160,13 @@ const maxParseMsg = 1024 - 1
 // rewind makes the memory of the values built so far free for the next
 // message (ReuseValues). The parser has no open container.
 func (p *parser) rewind() {
+	if p.alloc+p.strings.alloc > 0 {
+		// The message allocated: stale members may point at memory
+		// that is no longer kept (a dropped long buffer, a block that
+		// was replaced).
+		p.stale = true
+		p.alloc, p.strings.alloc = 0, 0
+	}
 	for i := range p.levels {
 		p.levels[i] = p.levels[i][:0]
 	}
@@ -212,6 +265,7 @@ func (p *parser) grow(f *frame, blk []Member, n int) []Member {
 	size := max(min(2*cap(blk), levelBlock), 4, 2*(len(blk)-f.base))
 	p.big = p.big || size > levelBlock || n >= keptLevels
 	nb := make([]Member, len(blk)-f.base, size)
+	p.alloc += size * int(unsafe.Sizeof(Member{}))
 	copy(nb, blk[f.base:])
 	f.base = 0
 	return nb
