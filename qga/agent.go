@@ -77,10 +77,18 @@ func (a *Agent) Pending() bool { return a.dec.Pending() }
 // Replies returns how many replies the agent has produced.
 func (a *Agent) Replies() int64 { return a.replies }
 
+// replyKept is the largest reply buffer an Agent keeps for the next reply
+// (guest-info's reply, the largest regular one, is about 3 KB; an error
+// reply quoting a hostile token can take hundreds of MiB).
+const replyKept = 64 << 10
+
 // Step consumes input from p until it produces one reply or p is used up.
 // It returns the bytes consumed and the reply (nil if none), which is valid
 // until the next call and ends in '\n'.
 func (a *Agent) Step(p []byte) (n int, reply []byte) {
+	if cap(a.reply) > replyKept {
+		a.reply = nil // the last reply was huge: do not pin its memory
+	}
 	for n < len(p) {
 		k, ok := a.dec.Feed(p[n:])
 		n += k

@@ -1,6 +1,7 @@
 package qga
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/qgafuzz/qgafuzz/qjson"
@@ -46,5 +47,31 @@ func TestUnexpectedArgumentOrder(t *testing.T) {
 		if !ok || got != c.want {
 			t.Errorf("%q minus %q: got %q, want %q", c.keys, c.declared, got, c.want)
 		}
+	}
+}
+
+// TestAgentReleasesHugeReply: a reply that quotes a hostile 8 MiB token
+// (here a lexical error: qemu-ga quotes the whole token, each byte 0x80 as
+// \uFFFD) must not stay pinned in the Agent's reply buffer once later
+// replies are small.
+func TestAgentReleasesHugeReply(t *testing.T) {
+	a := NewAgent(AgentConfig{})
+	in := append(append([]byte(`"`), bytes.Repeat([]byte{0x80}, 8<<20)...), 0xff)
+	in = append(in, `{"execute":"guest-ping"}`...)
+	largest := 0
+	for p := in; len(p) > 0; {
+		c := p[:min(ReadSize, len(p))]
+		p = p[len(c):]
+		for len(c) > 0 {
+			n, r := a.Step(c)
+			c = c[n:]
+			largest = max(largest, len(r))
+		}
+	}
+	if largest < 8<<20 {
+		t.Fatalf("largest reply %d bytes: the hostile token was not quoted", largest)
+	}
+	if c := cap(a.reply); c > 64<<10 {
+		t.Fatalf("after a %d-byte reply and a ping the agent keeps a %d-byte reply buffer (want at most 64 KiB)", largest, c)
 	}
 }
