@@ -163,6 +163,9 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 	deadline := time.Now().Add(p.drain())
 	drainBy.Store(deadline.UnixNano())
 	up.SetReadDeadline(deadline) // wakes the reply pump to take the deadline in
+	// A host that half-closed but reads nothing would otherwise block the
+	// reply pump in a write for as long as it keeps the connection open.
+	client.SetWriteDeadline(deadline)
 	if cw, ok := up.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	} else {

@@ -392,3 +392,56 @@ func TestProxyDrainBounded(t *testing.T) {
 		t.Fatalf("the give-up is not logged:\n%s", strings.Join(log.lines, "\n"))
 	}
 }
+
+// TestProxyDrainBoundedHostNotReading: a host that half-closes its side
+// but never reads its replies cannot hold a connection (nor Serve, with
+// MaxConns, nor the agent behind it) for longer than the drain.
+func TestProxyDrainBoundedHostNotReading(t *testing.T) {
+	dir := t.TempDir()
+	ul, err := net.Listen("unix", filepath.Join(dir, "up.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	go func() {
+		c, err := ul.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		go io.Copy(io.Discard, c) // always reads, so only the host can block the proxy
+		line := append(bytes.Repeat([]byte("x"), 4095), '\n')
+		for range 2048 { // 8 MiB of replies, far more than the socket buffers
+			if _, err := c.Write(line); err != nil {
+				return
+			}
+		}
+	}()
+	p := newTestProxy(t, "none", 1, filepath.Join(dir, "up.sock"))
+	p.MaxConns, p.Drain = 1, 300*time.Millisecond
+	log := &proxyLog{}
+	p.Log = log.add
+	l, err := net.Listen("unix", filepath.Join(dir, "p.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(context.Background(), l) }()
+	c, err := net.Dial("unix", filepath.Join(dir, "p.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(`{"execute":"guest-info"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.UnixConn).CloseWrite() // and never read
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the proxy waits for ever on a host that half-closed and reads nothing:\n%s", strings.Join(log.lines, "\n"))
+	}
+}
