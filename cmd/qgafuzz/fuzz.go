@@ -345,10 +345,10 @@ func replayCommand(f fuzzFlags, crasher string) string {
 	if f.agentCmd != "" {
 		args = append(args, "--agent-cmd", f.agentCmd)
 	} else {
-		args = append(args, "--agent", f.agent)
+		args = append(args, "--agent", absAddr(f.agent))
 	}
 	if f.ref != "" {
-		args = append(args, "--reference", f.ref)
+		args = append(args, "--reference", absAddr(f.ref))
 	}
 	if f.hang != defaultHang {
 		args = append(args, "--hang", f.hang.String())
@@ -402,10 +402,9 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
 		return exitTransport
 	}
 	defer closeAll()
-	var seeds [][]byte
-	if root, err := fuzz.ModuleRoot("."); err == nil {
-		_, seeds, _ = fuzz.ReadCorpus(fuzz.CorpusDir(root, "differential"))
-	}
+	// The checked-in seeds as built in, not as found from the working
+	// directory: the same --seed gives the same streams anywhere.
+	seeds := corpus.DifferentialSeeds()
 	if f.corpus != "" {
 		_, more, err := fuzz.ReadCorpus(f.corpus)
 		if err != nil {
@@ -494,6 +493,15 @@ func absPath(p string) string {
 		return p
 	}
 	return a
+}
+
+// absAddr makes the path of a unix:PATH address absolute (not an abstract
+// socket's @name), so that a printed command works from any directory.
+func absAddr(addr string) string {
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok && p != "" && !strings.HasPrefix(p, "@") {
+		return "unix:" + absPath(p)
+	}
+	return addr
 }
 
 // validAddr reports whether addr is a well-formed agent address.
