@@ -12,6 +12,7 @@ import (
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/nightly"
+	"github.com/qgafuzz/qgafuzz/sim"
 )
 
 func init() {
@@ -113,9 +114,9 @@ func runNightly(e *env, args []string) int {
 func selfCommand(root string) string {
 	exe, err := os.Executable()
 	if err != nil || strings.Contains(exe, string(filepath.Separator)+"go-build") {
-		return "go -C " + root + " run ./cmd/qgafuzz"
+		return "go -C " + sim.ShellQuote(root) + " run ./cmd/qgafuzz"
 	}
-	return exe
+	return sim.ShellQuote(exe)
 }
 
 // isTerminal reports whether w is a terminal.

@@ -392,7 +392,7 @@ func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Wr
 			what = "the replay"
 		}
 		fmt.Fprintf(out, "trace of %s (seed %d, %d lines) written to %s; replay: qgafuzz sim --replay %s\n",
-			what, r.Seed, r.TraceLines, f.trace, f.trace)
+			what, r.Seed, r.TraceLines, f.trace, sim.ShellQuote(f.trace))
 		files["trace"] = f.trace
 	}
 	if f.schedule != "" && r != nil {
@@ -404,7 +404,7 @@ func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Wr
 			fmt.Fprintln(e.stderr, "qgafuzz sim: --schedule:", err)
 			return exitUsage
 		}
-		fmt.Fprintf(out, "schedule written to %s; replay: qgafuzz sim --replay %s\n", f.schedule, f.schedule)
+		fmt.Fprintf(out, "schedule written to %s; replay: qgafuzz sim --replay %s\n", f.schedule, sim.ShellQuote(f.schedule))
 		files["schedule"] = f.schedule
 	}
 	return exitOK
