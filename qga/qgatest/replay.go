@@ -60,6 +60,14 @@ func (c *Conn) PeerClosed() bool { return c.eof }
 // was written is not an error (as in probe.py); running out of time before
 // that returns ErrTimeout.
 func (c *Conn) Exchange(data []byte, idle, timeout time.Duration) ([]byte, error) {
+	return c.exchange(data, 0, idle, timeout)
+}
+
+// exchange is Exchange that, until want bytes have come, waits for them
+// up to timeout rather than stopping at the first idle: a slow agent (a
+// loaded machine) is then not mistaken for a silent one, while bytes past
+// want still end at the idle, as extra output must show.
+func (c *Conn) exchange(data []byte, want int, idle, timeout time.Duration) ([]byte, error) {
 	if c.eof {
 		return nil, io.EOF
 	}
@@ -77,8 +85,9 @@ func (c *Conn) Exchange(data []byte, idle, timeout time.Duration) ([]byte, error
 	var mu sync.Mutex
 	writing := len(data) > 0
 	lastProgress := start
+	have := 0
 	deadline := func() time.Time {
-		if writing {
+		if writing || have < want {
 			return hard
 		}
 		if d := lastProgress.Add(idle); d.Before(hard) {
@@ -115,6 +124,7 @@ func (c *Conn) Exchange(data []byte, idle, timeout time.Duration) ([]byte, error
 		if n > 0 {
 			out = append(out, buf[:n]...)
 			mu.Lock()
+			have = len(out)
 			lastProgress = time.Now()
 			setDeadline()
 			mu.Unlock()
@@ -213,6 +223,10 @@ func resolveIdle(fileMS int, def time.Duration) time.Duration {
 // (DefaultIdle when <= 0); it ends the setup read and, unless the vector
 // sets idle_ms, the last step's read, reconnect drains and the closing
 // read. Steps that are not last use StepIdle unless they set idle_ms.
+// Each read first waits (up to the timeout) for as many bytes as the
+// vector records for it, so that a slow agent on a loaded machine is not
+// taken for one that stays silent; the idle then ends it, so extra output
+// still shows.
 //
 // On error the received bytes so far are returned, the connection is closed
 // without draining and next is nil: the caller should check that the agent
@@ -261,13 +275,28 @@ func RunVector(dial func() (net.Conn, error), conn *Conn, v *Vector, idle time.D
 		list = []Step{{Input: true}}
 	}
 	finalIdle := resolveIdle(v.IdleMS, idle)
+	// want is how many bytes read i is to bring, by the vector's record:
+	// each read waits for them (see exchange), so that the comparison
+	// does not depend on how fast the agent is.
+	want := func(i int) int {
+		if v.StepOutputs != nil {
+			if i < len(v.StepOutputs) {
+				return len(v.StepOutputs[i])
+			}
+			return 0
+		}
+		if i >= len(list)-1 {
+			return max(len(v.Output)-len(got), 0)
+		}
+		return 0
+	}
 	for i := range list {
 		s := &list[i]
 		last := i == len(list)-1
 		var out []byte
 		switch {
 		case s.Reconnect:
-			out, err = conn.Exchange(nil, finalIdle, timeout)
+			out, err = conn.exchange(nil, want(i), finalIdle, timeout)
 			got = append(got, out...)
 			steps = append(steps, out)
 			if err != nil {
@@ -286,7 +315,7 @@ func RunVector(dial func() (net.Conn, error), conn *Conn, v *Vector, idle time.D
 			if last {
 				def = finalIdle
 			}
-			out, err = conn.Exchange(s.SendBytes(v), resolveIdle(s.IdleMS, def), timeout)
+			out, err = conn.exchange(s.SendBytes(v), want(i), resolveIdle(s.IdleMS, def), timeout)
 		}
 		got = append(got, out...)
 		steps = append(steps, out)
@@ -295,7 +324,7 @@ func RunVector(dial func() (net.Conn, error), conn *Conn, v *Vector, idle time.D
 		}
 	}
 	// Final collection: make sure nothing more is coming.
-	out, err := conn.Exchange(nil, finalIdle, timeout)
+	out, err := conn.exchange(nil, want(len(list)), finalIdle, timeout)
 	got = append(got, out...)
 	steps = append(steps, out)
 	if err != nil {

@@ -155,7 +155,13 @@ func TestRunVectorSemantics(t *testing.T) {
 			`{"name":"late","input_hex":"","output_hex":"736c6f770a780a",` +
 			`"steps":[{"send_hex":"736c6f770a"},{"sleep_ms":400},{"send_hex":"780a","idle_ms":30}],` +
 			`"step_outputs_hex":["","","736c6f770a780a",""]}` + "\n" +
-			`{"name":"gen","input_gen":[["78",3],["0a",1]],"output_hex":"7878780a","fresh_connection":true,"idle_ms":30}`,
+			`{"name":"gen","input_gen":[["78",3],["0a",1]],"output_hex":"7878780a","fresh_connection":true,"idle_ms":30}` + "\n" +
+			// A reply slower than the idle (a loaded machine) still
+			// counts: the read waits for the bytes the vector records.
+			`{"name":"slow-last","input_hex":"736c6f770a","output_hex":"736c6f770a","idle_ms":30}` + "\n" +
+			`{"name":"slow-steps","input_hex":"","output_hex":"736c6f770a736c6f770a",` +
+			`"steps":[{"send_hex":"736c6f770a"},{"send_hex":"736c6f770a","idle_ms":30}],` +
+			`"step_outputs_hex":["736c6f770a","736c6f770a",""]}`,
 	)))
 	if err != nil {
 		t.Fatal(err)
