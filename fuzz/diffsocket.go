@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -283,6 +284,12 @@ type CommandEndpoint struct {
 	log     *lockedBuffer
 }
 
+// tiedShell runs an agent command (%s) so that it does not outlive
+// qgafuzz: sh gets SIGTERM when qgafuzz dies (killed, or by a closed
+// pipe), and takes its process group, the command with all it started,
+// down with it. sh's exit status is the command's.
+const tiedShell = "trap 'trap - TERM; kill -TERM 0' TERM\n{ %s\n} &\nwait $!"
+
 // StartCommandEndpoint starts the command and waits until its socket
 // accepts connections.
 func StartCommandEndpoint(command string, o SocketOptions) (*CommandEndpoint, error) {
@@ -308,15 +315,28 @@ func (c *CommandEndpoint) Name() string { return "agent command " + c.Command }
 func (c *CommandEndpoint) start() error {
 	sock := strings.TrimPrefix(c.Addr, "unix:")
 	_ = os.Remove(sock)
-	cmd := exec.Command("sh", "-c", strings.ReplaceAll(c.Command, "{sock}", sock))
+	cmd := exec.Command("sh", "-c", fmt.Sprintf(tiedShell, strings.ReplaceAll(c.Command, "{sock}", sock)))
 	c.log = &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = c.log, c.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = tiedSysProcAttr()
+	c.cmd, c.done = cmd, make(chan struct{})
+	started := make(chan error, 1)
+	go func(done chan struct{}) {
+		// The parent-death signal fires when the thread that forked
+		// exits (go.dev/issue/27505): fork and wait on one locked
+		// thread that lives as long as the agent.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		c.exitErr = cmd.Wait()
+		close(done)
+	}(c.done)
+	if err := <-started; err != nil {
 		return fmt.Errorf("fuzz: starting agent command: %w", err)
 	}
-	c.cmd, c.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { c.exitErr = cmd.Wait(); close(done) }(c.done)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if conn, err := net.Dial("unix", sock); err == nil {

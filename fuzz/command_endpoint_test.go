@@ -1,0 +1,97 @@
+package fuzz_test
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga"
+)
+
+// The helper processes of TestCommandEndpointDiesWithQgafuzz: this test
+// binary run again as an agent command, or as the qgafuzz that starts it.
+const (
+	helperAgentSock = "QGAFUZZ_TEST_AGENT_SOCK"
+	helperPidFile   = "QGAFUZZ_TEST_AGENT_PIDFILE"
+	helperParent    = "QGAFUZZ_TEST_TIED_PARENT"
+)
+
+// TestHelperAgent is not a test: run with $QGAFUZZ_TEST_AGENT_SOCK set,
+// it serves the reference agent there and writes its pid to
+// $QGAFUZZ_TEST_AGENT_PIDFILE.
+func TestHelperAgent(t *testing.T) {
+	sock := os.Getenv(helperAgentSock)
+	if sock == "" {
+		t.Skip("a helper process")
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(os.Getenv(helperPidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{}), SurviveReset: true}
+	srv.Serve(l)
+}
+
+// TestHelperTiedParent is not a test: run with $QGAFUZZ_TEST_TIED_PARENT
+// set, it starts that agent command and waits to be killed.
+func TestHelperTiedParent(t *testing.T) {
+	command := os.Getenv(helperParent)
+	if command == "" {
+		t.Skip("a helper process")
+	}
+	if _, err := fuzz.StartCommandEndpoint(command, fuzz.SocketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Minute)
+}
+
+// TestCommandEndpointDiesWithQgafuzz: an --agent-cmd agent does not
+// outlive a qgafuzz that is killed (or dies of a closed pipe): it was left
+// running, orphaned, for ever.
+func TestCommandEndpointDiesWithQgafuzz(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "agent.pid")
+	// A compound command, so that the agent is not sh itself.
+	command := "true; " + helperAgentSock + "={sock} " + helperPidFile + "=" + pidFile + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
+	parent := exec.Command(os.Args[0], "-test.run", "^TestHelperTiedParent$")
+	parent.Env = append(os.Environ(), helperParent+"="+command)
+	var out strings.Builder
+	parent.Stdout, parent.Stderr = &out, &out
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer parent.Process.Kill()
+	var pid int
+	for deadline := time.Now().Add(20 * time.Second); pid == 0; {
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 {
+			pid, _ = strconv.Atoi(string(b))
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the agent command did not start:\n%s", out.String())
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	parent.Process.Signal(syscall.SIGKILL)
+	parent.Wait()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the agent (pid %d) still runs 5 s after qgafuzz was killed", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
