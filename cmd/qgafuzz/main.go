@@ -52,9 +52,13 @@ func run(e *env, args []string) int {
 	switch name {
 	case "-h", "-help", "--help", "help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				return c.run(e, []string{"--help"})
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(e.stderr, "qgafuzz: no help for %q: no such command\n\n", args[1])
+				usage(e.stderr)
+				return exitUsage
 			}
+			return c.run(e, []string{"--help"})
 		}
 		usage(e.stdout)
 		return exitOK
