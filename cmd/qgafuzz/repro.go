@@ -73,11 +73,14 @@ func runRepro(e *env, args []string) int {
 		bug = b
 		os.Setenv(fuzz.PlantBugEnv, b.String())
 	}
-	seedSet := false
-	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
-	if seedSet {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["seed"] {
 		if len(pos) > 0 {
 			return usage("give FILE or --seed, not both")
+		}
+		if set["target"] || *agent == "qemu-ga" {
+			return usage("--seed replays a simulation seed: --target and --agent qemu-ga are for FILE")
 		}
 		r, err := sim.Run(sim.Options{Seed: *seed, Client: sim.Strategy(*client), Faults: *faults, AgentBug: bug})
 		if err != nil {
@@ -87,6 +90,9 @@ func runRepro(e *env, args []string) int {
 	}
 	if len(pos) != 1 {
 		return usage("want one FILE (or --seed N); run 'qgafuzz repro --help'")
+	}
+	if set["client"] || set["faults"] {
+		return usage("--client and --faults go with --seed (a schedule file carries its own)")
 	}
 	path := pos[0]
 	b, err := corpus.ReadFile(path)
@@ -101,6 +107,9 @@ func runRepro(e *env, args []string) int {
 		format = corpus.Raw
 	}
 	if format == corpus.SimTrace {
+		if *agent != "" {
+			return usage("%s is a simulation schedule, which carries its own agent bug: --agent does not apply", path)
+		}
 		s, err := sim.ParseSchedule(b)
 		if err != nil {
 			return usage("%s: %v", path, err)

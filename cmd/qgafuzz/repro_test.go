@@ -102,6 +102,14 @@ func TestReproErrors(t *testing.T) {
 	os.WriteFile(anon, []byte("x"), 0o644)
 	bad := filepath.Join(dir, "bad")
 	os.WriteFile(bad, []byte("go test fuzz v1\nint(3)\n"), 0o644)
+	sched := filepath.Join(dir, "schedule.json")
+	r, err := sim.Run(sim.Options{Seed: 7, Client: sim.Plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Schedule().Save(sched); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -113,6 +121,12 @@ func TestReproErrors(t *testing.T) {
 		{[]string{"repro", "--target", "parser", bad}, "unsupported value"},
 		{[]string{"repro", "--agent", "bug:nope", anon}, "want bug:NAME"},
 		{[]string{"repro", "--seed", "3", anon}, "not both"},
+		// Flags that would be ignored are refused.
+		{[]string{"repro", "--seed", "3", "--target", "parser"}, "--target and --agent qemu-ga are for FILE"},
+		{[]string{"repro", "--seed", "3", "--agent", "qemu-ga"}, "--target and --agent qemu-ga are for FILE"},
+		{[]string{"repro", "--target", "parser", "--client", "plain", anon}, "go with --seed"},
+		{[]string{"repro", "--faults", "drop", anon}, "go with --seed"},
+		{[]string{"repro", "--agent", "bug:silent-flush", sched}, "carries its own agent bug"},
 	} {
 		code, _, errOut := runCapture(c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
