@@ -149,6 +149,19 @@ func simCrashFiles(r *sim.Result, sig string, count int) (map[string][]byte, str
 	}, fmt.Sprintf("%s (seed %d, shrunk to %s)", v, r.Seed, stats), nil
 }
 
+// simTarget is the report's entry for a simulation share of budget d.
+func simTarget(res simOutcome, d time.Duration) Target {
+	tr := Target{Name: "sim", Kind: "sim", Budget: Duration(d), Elapsed: Duration(res.elapsed),
+		Execs: int64(res.status.Runs), ExecsPerSec: res.status.Rate, Failing: &res.status.Failures, Crashes: []string{}}
+	if res.status.Runs > 0 { // else there is no range (last would be first-1)
+		tr.SeedFrom, tr.SeedTo = &res.first, &res.last
+	}
+	if res.err != nil {
+		tr.Error = res.err.Error()
+	}
+	return tr
+}
+
 // simulate runs the swarm simulation for d and stores one shrunk schedule
 // per violated invariant.
 func (n *night) simulate(ctx context.Context, d time.Duration) {
@@ -165,12 +178,7 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 	res := runSim(ctx, seed, d, n.o.SimRuns, n.bug, func(st simStatus) {
 		n.board.update("swarm", int64(st.Runs), st.Rate, 0, 0)
 	})
-	tr := Target{Name: "sim", Kind: "sim", Budget: Duration(d), Elapsed: Duration(res.elapsed),
-		Execs: int64(res.status.Runs), ExecsPerSec: res.status.Rate, SeedFrom: &res.first, SeedTo: &res.last,
-		Failing: &res.status.Failures, Crashes: []string{}}
-	if res.err != nil {
-		tr.Error = res.err.Error()
-	}
+	tr := simTarget(res, d)
 	n.replayStoredSchedules(res.failures, res.hits)
 	var sigs []string
 	for s := range res.failures {

@@ -87,3 +87,18 @@ func TestSimShareCounts(t *testing.T) {
 		t.Fatalf("a 300ms share with a seed count of 2^30 ran %v (%d seeds)", el, out.status.Runs)
 	}
 }
+
+// TestSimTargetSeedRange: the report gives the seeds that ran, and no
+// range at all when none did (not first-1, which wraps at seed 0).
+func TestSimTargetSeedRange(t *testing.T) {
+	tr := simTarget(runSim(context.Background(), 5, 0, 3, qga.NoBug, nil), time.Second)
+	if tr.SeedFrom == nil || tr.SeedTo == nil || *tr.SeedFrom != 5 || *tr.SeedTo != 7 || tr.Execs != 3 || tr.Failing == nil {
+		t.Errorf("3 seeds from 5: %+v", tr)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tr = simTarget(runSim(cancelled, 0, time.Second, 0, qga.NoBug, nil), time.Second)
+	if tr.SeedFrom != nil || tr.SeedTo != nil || tr.Execs != 0 || tr.Failing == nil || *tr.Failing != 0 {
+		t.Errorf("no seed ran: %+v", tr)
+	}
+}
