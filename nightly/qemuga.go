@@ -46,6 +46,12 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 	defer func() {
 		tr.Elapsed = Duration(time.Since(start))
 		n.rep.Targets = append(n.rep.Targets, tr)
+		if tr.Error != "" {
+			n.board.printf("nightly: %s failed: %s", name, tr.Error)
+			return
+		}
+		n.board.printf("nightly: %s done: %s, %d streams (%.0f/s) compared with qemu-ga, %d unique divergences",
+			name, tr.Elapsed, tr.Execs, tr.ExecsPerSec, len(tr.Crashes))
 	}()
 	g, err := qgatest.StartQemuGAProcess(ctx, "")
 	if err != nil {

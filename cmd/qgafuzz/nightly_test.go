@@ -307,9 +307,13 @@ func TestNightlyQemuGA(t *testing.T) {
 		t.Skipf("qemu-ga not installed: %v", err)
 	}
 	out := t.TempDir()
-	code, _ := runNightlyCmd(t, nil, "--budget", "20s", "--out", out, "--targets", "delimiter", "--no-sim", "--agent", "qemu-ga")
+	code, stdout := runNightlyCmd(t, nil, "--budget", "20s", "--out", out, "--targets", "delimiter", "--no-sim", "--agent", "qemu-ga")
 	r := readReport(t, out)
 	if code != 0 || len(r.Targets) != 2 || r.Targets[1].Kind != "qemu-ga" || r.Targets[1].Execs == 0 || r.Targets[1].Error != "" {
 		t.Fatalf("exit %d, targets %+v", code, r.Targets)
+	}
+	// Its share ends with a line of its own, as every other share does.
+	if !strings.Contains(stdout, "nightly: qemu-ga done: ") || !strings.Contains(stdout, "streams") {
+		t.Errorf("no done line for the qemu-ga share")
 	}
 }
