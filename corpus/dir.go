@@ -80,11 +80,25 @@ func ReadDirsAs(f Format, paths ...string) ([]Entry, []Problem, error) {
 // as is "".
 func readDirs(as Format, paths []string) ([]Entry, []Problem, error) {
 	var out []Entry
+	probs, err := walkDirs(as, paths, func(e Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, probs, nil
+}
+
+// walkDirs reads the inputs of paths one at a time, as readDirs does, and
+// hands each to fn, so that a caller that needs one input at a time holds
+// one in memory, not the whole corpus. An error from fn stops the walk.
+func walkDirs(as Format, paths []string, fn func(Entry) error) ([]Problem, error) {
 	var probs []Problem
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("corpus: %w", err)
+			return probs, fmt.Errorf("corpus: %w", err)
 		}
 		if !st.IsDir() {
 			e, err := readEntry(p, as)
@@ -92,13 +106,15 @@ func readDirs(as Format, paths []string) ([]Entry, []Problem, error) {
 				probs = append(probs, Problem{p, err})
 				continue
 			}
-			out = append(out, e)
+			if err := fn(e); err != nil {
+				return probs, err
+			}
 			continue
 		}
 		dir := inputDir(p)
 		ents, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, nil, fmt.Errorf("corpus: cannot list %s: %w", dir, err)
+			return probs, fmt.Errorf("corpus: cannot list %s: %w", dir, err)
 		}
 		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 		for _, de := range ents {
@@ -116,10 +132,12 @@ func readDirs(as Format, paths []string) ([]Entry, []Problem, error) {
 				probs = append(probs, Problem{path, err})
 				continue
 			}
-			out = append(out, e)
+			if err := fn(e); err != nil {
+				return probs, err
+			}
 		}
 	}
-	return out, probs, nil
+	return probs, nil
 }
 
 // isGoFuzzWorkdir reports whether dir is a go-fuzz workdir: it has a
@@ -194,37 +212,46 @@ type WriteResult struct {
 // when there is something to write.
 func Write(dir string, f Format, es []Entry) (WriteResult, error) {
 	res := WriteResult{Dir: dir}
-	if len(es) == 0 {
-		return res, nil // and no directory made for nothing
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return res, fmt.Errorf("corpus: %w", err)
-	}
 	for _, e := range es {
-		content := Encode(f, e.Data)
-		name := e.Name
-		if f == GoFuzz || f == LibFuzzer || name == "" || skipName(name) {
-			name = FileName(f, e.Data)
+		if err := res.add(f, e); err != nil {
+			return res, err
 		}
-		path := filepath.Join(dir, name)
-		same, taken := holds(path, content)
-		if taken && !same {
-			path = filepath.Join(dir, FileName(f, e.Data))
-			if same, taken = holds(path, content); taken && !same {
-				return res, fmt.Errorf("corpus: %s holds another input; not overwriting it (%d files written before are complete)", path, res.Written)
-			}
-		}
-		if same {
-			res.Existing++
-			continue
-		}
-		if err := fuzz.WriteFileAtomic(path, content); err != nil {
-			return res, fmt.Errorf("corpus: %w (%d files written before the failure are complete)", err, res.Written)
-		}
-		res.Written++
-		res.Bytes += int64(len(e.Data))
 	}
 	return res, nil
+}
+
+// add writes one entry into res.Dir as Write does, and counts it.
+func (res *WriteResult) add(f Format, e Entry) error {
+	if res.Written+res.Existing == 0 {
+		// The directory is made for the first input, and not for
+		// nothing.
+		if err := os.MkdirAll(res.Dir, 0o755); err != nil {
+			return fmt.Errorf("corpus: %w", err)
+		}
+	}
+	content := Encode(f, e.Data)
+	name := e.Name
+	if f == GoFuzz || f == LibFuzzer || name == "" || skipName(name) {
+		name = FileName(f, e.Data)
+	}
+	path := filepath.Join(res.Dir, name)
+	same, taken := holds(path, content)
+	if taken && !same {
+		path = filepath.Join(res.Dir, FileName(f, e.Data))
+		if same, taken = holds(path, content); taken && !same {
+			return fmt.Errorf("corpus: %s holds another input; not overwriting it (%d files written before are complete)", path, res.Written)
+		}
+	}
+	if same {
+		res.Existing++
+		return nil
+	}
+	if err := fuzz.WriteFileAtomic(path, content); err != nil {
+		return fmt.Errorf("corpus: %w (%d files written before the failure are complete)", err, res.Written)
+	}
+	res.Written++
+	res.Bytes += int64(len(e.Data))
+	return nil
 }
 
 // holds reports whether path holds exactly content, and whether anything

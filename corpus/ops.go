@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -265,17 +266,27 @@ type Stats struct {
 // ReadStats counts the files of dirs; with a tool and a target it also
 // measures their coverage.
 func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*Stats, error) {
-	es, probs, err := ReadDirs(dirs...)
-	if err != nil {
-		return nil, err
-	}
-	st := &Stats{Files: len(es), Bytes: Size(es), Problems: probs}
-	for _, e := range es {
+	// One input at a time, keeping only the largest: counting a corpus
+	// takes the memory of its largest file.
+	st := &Stats{}
+	seen := map[[sha256.Size]byte]bool{}
+	probs, err := walkDirs("", dirs, func(e Entry) error {
+		st.Files++
+		st.Bytes += int64(len(e.Data))
 		if len(e.Data) > len(st.Largest.Data) || st.Largest.Path == "" {
 			st.Largest = e
 		}
+		k := sha256.Sum256(e.Data)
+		if seen[k] {
+			st.Duplicates++
+		}
+		seen[k] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	_, st.Duplicates = Dedup(es)
+	st.Problems = probs
 	if t == nil || target == "" {
 		return st, nil
 	}
@@ -348,12 +359,18 @@ func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Proble
 			return WriteResult{}, nil, fmt.Errorf("corpus: the output %s is one of the sources; convert into another directory", dst)
 		}
 	}
-	es, probs, err := readDirs(from, srcs)
-	if err != nil {
-		return WriteResult{}, nil, err
-	}
-	es, _ = Dedup(es)
-	res, err := Write(dst, to, es)
+	// One input at a time: a corpus of any size converts in the memory of
+	// its largest file.
+	res := WriteResult{Dir: dst}
+	seen := map[[sha256.Size]byte]bool{}
+	probs, err := walkDirs(from, srcs, func(e Entry) error {
+		k := sha256.Sum256(e.Data)
+		if seen[k] {
+			return nil
+		}
+		seen[k] = true
+		return res.add(to, e)
+	})
 	return res, probs, err
 }
 
