@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -267,7 +268,7 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 	if f.verbose {
 		o.Log = e.stderr
 	}
-	o.Progress = func(p fuzz.Progress) { fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s/%s\n", t.Name, p) }
+	o.Progress = progressPrinter(e.stdout, t.Name, progressEvery)
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s)\n", f.engine, t.Name, durationText(f.time), t.Name)
 	res, err := fuzz.RunEngine(ctx, f.engine, o)
 	harvestEngineCorpus(e, f.engine, o)
@@ -283,6 +284,25 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 		return exitFinding
 	}
 	return exitOK
+}
+
+// progressEvery is how often a progress line is printed at most:
+// libFuzzer reports every new input, hundreds of lines a minute.
+const progressEvery = 2 * time.Second
+
+// progressPrinter prints an engine's progress at most once per every
+// (elapsed time as the engine counts it), and always when the crash count
+// changes; the final line after the run gives the totals.
+func progressPrinter(w io.Writer, target string, every time.Duration) func(fuzz.Progress) {
+	printed, crashes := false, 0
+	var last time.Duration
+	return func(p fuzz.Progress) {
+		if printed && p.Elapsed-last < every && p.Crashes == crashes {
+			return
+		}
+		printed, last, crashes = true, p.Elapsed, p.Crashes
+		fmt.Fprintf(w, "qgafuzz fuzz: %s/%s\n", target, p)
+	}
 }
 
 // harvestEngineCorpus brings the inputs an engine found into the working

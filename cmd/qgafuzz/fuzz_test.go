@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
@@ -398,5 +399,24 @@ func TestFuzzHarvestsEngineFinds(t *testing.T) {
 		if err != nil || len(es) != 1 || string(es[0].Data) != string(found) || !strings.Contains(out.String(), "1 new inputs") {
 			t.Errorf("%s: corpus holds %d inputs (%v), output %q %q; want the one find", c.engine, len(es), err, out.String(), errb.String())
 		}
+	}
+}
+
+// TestProgressPrinterThrottles: libFuzzer's line per new input becomes a
+// line every 2 s of engine time, and a crash is always shown at once.
+func TestProgressPrinterThrottles(t *testing.T) {
+	var out strings.Builder
+	p := progressPrinter(&out, "parser", 2*time.Second)
+	for ms := 0; ms <= 5000; ms += 100 { // 51 reports over 5 s
+		pr := fuzz.Progress{Engine: "libfuzzer", Elapsed: time.Duration(ms) * time.Millisecond, Execs: int64(ms)}
+		if ms >= 2500 {
+			pr.Crashes = 1
+		}
+		p(pr)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	// At 0 s, 2 s, 2.5 s (the crash), 4.5 s.
+	if len(lines) != 4 || !strings.Contains(lines[2], "crashes 1") || !strings.Contains(lines[0], "qgafuzz fuzz: parser/libfuzzer") {
+		t.Errorf("printed:\n%s", out.String())
 	}
 }
