@@ -24,8 +24,9 @@ import (
 // must see the writes of a stream as separate reads wherever the stream
 // splits them (qemu-ga's behaviour differs from a buggy agent's only then,
 // for example inside a UTF-8 sequence), so the player waits after each
-// write for the replies it expects, or for a short pause when none is
-// expected, before the next write.
+// write for the replies it expects or, when none is expected, until the
+// agent has read the write (unix sockets on Linux) or a short pause, before
+// the next write.
 
 // Endpoint is one side of a differential comparison.
 type Endpoint interface {
@@ -77,7 +78,9 @@ type SocketOptions struct {
 	// less than the reference is reported without waiting for Hang.
 	Idle time.Duration
 	// Pause is the gap after a write that expects no reply, so that the
-	// agent reads it separately from the next one (default 2 ms).
+	// agent reads it separately from the next one (default 2 ms), where
+	// the player cannot see when the agent has read it (TCP, or outside
+	// Linux).
 	Pause time.Duration
 }
 
@@ -219,7 +222,7 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 			if _, err = s.wait(expect, s.Opts.Idle, deadline); err != nil {
 				break
 			}
-		} else if i+1 < len(st.Ops) {
+		} else if i+1 < len(st.Ops) && !waitUnread(s.conn, deadline) {
 			time.Sleep(s.Opts.Pause)
 		}
 	}
