@@ -1,7 +1,9 @@
 package qjson
 
 import (
+	"math"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -408,8 +410,7 @@ func (p *parser) number(text []byte) {
 func numberValue(text []byte) Value {
 	for _, c := range text {
 		if c == '.' || c == 'e' || c == 'E' {
-			f, _ := strconv.ParseFloat(string(text), 64) // ±Inf on overflow, like strtod
-			return FloatValue(f)
+			return FloatValue(parseFloat(unsafe.String(unsafe.SliceData(text), len(text))))
 		}
 	}
 	return integerValue(text)
@@ -454,14 +455,32 @@ func integerValue(text []byte) Value {
 		}
 		return IntValue(int64(u))
 	}
-	if i, err := strconv.ParseInt(string(text), 10, 64); err == nil {
-		return IntValue(i)
+	// A view, not a copy: a hostile token is up to 64 MiB, and strconv
+	// keeps nothing of it (its errors clone what they quote, which is why
+	// integers of more than 20 digits skip the integer parsers).
+	view := unsafe.String(unsafe.SliceData(text), len(text))
+	digits := strings.TrimPrefix(view, "-")
+	if len(digits) > 309 && digits[0] != '0' { // at least 1e309: beyond any double
+		if text[0] == '-' {
+			return FloatValue(math.Inf(-1))
+		}
+		return FloatValue(math.Inf(1))
 	}
-	if text[0] != '-' {
-		if u, err := strconv.ParseUint(string(text), 10, 64); err == nil {
-			return UintValue(u)
+	if len(digits) <= 20 || digits[0] == '0' {
+		if i, err := strconv.ParseInt(view, 10, 64); err == nil {
+			return IntValue(i)
+		}
+		if text[0] != '-' {
+			if u, err := strconv.ParseUint(view, 10, 64); err == nil {
+				return UintValue(u)
+			}
 		}
 	}
-	f, _ := strconv.ParseFloat(string(text), 64)
-	return FloatValue(f)
+	return FloatValue(parseFloat(view))
+}
+
+// parseFloat converts like strtod: ±Inf beyond range.
+func parseFloat(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
 }

@@ -2,6 +2,8 @@ package qjson_test
 
 import (
 	"math"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -438,4 +440,36 @@ func TestEdgeCases(t *testing.T) {
 		// 24
 		{in: `{"execute":"a\u12"}`, want: []string{`parse:JSON parse error, \\u12\" is not a valid Unicode character`}},
 	})
+}
+
+// TestLongIntegersParseInPlace: an integer token of any length becomes the
+// double strtod gives, without copies of the token (a 64 MiB one cost
+// 759 MiB: each strconv call got a copy, and its error another).
+func TestLongIntegersParseInPlace(t *testing.T) {
+	for _, n := range []int{19, 20, 21, 40, 308, 309, 310, 400} {
+		for _, lead := range []string{"1", "9", "-9"} {
+			text := lead + strings.Repeat("7", n-1)
+			want, _ := strconv.ParseFloat(text, 64)
+			v := parseOne(t, []byte(text+" "))
+			got, _ := v.Float()
+			if got != want {
+				t.Errorf("%d digits %.12s...: got %v, want %v", n, text, got, want)
+			}
+		}
+	}
+	huge := []byte(strings.Repeat("1", 1<<20) + " ")
+	d := qjson.NewDecoder()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	n, ok := d.Feed(huge)
+	runtime.ReadMemStats(&after)
+	if !ok || n != len(huge)-1 {
+		t.Fatalf("Feed: %d, %v", n, ok)
+	}
+	if f, _ := d.Event().Value.Float(); !math.IsInf(f, 1) {
+		t.Errorf("a 1 MiB integer is %v, want +Inf", f)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
+		t.Errorf("parsing a 1 MiB integer allocated %d KiB", grew>>10)
+	}
 }
