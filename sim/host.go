@@ -79,6 +79,11 @@ func (t *transport) Read(p []byte) (int, error) {
 			return w.hostRead(p), nil
 		case t.hasRDL && w.now >= t.rdl:
 			w.tr.add(w.now, "host", "timeout", nil, "")
+			// The client reads only once it has consumed everything
+			// read before, and a failed read ends the call: the
+			// partial line it had collected is dropped, and its next
+			// line starts with the next byte it reads.
+			w.chk.resetLine()
 			return 0, os.ErrDeadlineExceeded
 		}
 		limit := forever

@@ -80,8 +80,11 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 	return min, res, sh.stats, nil
 }
 
-// try replays s with ops and events and reports whether it still violates
-// the target invariant, returning the events that actually fired.
+// try replays s with ops and events and reports whether its first
+// violation is still of the target invariant, returning the events that
+// actually fired. A candidate that fails another invariant first is
+// refused: the final schedule must fail as the original did (its first
+// violation is what the report shows, and what shrinkWith checks).
 func (sh *shrinker) try(s *Schedule, ops []Op, events []Event) ([]Event, bool) {
 	if sh.budget <= 0 {
 		return nil, false
@@ -94,12 +97,10 @@ func (sh *shrinker) try(s *Schedule, ops []Op, events []Event) ([]Event, bool) {
 	if err != nil || !r.Failed() {
 		return nil, false
 	}
-	for _, v := range r.Violations {
-		if v.Invariant == sh.target {
-			return r.Events, true
-		}
+	if r.First().Invariant != sh.target {
+		return nil, false
 	}
-	return nil, false
+	return r.Events, true
 }
 
 // events removes fault events: whole faults first, then delta debugging
