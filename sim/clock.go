@@ -75,7 +75,7 @@ type timer struct {
 	at   time.Duration
 	seq  uint64 // ties are broken by insertion order
 	kind timerKind
-	dur  time.Duration // timerAgentDown: how long the agent stays down
+	dur  time.Duration // timerAgentDown: how long the agent stays down; timerHostCrash: the reconnect delay
 	arg  int64         // timerHostCrash: the session that dies
 }
 

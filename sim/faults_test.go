@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/bits"
 	"math/rand/v2"
 	"strings"
@@ -266,4 +267,74 @@ func TestSwarmVaries(t *testing.T) {
 	if len(mixes) < 45 {
 		t.Fatalf("50 seeds gave only %d fault mixes", len(mixes))
 	}
+}
+
+// TestReconnectDelayIsTheCrashs: each host crash is followed by the
+// reconnect delay its own fault drew, not by that of a later reconnect
+// fault rolled while the host was already dead (which used to overwrite
+// it, so that the new host came back sooner than its fault said).
+func TestReconnectDelayIsTheCrashs(t *testing.T) {
+	type line struct {
+		T     time.Duration `json:"t"`
+		Actor string        `json:"actor"`
+		Event string        `json:"event"`
+		Info  string        `json:"info"`
+	}
+	checked := 0
+	for seed := uint64(1); seed <= 40; seed++ {
+		r := mustRun(t, Options{Seed: seed, Faults: "reconnect:rate=0.5,within=20ms,delay=1s", Trace: true})
+		type pending struct{ at, back time.Duration }
+		var pend []pending
+		var crashAt, back time.Duration = -1, 0
+		for _, l := range strings.Split(strings.TrimSpace(string(r.Trace)), "\n")[1:] {
+			var d line
+			if err := json.Unmarshal([]byte(l), &d); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case d.Actor == "fault" && d.Event == "reconnect":
+				var in, later string
+				if _, err := fmtSscan(d.Info, &in, &later); err != nil {
+					t.Fatalf("%q: %v", d.Info, err)
+				}
+				a, _ := time.ParseDuration(in)
+				b, _ := time.ParseDuration(later)
+				pend = append(pend, pending{d.T + a, b})
+			case d.Actor == "host" && d.Event == "crash":
+				// Trace durations are rounded (to 10µs below 1s, 1ms
+				// above): take the closest fault.
+				crashAt, back = d.T, -1
+				best := time.Millisecond
+				for _, p := range pend {
+					if dd := (p.at - d.T).Abs(); dd <= best {
+						best, back = dd, p.back
+					}
+				}
+				if back < 0 {
+					t.Fatalf("seed %d: crash at %v matches no reconnect fault", seed, d.T)
+				}
+			case d.Actor == "host" && d.Event == "session" && crashAt >= 0:
+				if gap := d.T - crashAt; gap < back-time.Millisecond {
+					t.Fatalf("seed %d: host crashed at %v with a reconnect delay of %v, back after %v", seed, crashAt, back, gap)
+				}
+				checked++
+				crashAt = -1
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d reconnects checked", checked)
+	}
+}
+
+// fmtSscan extracts A and B from "step #N: host dies in A, back B later".
+func fmtSscan(info string, in, later *string) (int, error) {
+	_, rest, ok := strings.Cut(info, "host dies in ")
+	a, rest2, ok2 := strings.Cut(rest, ", back ")
+	b, _, ok3 := strings.Cut(rest2, " later")
+	if !ok || !ok2 || !ok3 {
+		return 0, &json.SyntaxError{}
+	}
+	*in, *later = a, b
+	return 2, nil
 }

@@ -179,6 +179,7 @@ func (w *world) fireTimer(tm timer) {
 		}
 	case timerHostCrash:
 		if int32(tm.arg) == w.host.sess && !w.host.dead {
+			w.host.backAfter = tm.dur // this crash's own reconnect delay
 			w.hostCrash()
 		}
 	}
@@ -222,8 +223,7 @@ func (w *world) act(op *Opportunity) {
 	case ActReboot:
 		w.tm.add(timer{at: w.now + op.After, kind: timerAgentDown, dur: op.Down})
 	case ActReconnect:
-		w.tm.add(timer{at: w.now + op.After, kind: timerHostCrash, arg: int64(w.host.sess)})
-		w.host.backAfter = op.Down
+		w.tm.add(timer{at: w.now + op.After, kind: timerHostCrash, dur: op.Down, arg: int64(w.host.sess)})
 	}
 }
 
