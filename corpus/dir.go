@@ -9,9 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
 )
@@ -38,25 +35,7 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
-	return escapeControls(fmt.Sprintf("skipping %s: %v", p.Path, p.Err))
-}
-
-// escapeControls writes control characters as \uXXXX and bytes that are
-// not UTF-8 as \xNN: a file name is not to move a terminal's cursor, set
-// its title or end up raw in summary.md.
-func escapeControls(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsControl(r):
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return fuzz.Printable(fmt.Sprintf("skipping %s: %v", p.Path, p.Err))
 }
 
 // ReadDirs reads every input of the given directories (not recursively;

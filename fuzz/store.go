@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // This file is the one place where inputs are written to and read from
@@ -187,3 +189,22 @@ func ModuleRoot(dir string) (string, error) {
 
 // CorpusDir is the seed corpus directory of a target in the source tree.
 func CorpusDir(root, target string) string { return filepath.Join(root, "corpus", target) }
+
+// Printable escapes control characters (as \uXXXX) and bytes that are not
+// UTF-8 (as \xNN) in text from outside (an agent's reply, a file name),
+// so that it cannot move a terminal's cursor, set its title, or land raw
+// in a report.
+func Printable(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

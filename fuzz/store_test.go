@@ -23,3 +23,11 @@ func TestReadCorpusSkipsHuge(t *testing.T) {
 		t.Fatalf("%v %d inputs, %v", names, len(inputs), err)
 	}
 }
+
+// TestPrintable: text from outside cannot put terminal controls or bytes
+// that are not UTF-8 on the terminal or into a report.
+func TestPrintable(t *testing.T) {
+	if got, want := fuzz.Printable("a\x1b[2Jb\xffé\uFFFD\x00"), `a\u001B[2Jb\xffé`+"\uFFFD"+`\u0000`; got != want {
+		t.Errorf("Printable = %q, want %q", got, want)
+	}
+}

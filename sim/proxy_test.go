@@ -346,23 +346,24 @@ func TestProxyStopDuringStall(t *testing.T) {
 	requireAnswers(t, ga)
 }
 
-// TestProxyDrainBounded: an upstream that never closes its side cannot
-// hold a connection (nor Serve, with MaxConns) for ever.
-func TestProxyDrainBounded(t *testing.T) {
+// drainProxy starts a one-connection proxy with a 300 ms drain in front of
+// an upstream that serve handles, and connects a host to it. It returns the
+// host's connection, the proxy's log, and where Serve's end comes.
+func drainProxy(t *testing.T, serve func(net.Conn)) (net.Conn, *proxyLog, <-chan error) {
+	t.Helper()
 	dir := t.TempDir()
 	ul, err := net.Listen("unix", filepath.Join(dir, "up.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ul.Close()
+	t.Cleanup(func() { ul.Close() })
 	go func() {
 		c, err := ul.Accept()
 		if err != nil {
 			return
 		}
 		defer c.Close()
-		io.Copy(io.Discard, c) // reads everything, answers nothing, and after EOF stays open
-		time.Sleep(time.Minute)
+		serve(c)
 	}()
 	p := newTestProxy(t, "none", 1, filepath.Join(dir, "up.sock"))
 	p.MaxConns, p.Drain = 1, 300*time.Millisecond
@@ -378,6 +379,17 @@ func TestProxyDrainBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
+	return c, log, done
+}
+
+// TestProxyDrainBounded: an upstream that never closes its side cannot
+// hold a connection (nor Serve, with MaxConns) for ever.
+func TestProxyDrainBounded(t *testing.T) {
+	c, log, done := drainProxy(t, func(c net.Conn) {
+		io.Copy(io.Discard, c) // reads everything, answers nothing, and after EOF stays open
+		time.Sleep(time.Minute)
+	})
 	c.Write([]byte(`{"execute":"guest-ping"}`))
 	c.Close()
 	select {
@@ -397,18 +409,7 @@ func TestProxyDrainBounded(t *testing.T) {
 // but never reads its replies cannot hold a connection (nor Serve, with
 // MaxConns, nor the agent behind it) for longer than the drain.
 func TestProxyDrainBoundedHostNotReading(t *testing.T) {
-	dir := t.TempDir()
-	ul, err := net.Listen("unix", filepath.Join(dir, "up.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ul.Close()
-	go func() {
-		c, err := ul.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	c, log, done := drainProxy(t, func(c net.Conn) {
 		go io.Copy(io.Discard, c) // always reads, so only the host can block the proxy
 		line := append(bytes.Repeat([]byte("x"), 4095), '\n')
 		for range 2048 { // 8 MiB of replies, far more than the socket buffers
@@ -416,22 +417,7 @@ func TestProxyDrainBoundedHostNotReading(t *testing.T) {
 				return
 			}
 		}
-	}()
-	p := newTestProxy(t, "none", 1, filepath.Join(dir, "up.sock"))
-	p.MaxConns, p.Drain = 1, 300*time.Millisecond
-	log := &proxyLog{}
-	p.Log = log.add
-	l, err := net.Listen("unix", filepath.Join(dir, "p.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(context.Background(), l) }()
-	c, err := net.Dial("unix", filepath.Join(dir, "p.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	})
 	if _, err := c.Write([]byte(`{"execute":"guest-info"}`)); err != nil {
 		t.Fatal(err)
 	}

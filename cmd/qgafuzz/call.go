@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qjson"
 )
@@ -117,7 +118,7 @@ func runCall(e *env, args []string) int {
 	var ae *qga.AgentError
 	switch {
 	case errors.As(err, &ae):
-		fmt.Fprintf(e.stderr, "%s: %s\n", printable(ae.Class), printable(ae.Desc))
+		fmt.Fprintf(e.stderr, "%s: %s\n", fuzz.Printable(ae.Class), fuzz.Printable(ae.Desc))
 		return exitFinding
 	case errors.Is(err, qga.ErrInvalidRequest):
 		return usageErr("%v", err)
@@ -164,7 +165,7 @@ func parseArgsJSON(s string) (qjson.Value, error) {
 	}
 	ev := d.Event()
 	if ev.Err != nil {
-		return qjson.Value{}, fmt.Errorf("%s", printable(ev.Err.Desc))
+		return qjson.Value{}, fmt.Errorf("%s", fuzz.Printable(ev.Err.Desc))
 	}
 	if strings.TrimSpace(string(p[n:])) != "" {
 		return qjson.Value{}, fmt.Errorf("more than one JSON value: %q", s)
@@ -173,23 +174,6 @@ func parseArgsJSON(s string) (qjson.Value, error) {
 		return qjson.Value{}, fmt.Errorf("want a JSON object, got a %s", ev.Value.Kind())
 	}
 	return ev.Value, nil
-}
-
-// printable escapes control characters and invalid UTF-8 in agent-supplied
-// text before it reaches a terminal.
-func printable(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == unicode.ReplacementChar && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case unicode.IsControl(r):
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // sizeFlag is a byte count written as a number with an optional unit:
