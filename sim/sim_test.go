@@ -289,7 +289,8 @@ func TestValidateReply(t *testing.T) {
 	good := []string{"{\"return\": {}}\n", "\xff{\"return\": 5}\n", "{\"return\": 1, \"id\": 2}\n",
 		"{\"id\": \"x\", \"error\": {\"class\": \"GenericError\", \"desc\": \"d\"}}\n"}
 	bad := []string{"{\"return\": {}}", "\xff{\"return\": {}}\n", "{\"return\": 1, \"error\": 2}\n",
-		"{\"error\": {\"class\": \"G\"}}\n", "[1]\n", "{\"return\": \"\xc3\xa9\"}\n", "{\"x\": 1}\n", "{\"return\": 1}{}\n"}
+		"{\"error\": {\"class\": \"G\"}}\n", "[1]\n", "{}\n", "{\"id\": 1}\n",
+		"{\"return\": 1, \"error\": {\"class\": \"G\", \"desc\": \"d\"}}\n", "{\"return\": \"\xc3\xa9\"}\n", "{\"x\": 1}\n", "{\"return\": 1}{}\n"}
 	for _, s := range good {
 		if msg := c.validateReply([]byte(s)); msg != "" {
 			t.Errorf("%q: %s", s, msg)
