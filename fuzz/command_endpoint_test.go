@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,6 +61,9 @@ func TestHelperTiedParent(t *testing.T) {
 // outlive a qgafuzz that is killed (or dies of a closed pipe): it was left
 // running, orphaned, for ever.
 func TestCommandEndpointDiesWithQgafuzz(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux signals a child when its parent dies")
+	}
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "agent.pid")
 	// A compound command, so that the agent is not sh itself.
@@ -85,13 +89,47 @@ func TestCommandEndpointDiesWithQgafuzz(t *testing.T) {
 	parent.Process.Signal(syscall.SIGKILL)
 	parent.Wait()
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			return
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || zombie(pid) {
+			return // a zombie is dead: only its reaper (PID 1 here) is late
 		}
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("the agent (pid %d) still runs 5 s after qgafuzz was killed", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// zombie reports whether pid has exited and waits to be reaped: in a
+// container whose PID 1 does not reap, the killed agent stays one.
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// TestCommandEndpointFailedRestart: a restart whose start fails (no sh on
+// the PATH here; a failed fork in a long run) leaves an endpoint that is
+// not alive and closes cleanly; Close used to panic on a process that
+// never started.
+func TestCommandEndpointFailedRestart(t *testing.T) {
+	dir := t.TempDir()
+	command := helperAgentSock + "={sock} " + helperPidFile + "=" + filepath.Join(dir, "pid") + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
+	ep, err := fuzz.StartCommandEndpoint(command, fuzz.SocketOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", filepath.Join(dir, "nothing"))
+	if err := ep.Reset(); err == nil {
+		t.Fatal("Reset started an agent without sh")
+	}
+	if ep.Alive() {
+		t.Error("an agent that could not start is alive")
+	}
+	if err := ep.Close(); err != nil {
+		t.Error(err)
 	}
 }

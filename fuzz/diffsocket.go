@@ -290,7 +290,8 @@ type CommandEndpoint struct {
 // tiedShell runs an agent command (%s) so that it does not outlive
 // qgafuzz: sh gets SIGTERM when qgafuzz dies (killed, or by a closed
 // pipe), and takes its process group, the command with all it started,
-// down with it. sh's exit status is the command's.
+// down with it. sh's exit status is the command's (128+N when a signal N
+// killed it: ExitStatus says so).
 const tiedShell = "trap 'trap - TERM; kill -TERM 0' TERM\n{ %s\n} &\nwait $!"
 
 // StartCommandEndpoint starts the command and waits until its socket
@@ -322,9 +323,9 @@ func (c *CommandEndpoint) start() error {
 	c.log = &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	cmd.SysProcAttr = tiedSysProcAttr()
-	c.cmd, c.done = cmd, make(chan struct{})
+	done := make(chan struct{})
 	started := make(chan error, 1)
-	go func(done chan struct{}) {
+	go func() {
 		// The parent-death signal fires when the thread that forked
 		// exits (go.dev/issue/27505): fork and wait on one locked
 		// thread that lives as long as the agent.
@@ -336,10 +337,13 @@ func (c *CommandEndpoint) start() error {
 		started <- nil
 		c.exitErr = cmd.Wait()
 		close(done)
-	}(c.done)
+	}()
 	if err := <-started; err != nil {
+		// c.cmd and c.done still describe the last agent, which has
+		// exited: stop and Alive must not wait for one never started.
 		return fmt.Errorf("fuzz: starting agent command: %w", err)
 	}
+	c.cmd, c.done = cmd, done
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if conn, err := net.Dial("unix", sock); err == nil {
@@ -384,7 +388,14 @@ func (c *CommandEndpoint) ExitStatus() string {
 	if c.Alive() {
 		return ""
 	}
-	return fmt.Sprintf("%v; output: %q", c.exitErr, c.log.bytes())
+	status := fmt.Sprint(c.exitErr)
+	var ee *exec.ExitError
+	if errors.As(c.exitErr, &ee) && ee.ExitCode() > 128 && ee.ExitCode() < 128+65 {
+		// The tied shell reports a command killed by signal N as its
+		// own exit status 128+N.
+		status += fmt.Sprintf(" (as sh reports death by signal %d: %v)", ee.ExitCode()-128, syscall.Signal(ee.ExitCode()-128))
+	}
+	return fmt.Sprintf("%s; output: %q", status, c.log.bytes())
 }
 
 func (c *CommandEndpoint) restart() error {
