@@ -258,3 +258,29 @@ func TestDecoderDoesNotPinDroppedValues(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkReuseDeepAfterWide: with ReuseValues, a small message that
+// allocates (nested deeper than the levels the parser keeps) clears only
+// the members written since the last clear, not every kept block: after
+// one wide message, clearing whole blocks made each of these 7-15x slower.
+func BenchmarkReuseDeepAfterWide(b *testing.B) {
+	var wide strings.Builder
+	for range 16 {
+		wide.WriteString("[" + strings.Repeat("1,", 511))
+	}
+	wide.WriteString("1" + strings.Repeat("]", 16) + " ")
+	deep := []byte(strings.Repeat("[", 17) + "1" + strings.Repeat("]", 17) + " ")
+	d := qjson.NewDecoder(qjson.ReuseValues())
+	feed := func(p []byte) {
+		for len(p) > 0 {
+			n, _ := d.Feed(p)
+			p = p[n:]
+		}
+	}
+	feed([]byte(wide.String()))
+	b.SetBytes(int64(len(deep)))
+	b.ReportAllocs()
+	for b.Loop() {
+		feed(deep)
+	}
+}

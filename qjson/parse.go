@@ -65,6 +65,9 @@ type parser struct {
 	alloc int
 	// stale says that the kept blocks are to be cleared (ReuseValues).
 	stale bool
+	// dirty bounds the members written in the kept blocks since they were
+	// last cleared (ReuseValues): the longest any level grew to.
+	dirty int
 
 	strings stringArena // where the values' strings are made
 }
@@ -148,10 +151,13 @@ func (p *parser) release() {
 // dropped string or block alive. It runs at the next Feed, since the last
 // event's value lives in those blocks until then.
 func (p *parser) clearStale() {
+	// Past dirty no member was written since the last clear: clearing
+	// only what was used keeps a small message that allocated (one nested
+	// deeper than keptLevels) from paying for every kept block's capacity.
 	for _, blk := range p.levels {
-		clear(blk[:cap(blk)])
+		clear(blk[:min(p.dirty, cap(blk))])
 	}
-	p.stale = false
+	p.stale, p.dirty = false, 0
 }
 
 // maxParseMsg is the longest parse error message qemu-ga produces: on a
@@ -170,6 +176,7 @@ func (p *parser) rewind() {
 		p.alloc, p.strings.alloc = 0, 0
 	}
 	for i := range p.levels {
+		p.dirty = max(p.dirty, len(p.levels[i]))
 		p.levels[i] = p.levels[i][:0]
 	}
 	p.strings.rewind()
