@@ -73,6 +73,14 @@ func readDirs(as Format, paths []string) ([]Entry, []Problem, error) {
 // hands each to fn, so that a caller that needs one input at a time holds
 // one in memory, not the whole corpus. An error from fn stops the walk.
 func walkDirs(as Format, paths []string, fn func(Entry) error) ([]Problem, error) {
+	// A mistyped path fails the walk before fn sees any input, as when
+	// the whole corpus was read first: export and import must not leave
+	// a partial output behind for a typo in their last source.
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("corpus: %w", err)
+		}
+	}
 	var probs []Problem
 	for _, p := range paths {
 		st, err := os.Stat(p)

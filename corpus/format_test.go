@@ -425,3 +425,19 @@ func TestConvertAndStatsStream(t *testing.T) {
 		t.Errorf("convert: %+v, %v; heap grew %d MiB", res, err, p>>20)
 	}
 }
+
+// TestConvertChecksSourcesFirst: a mistyped source fails the conversion
+// before anything is written, wherever it stands among the sources.
+func TestConvertChecksSourcesFirst(t *testing.T) {
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "in"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	if _, _, err := corpus.Convert(corpus.Raw, corpus.LibFuzzer, dst, src, filepath.Join(src, "typo")); err == nil {
+		t.Fatal("no error for a missing source")
+	}
+	if _, err := os.Stat(dst); err == nil {
+		t.Errorf("%s was written before the missing source was noticed", dst)
+	}
+}
