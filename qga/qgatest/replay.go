@@ -63,10 +63,16 @@ func (c *Conn) Exchange(data []byte, idle, timeout time.Duration) ([]byte, error
 	return c.exchange(data, 0, idle, timeout)
 }
 
+// wantGrace is the longest silence exchange waits through for bytes a
+// vector records: far more than any scheduling delay, far less than a
+// vector's timeout.
+const wantGrace = 2 * time.Second
+
 // exchange is Exchange that, until want bytes have come, waits for them
-// up to timeout rather than stopping at the first idle: a slow agent (a
-// loaded machine) is then not mistaken for a silent one, while bytes past
-// want still end at the idle, as extra output must show.
+// up to wantGrace of silence (and timeout) rather than stopping at the
+// first idle: a slow agent (a loaded machine) is then not mistaken for a
+// silent one, while bytes past want still end at the idle, as extra
+// output must show.
 func (c *Conn) exchange(data []byte, want int, idle, timeout time.Duration) ([]byte, error) {
 	if c.eof {
 		return nil, io.EOF
@@ -87,7 +93,16 @@ func (c *Conn) exchange(data []byte, want int, idle, timeout time.Duration) ([]b
 	lastProgress := start
 	have := 0
 	deadline := func() time.Time {
-		if writing || have < want {
+		if writing {
+			return hard
+		}
+		if have < want {
+			// A slow agent keeps making progress; one that sends
+			// less than recorded stops, and the comparison fails in
+			// wantGrace rather than at the vector's timeout.
+			if d := lastProgress.Add(max(wantGrace, idle)); d.Before(hard) {
+				return d
+			}
 			return hard
 		}
 		if d := lastProgress.Add(idle); d.Before(hard) {

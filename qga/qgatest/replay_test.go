@@ -181,9 +181,18 @@ func TestRunVectorSemantics(t *testing.T) {
 			t.Errorf("%s: steps %q, want %q", v.Name, steps, v.StepOutputs)
 		}
 	}
+	// An agent that sends less than recorded fails the comparison after
+	// two seconds of silence (per read), not at the 60 s vector timeout.
+	short := &Vector{Name: "short", Input: []byte("a\n"), Output: []byte("a\nb\n"), IdleMS: 30}
+	start := time.Now()
+	got, _, next, err := RunVector(DialUnix(a.path), conn, short, 30*time.Millisecond)
+	if err != nil || string(got) != "a\n" || time.Since(start) > 8*time.Second {
+		t.Errorf("short: got %q, %v after %v", got, err, time.Since(start))
+	}
+	conn = next
 	// An agent-side close surfaces as an error and a nil connection.
 	bye := &Vector{Name: "bye", Input: []byte("bye\n"), Setup: []byte{}}
-	_, _, next, err := RunVector(DialUnix(a.path), conn, bye, 30*time.Millisecond)
+	_, _, next, err = RunVector(DialUnix(a.path), conn, bye, 30*time.Millisecond)
 	if err == nil || next != nil {
 		t.Errorf("bye: err %v, next %v", err, next)
 	}
