@@ -167,19 +167,29 @@ func readEntry(path string, as Format) (Entry, error) {
 	return Entry{Path: path, Name: filepath.Base(path), Data: data, Format: f}, nil
 }
 
+// seenSet holds the SHA-256 of the inputs met so far, to find duplicates
+// without keeping a second copy of every input.
+type seenSet map[[sha256.Size]byte]bool
+
+// add records data and reports whether it was new.
+func (s seenSet) add(data []byte) bool {
+	k := sha256.Sum256(data)
+	if s[k] {
+		return false
+	}
+	s[k] = true
+	return true
+}
+
 // Dedup returns the entries with distinct content (the first of each) and
-// the number of duplicates dropped. It keys by hash, so as not to hold a
-// second copy of every input.
+// the number of duplicates dropped.
 func Dedup(es []Entry) ([]Entry, int) {
-	seen := map[[sha256.Size]byte]bool{}
+	seen := seenSet{}
 	var out []Entry
 	for _, e := range es {
-		k := sha256.Sum256(e.Data)
-		if seen[k] {
-			continue
+		if seen.add(e.Data) {
+			out = append(out, e)
 		}
-		seen[k] = true
-		out = append(out, e)
 	}
 	return out, len(es) - len(out)
 }
@@ -274,39 +284,34 @@ type HarvestResult struct {
 // working corpus that every tool reads.
 func Harvest(into, src string, from Format, known ...string) (HarvestResult, error) {
 	var res HarvestResult
-	es, _, err := ReadDirsAs(from, src)
-	if err != nil {
-		return res, err
+	if _, err := os.Stat(src); err != nil {
+		return res, fmt.Errorf("corpus: %w", err)
 	}
-	seen := map[[sha256.Size]byte]bool{}
+	// One input at a time, as everywhere a corpus is only copied.
+	seen := seenSet{}
 	if _, err := os.Stat(into); err == nil {
-		have, _, err := ReadDirsAs(Raw, into)
-		if err != nil {
+		if _, err := walkDirs(Raw, []string{into}, func(e Entry) error {
+			res.Total++
+			seen.add(e.Data)
+			return nil
+		}); err != nil {
 			return res, err
-		}
-		res.Total = len(have)
-		for _, e := range have {
-			seen[sha256.Sum256(e.Data)] = true
 		}
 	}
 	for _, dir := range known {
-		ks, _, err := ReadDirs(dir)
-		if err != nil {
-			continue // a seed directory that is absent knows nothing
-		}
-		for _, e := range ks {
-			seen[sha256.Sum256(e.Data)] = true
-		}
+		walkDirs("", []string{dir}, func(e Entry) error { // an absent seed directory knows nothing
+			seen.add(e.Data)
+			return nil
+		})
 	}
-	var add []Entry
-	for _, e := range es {
-		if k := sha256.Sum256(e.Data); !seen[k] {
-			seen[k] = true
-			e.Name = fuzz.InputName(e.Data)
-			add = append(add, e)
+	w := WriteResult{Dir: into}
+	_, err := walkDirs(from, []string{src}, func(e Entry) error {
+		if !seen.add(e.Data) {
+			return nil
 		}
-	}
-	w, err := Write(into, Raw, add)
+		e.Name = fuzz.InputName(e.Data)
+		return w.add(Raw, e)
+	})
 	res.Added = w.Written
 	res.Total += w.Written
 	return res, err

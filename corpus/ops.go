@@ -2,7 +2,6 @@ package corpus
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -269,18 +268,16 @@ func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*St
 	// One input at a time, keeping only the largest: counting a corpus
 	// takes the memory of its largest file.
 	st := &Stats{}
-	seen := map[[sha256.Size]byte]bool{}
+	seen := seenSet{}
 	probs, err := walkDirs("", dirs, func(e Entry) error {
 		st.Files++
 		st.Bytes += int64(len(e.Data))
 		if len(e.Data) > len(st.Largest.Data) || st.Largest.Path == "" {
 			st.Largest = e
 		}
-		k := sha256.Sum256(e.Data)
-		if seen[k] {
+		if !seen.add(e.Data) {
 			st.Duplicates++
 		}
-		seen[k] = true
 		return nil
 	})
 	if err != nil {
@@ -362,13 +359,11 @@ func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Proble
 	// One input at a time: a corpus of any size converts in the memory of
 	// its largest file.
 	res := WriteResult{Dir: dst}
-	seen := map[[sha256.Size]byte]bool{}
+	seen := seenSet{}
 	probs, err := walkDirs(from, srcs, func(e Entry) error {
-		k := sha256.Sum256(e.Data)
-		if seen[k] {
+		if !seen.add(e.Data) {
 			return nil
 		}
-		seen[k] = true
 		return res.add(to, e)
 	})
 	return res, probs, err
