@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,6 +119,12 @@ func exchange(t *testing.T, path string, in []byte, want int, idle time.Duration
 	}
 	defer c.Close()
 	if _, err := c.Write(in); err != nil {
+		// A reconnect fault may cut the connection before the write
+		// (a loaded machine): that exchange got nothing, which the
+		// callers that expect replies check.
+		if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+			return nil
+		}
 		t.Fatal(err)
 	}
 	var got []byte
