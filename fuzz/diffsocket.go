@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,7 +281,7 @@ type CommandEndpoint struct {
 	Command string
 	dir     string
 	cmd     *exec.Cmd
-	done    chan struct{}
+	done    <-chan struct{}
 	exitErr error
 	log     *lockedBuffer
 }
@@ -323,22 +322,8 @@ func (c *CommandEndpoint) start() error {
 	c.log = &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	cmd.SysProcAttr = tiedSysProcAttr()
-	done := make(chan struct{})
-	started := make(chan error, 1)
-	go func() {
-		// The parent-death signal fires when the thread that forked
-		// exits (go.dev/issue/27505): fork and wait on one locked
-		// thread that lives as long as the agent.
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		c.exitErr = cmd.Wait()
-		close(done)
-	}()
-	if err := <-started; err != nil {
+	done, err := qgatest.StartTied(cmd, func(err error) { c.exitErr = err })
+	if err != nil {
 		// c.cmd and c.done still describe the last agent, which has
 		// exited: stop and Alive must not wait for one never started.
 		return fmt.Errorf("fuzz: starting agent command: %w", err)

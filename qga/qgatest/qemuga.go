@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -133,7 +132,7 @@ type QemuGA struct {
 	ownDir  bool // Dir was created by StartQemuGAProcess and is removed by Stop
 	output  bytes.Buffer
 	outMu   sync.Mutex
-	done    chan struct{} // closed when Cmd has been waited for
+	done    <-chan struct{} // closed when Cmd has been waited for
 	waitErr error
 	version string
 }
@@ -191,25 +190,12 @@ func (g *QemuGA) start() error {
 	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = childSysProcAttr()
 	cmd.WaitDelay = stopGrace
-	done := make(chan struct{})
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the *thread* that forked the child exits
-		// (go.dev/issue/27505), so fork and wait from one locked thread
-		// that lives exactly as long as the agent.
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		err := cmd.Wait()
+	done, err := StartTied(cmd, func(err error) {
 		g.outMu.Lock()
 		g.waitErr = err
 		g.outMu.Unlock()
-		close(done)
-	}()
-	if err := <-started; err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("start %s: %w", g.Bin, err)
 	}
 	g.Cmd = cmd
