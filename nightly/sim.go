@@ -228,6 +228,13 @@ func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits ma
 			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: cannot replay %s: %v", p, err))
 			continue
 		}
+		// The schedule records the agent of the night that stored it (a
+		// planted bug included); replay it against tonight's agent, or a
+		// planted bug's schedule fails forever, even on a night without it.
+		s.AgentBug = ""
+		if n.bug != qga.NoBug {
+			s.AgentBug = n.bug.String()
+		}
 		r, err := sim.Replay(s, false)
 		switch {
 		case err != nil:

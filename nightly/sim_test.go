@@ -2,6 +2,9 @@ package nightly
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +103,47 @@ func TestSimTargetSeedRange(t *testing.T) {
 	tr = simTarget(runSim(cancelled, 0, time.Second, 0, qga.NoBug, nil), time.Second)
 	if tr.SeedFrom != nil || tr.SeedTo != nil || tr.Execs != 0 || tr.Failing == nil || *tr.Failing != 0 {
 		t.Errorf("no seed ran: %+v", tr)
+	}
+}
+
+// TestReplayStoredScheduleUsesTonightsAgent: a schedule stored by a night
+// with a planted bug is replayed against tonight's agent, so a night
+// without the bug notes it as fixed rather than reporting it again.
+func TestReplayStoredScheduleUsesTonightsAgent(t *testing.T) {
+	bug, ok := qga.ParseBug("dropped-newline")
+	if !ok {
+		t.Fatal("no planted bug dropped-newline")
+	}
+	out := runSim(context.Background(), 1, 0, 60, bug, nil)
+	var r *sim.Result
+	for _, rs := range out.failures {
+		r = rs[0]
+	}
+	if r == nil {
+		t.Skip("60 seeds do not show dropped-newline")
+	}
+	b, err := json.Marshal(r.Schedule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sim", "x-00000000", FileSchedule)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bug     qga.Bug
+		failing bool
+	}{{qga.NoBug, false}, {bug, true}} {
+		n := &night{bug: c.bug, store: crashStore{dir: dir}, rep: &Report{}}
+		failures, hits := map[string][]*sim.Result{}, map[string]int{}
+		n.replayStoredSchedules(failures, hits)
+		if got := len(failures) > 0; got != c.failing {
+			t.Errorf("agent bug %q: stored schedule failing = %v, want %v (notes %q)", c.bug, got, c.failing, n.rep.Notes)
+		}
+		if !c.failing && (len(n.rep.Notes) != 1 || !strings.Contains(n.rep.Notes[0], "no longer reproduces")) {
+			t.Errorf("without the bug: notes %q, want the crash noted as fixed", n.rep.Notes)
+		}
 	}
 }
