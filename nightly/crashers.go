@@ -177,12 +177,15 @@ func LoadSuppressions(path string) (*Suppressions, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for lineNo := 1; sc.Scan(); lineNo++ {
 		line := sc.Text()
 		if i := strings.Index(line, "#"); i >= 0 {
 			line = line[:i]
 		}
 		line = strings.TrimSpace(line)
+		if msg := badSuppression(line); msg != "" {
+			return nil, fmt.Errorf("suppressions %s:%d: %q: %s (want an exact signature such as parser/panic ..., a crash directory's name, or a signature prefix ending in '*')", path, lineNo, line, msg)
+		}
 		switch {
 		case line == "":
 		case strings.HasSuffix(line, "*"):
@@ -195,6 +198,24 @@ func LoadSuppressions(path string) (*Suppressions, error) {
 		return nil, fmt.Errorf("suppressions %s: %w", path, err)
 	}
 	return s, nil
+}
+
+var slugLineRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*-[0-9a-f]{8}$`)
+
+// badSuppression says why a (comment-stripped, trimmed) line of a
+// suppressions file is malformed, or returns "" for a valid or empty line.
+func badSuppression(line string) string {
+	switch i := strings.Index(line, "*"); {
+	case line == "":
+		return ""
+	case line == "*":
+		return "a bare '*' would suppress every crash"
+	case i >= 0 && i != len(line)-1:
+		return "'*' is only allowed at the end of a line (a prefix)"
+	case i >= 0, strings.Contains(line, "/"), slugLineRE.MatchString(line):
+		return ""
+	}
+	return "neither a signature (target/...) nor a crash directory's name (slug-hash)"
 }
 
 // Match reports whether a crash is suppressed.

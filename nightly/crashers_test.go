@@ -1,11 +1,13 @@
 package nightly
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
 )
@@ -126,5 +128,36 @@ func TestDivergenceSignature(t *testing.T) {
 	c := divergenceSignature(&fuzz.Divergence{Detail: `reply line 2: the agent did not send "{\"return\": 1}\n"`})
 	if a != b || a != "qemu-ga/reply line N differs" || c != "qemu-ga/reply line N: the agent did not send" {
 		t.Fatalf("%q %q %q", a, b, c)
+	}
+}
+
+// TestSuppressionsMalformed checks that a line that cannot match as
+// documented (a bare '*', a '*' inside, free text) is an error naming the
+// file and line, rather than silently suppressing everything or nothing.
+func TestSuppressionsMalformed(t *testing.T) {
+	for _, line := range []string{"*", "sim/*liveness", "this is not a signature"} {
+		p := filepath.Join(t.TempDir(), "supp.txt")
+		os.WriteFile(p, []byte("# known\nsim/liveness*\n"+line+"\n"), 0o644)
+		s, err := LoadSuppressions(p)
+		if err == nil || !strings.Contains(err.Error(), p+":3:") {
+			t.Errorf("line %q: err %v (suppressions %+v), want an error at %s:3", line, err, s, p)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "supp.txt")
+	os.WriteFile(p, []byte("parser/panic x at a < b # c\nsim/liveness*\n"+Slug("parser", "parser/panic y")+"\r\n\n"), 0o644)
+	s, err := LoadSuppressions(p)
+	if err != nil || s.Len() != 3 || !s.Match("parser", "parser/panic y") || !s.Match("sim", "sim/liveness") {
+		t.Fatalf("valid file: %v %+v", err, s)
+	}
+}
+
+// TestRunCrashersNotADirectory: a file where DIR/crashers should be is a
+// clear error at the start of the night, not after fuzzing.
+func TestRunCrashersNotADirectory(t *testing.T) {
+	out := t.TempDir()
+	os.WriteFile(filepath.Join(out, "crashers"), []byte("x"), 0o644)
+	rep := Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir()})
+	if rep.ExitCode != 2 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "crashers is not a directory") {
+		t.Fatalf("exit %d, errors %q", rep.ExitCode, rep.Errors)
 	}
 }

@@ -203,6 +203,13 @@ func writeJUnit(dir string, r *Report) error {
 	return fuzz.WriteFileAtomic(filepath.Join(dir, "junit.xml"), append([]byte(xml.Header), append(b, '\n')...))
 }
 
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
@@ -227,10 +234,21 @@ func summary(r *Report) string {
 	switch {
 	case r.ExitCode == 2:
 		verdict = "**run incomplete (internal error)**"
-	case r.NewCrashes == 1:
-		verdict = "**1 new crash**"
-	case r.NewCrashes > 1:
-		verdict = fmt.Sprintf("**%d new crashes**", r.NewCrashes)
+	case r.NewCrashes > 0:
+		known := 0
+		for _, c := range r.Crashes {
+			if c.New && c.KnownBefore {
+				known++
+			}
+		}
+		var parts []string
+		if fresh := r.NewCrashes - known; fresh > 0 {
+			parts = append(parts, plural(fresh, "new crash", "new crashes"))
+		}
+		if known > 0 {
+			parts = append(parts, plural(known, "known crash still failing", "known crashes still failing"))
+		}
+		verdict = "**" + strings.Join(parts, ", ") + "**"
 	}
 	fmt.Fprintf(&b, "# qgafuzz nightly, %s\n\n", r.Start.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Result: %s (exit %d). Budget %s, ran %s, agent %s, %s.", verdict, r.ExitCode,
@@ -243,7 +261,7 @@ func summary(r *Report) string {
 	for _, t := range r.Targets {
 		newc := 0
 		for _, cr := range r.Crashes {
-			if cr.New && cr.Target == t.Name {
+			if cr.New && !cr.KnownBefore && cr.Target == t.Name {
 				newc++
 			}
 		}
@@ -272,7 +290,8 @@ func summary(r *Report) string {
 				cr.Target, cr.Signature, cr.Summary, cr.Hits, cr.OriginalSize, cr.MinimizedSize, cr.Dir, cr.Repro)
 		}
 	}
-	section("New crashes", func(c Crash) bool { return c.New })
+	section("New crashes", func(c Crash) bool { return c.New && !c.KnownBefore })
+	section("Known crashes, still failing (stored by an earlier night)", func(c Crash) bool { return c.New && c.KnownBefore })
 	section("Suppressed crashes", func(c Crash) bool { return c.Suppressed })
 	errs := r.Problems()
 	for _, l := range []struct {

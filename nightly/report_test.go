@@ -201,3 +201,20 @@ func TestReportFieldsAlwaysPresent(t *testing.T) {
 		t.Errorf("fuzz target has the simulation's failing_runs")
 	}
 }
+
+// TestSummaryKnownBefore: a crash an earlier night stored, still failing,
+// still fails the run but is not announced as new in summary.md.
+func TestSummaryKnownBefore(t *testing.T) {
+	r := sampleReport()
+	r.Crashes[0].KnownBefore = true
+	s := summary(r)
+	if strings.Contains(s, "new crash**") || strings.Contains(s, "## New crashes") || !strings.Contains(s, "| 3 → 9 | 0 |") ||
+		!strings.Contains(s, "**1 known crash still failing**") || !strings.Contains(s, "## Known crashes, still failing") {
+		t.Fatalf("summary of a known crash:\n%s", s)
+	}
+	r.Crashes = append(r.Crashes, Crash{Target: "agent", Signature: "agent/x", New: true})
+	r.NewCrashes = 2
+	if s := summary(r); !strings.Contains(s, "**1 new crash, 1 known crash still failing**") {
+		t.Fatalf("summary of a new and a known crash:\n%s", s)
+	}
+}

@@ -181,6 +181,11 @@ func (n *night) setup(ctx context.Context) error {
 	}
 	os.Remove(filepath.Join(o.Out, ".write-check"))
 	n.store = crashStore{dir: filepath.Join(o.Out, "crashers")}
+	// A file where the crash store should be would only show when the
+	// first crash is stored, at the end of a target's share.
+	if st, err := os.Stat(n.store.dir); err == nil && !st.IsDir() {
+		return fmt.Errorf("%s is not a directory: move it away (crashes are stored there)", n.store.dir)
+	}
 	n.rep.Notes = append(n.rep.Notes, n.store.recover()...)
 	for _, msg := range n.rep.Notes {
 		n.board.printf("nightly: %s", msg)

@@ -249,8 +249,11 @@ func (n *night) addCrash(c Crash) {
 	n.rep.Crashes = append(n.rep.Crashes, c)
 	n.board.setCrashes(len(n.rep.Crashes))
 	what := "NEW CRASH"
-	if c.Suppressed {
+	switch {
+	case c.Suppressed:
 		what = "suppressed crash"
+	case c.KnownBefore:
+		what = "KNOWN CRASH (stored by an earlier night, still failing)"
 	}
 	n.board.printf("nightly: %s in %s: %s\n  stored in %s\n  reproduce: %s", what, c.Target, c.Signature, c.Dir, c.Repro)
 }
