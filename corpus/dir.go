@@ -76,18 +76,17 @@ func walkDirs(as Format, paths []string, fn func(Entry) error) ([]Problem, error
 	// A mistyped path fails the walk before fn sees any input, as when
 	// the whole corpus was read first: export and import must not leave
 	// a partial output behind for a typo in their last source.
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("corpus: %w", err)
-		}
-	}
-	var probs []Problem
-	for _, p := range paths {
+	stats := make([]fs.FileInfo, len(paths))
+	for i, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return probs, fmt.Errorf("corpus: %w", err)
+			return nil, fmt.Errorf("corpus: %w", err)
 		}
-		if !st.IsDir() {
+		stats[i] = st
+	}
+	var probs []Problem
+	for i, p := range paths {
+		if !stats[i].IsDir() {
 			e, err := readEntry(p, as)
 			if err != nil {
 				probs = append(probs, Problem{p, err})

@@ -144,6 +144,27 @@ func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(strin
 	return err
 }
 
+// The engines' own directories inside the working corpus: native
+// fuzzing's cache (one FuncName directory of Go's files per target) and
+// go-fuzz's workdir.
+const (
+	nativeCacheDir = ".native-cache"
+	goFuzzWorkDir  = ".gofuzz"
+)
+
+// FindsDir is where engine keeps the inputs it found outside o.Corpus,
+// and whether they are Go's native files; "" for libFuzzer, which writes
+// its finds into o.Corpus itself.
+func (o EngineOptions) FindsDir(engine string) (dir string, native bool) {
+	switch engine {
+	case "native":
+		return filepath.Join(o.Corpus, nativeCacheDir, o.Target.FuncName()), true
+	case "gofuzz":
+		return filepath.Join(o.Corpus, goFuzzWorkDir, "corpus"), false
+	}
+	return "", false
+}
+
 // runNative runs native Go fuzzing through a NativeEngine built for this
 // run in a temporary directory, with the engine's cache kept in the working
 // corpus (Corpus/.native-cache) and the working corpus added to the seeds.
@@ -159,7 +180,7 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 	}
 	res := Result{Last: Progress{Engine: "native"}}
 	r := eng.Run(ctx, o.Target, NativeOptions{
-		Time: o.Time, CacheDir: filepath.Join(o.Corpus, ".native-cache"), Parallel: o.Jobs, MinimizeTime: "500x",
+		Time: o.Time, CacheDir: filepath.Join(o.Corpus, nativeCacheDir), Parallel: o.Jobs, MinimizeTime: "500x",
 		Env: append(o.Env[:len(o.Env):len(o.Env)], CorpusEnv+"="+o.Corpus), Log: o.Log,
 		OnStatus: func(st NativeStatus) {
 			if st.Phase != "fuzzing" {
@@ -234,7 +255,7 @@ func (o EngineOptions) nativeSeed(fn, name string) ([]byte, error) {
 		}
 		return seeds[i], nil
 	}
-	if b, err := ReadNativeInput(filepath.Join(o.Corpus, ".native-cache", fn, name)); err == nil {
+	if b, err := ReadNativeInput(filepath.Join(o.Corpus, nativeCacheDir, fn, name)); err == nil {
 		return b, nil
 	}
 	return nil, fmt.Errorf("fuzz: cannot find the failing seed %s of %s", name, fn)

@@ -52,7 +52,7 @@ func (t *lineTail) add(l string) {
 func (t *lineTail) String() string { return strings.Join(t.lines, "\n") }
 
 func runGoFuzz(ctx context.Context, o EngineOptions) (Result, error) {
-	work := filepath.Join(o.Corpus, ".gofuzz")
+	work := filepath.Join(o.Corpus, goFuzzWorkDir)
 	env := []string{"GOFUZZ_WORKDIR=" + work, "GOFUZZ_SEEDS=" + o.Corpus}
 	if o.Jobs > 0 {
 		env = append(env, "GOFUZZ_PROCS="+strconv.Itoa(o.Jobs))

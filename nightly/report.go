@@ -84,6 +84,11 @@ type Crash struct {
 	KnownBefore bool `json:"known_before"`
 }
 
+// firstSeen reports whether a crash that fails the run was found tonight
+// for the first time; stillFailing, whether an earlier night stored it.
+func (c Crash) firstSeen() bool    { return c.New && !c.KnownBefore }
+func (c Crash) stillFailing() bool { return c.New && c.KnownBefore }
+
 // Duration marshals as seconds (a float).
 type Duration time.Duration
 
@@ -237,7 +242,7 @@ func summary(r *Report) string {
 	case r.NewCrashes > 0:
 		known := 0
 		for _, c := range r.Crashes {
-			if c.New && c.KnownBefore {
+			if c.stillFailing() {
 				known++
 			}
 		}
@@ -261,7 +266,7 @@ func summary(r *Report) string {
 	for _, t := range r.Targets {
 		newc := 0
 		for _, cr := range r.Crashes {
-			if cr.New && !cr.KnownBefore && cr.Target == t.Name {
+			if cr.firstSeen() && cr.Target == t.Name {
 				newc++
 			}
 		}
@@ -290,8 +295,8 @@ func summary(r *Report) string {
 				cr.Target, cr.Signature, cr.Summary, cr.Hits, cr.OriginalSize, cr.MinimizedSize, cr.Dir, cr.Repro)
 		}
 	}
-	section("New crashes", func(c Crash) bool { return c.New && !c.KnownBefore })
-	section("Known crashes, still failing (stored by an earlier night)", func(c Crash) bool { return c.New && c.KnownBefore })
+	section("New crashes", Crash.firstSeen)
+	section("Known crashes, still failing (stored by an earlier night)", Crash.stillFailing)
 	section("Suppressed crashes", func(c Crash) bool { return c.Suppressed })
 	errs := r.Problems()
 	for _, l := range []struct {

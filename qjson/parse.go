@@ -146,14 +146,14 @@ func (p *parser) release() {
 	p.alloc, p.strings.alloc = 0, 0
 }
 
-// clearStale clears the kept blocks up to their capacity, with
-// ReuseValues, so that no stale member of an earlier message keeps a
-// dropped string or block alive. It runs at the next Feed, since the last
-// event's value lives in those blocks until then.
+// clearStale clears the members written in the kept blocks since the last
+// clear (up to dirty), with ReuseValues, so that no stale member of an
+// earlier message keeps a dropped string or block alive. Clearing only
+// what was used keeps a small message that allocated (one nested deeper
+// than keptLevels) from paying for every kept block's capacity. It runs at
+// the next Feed, since the last event's value lives in those blocks until
+// then.
 func (p *parser) clearStale() {
-	// Past dirty no member was written since the last clear: clearing
-	// only what was used keeps a small message that allocated (one nested
-	// deeper than keptLevels) from paying for every kept block's capacity.
 	for _, blk := range p.levels {
 		clear(blk[:min(p.dirty, cap(blk))])
 	}
@@ -464,16 +464,17 @@ func integerValue(text []byte) Value {
 	}
 	// A view, not a copy: a hostile token is up to 64 MiB, and strconv
 	// keeps nothing of it (its errors clone what they quote, which is why
-	// integers of more than 20 digits skip the integer parsers).
+	// integers of more than 20 digits skip the integer parsers). The lexer
+	// admits no leading zero, so the digit count is the magnitude.
 	view := unsafe.String(unsafe.SliceData(text), len(text))
 	digits := strings.TrimPrefix(view, "-")
-	if len(digits) > 309 && digits[0] != '0' { // at least 1e309: beyond any double
+	if len(digits) > 309 { // at least 1e309: beyond any double
 		if text[0] == '-' {
 			return FloatValue(math.Inf(-1))
 		}
 		return FloatValue(math.Inf(1))
 	}
-	if len(digits) <= 20 || digits[0] == '0' {
+	if len(digits) <= 20 {
 		if i, err := strconv.ParseInt(view, 10, 64); err == nil {
 			return IntValue(i)
 		}

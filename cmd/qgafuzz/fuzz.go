@@ -311,18 +311,16 @@ func progressPrinter(w io.Writer, target string, every time.Duration) func(fuzz.
 // its cache (Go's format) and go-fuzz in its workdir. libFuzzer writes
 // into the corpus itself.
 func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) {
-	var src string
-	from := corpus.Raw
-	switch engine {
-	case "native":
-		src, from = filepath.Join(o.Corpus, ".native-cache", o.Target.FuncName()), corpus.Native
-	case "gofuzz":
-		src = filepath.Join(o.Corpus, ".gofuzz", "corpus")
-	default:
+	src, native := o.FindsDir(engine)
+	if src == "" {
 		return
 	}
 	if _, err := os.Stat(src); err != nil {
 		return // the engine found nothing, or never started
+	}
+	from := corpus.Raw
+	if native {
+		from = corpus.Native
 	}
 	// go-fuzz's workdir also holds the seeds it started from.
 	r, err := corpus.Harvest(o.Corpus, src, from, fuzz.CorpusDir(o.Root, o.Target.Name))
