@@ -2,6 +2,8 @@ package nightly
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,5 +161,41 @@ func TestRunCrashersNotADirectory(t *testing.T) {
 	rep := Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir()})
 	if rep.ExitCode != 2 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], "crashers is not a directory") {
 		t.Fatalf("exit %d, errors %q", rep.ExitCode, rep.Errors)
+	}
+}
+
+// TestRunOutLocked: a second night in a busy --out fails at once with
+// exit 2 and touches nothing there; once the first night is gone, the
+// next one removes the work directory a killed night left.
+func TestRunOutLocked(t *testing.T) {
+	out := t.TempDir()
+	release, err := lockOut(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(out, ".work-123")
+	os.MkdirAll(filepath.Join(stale, "cache"), 0o755)
+	rep := Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir()})
+	var busy *BusyError
+	if rep.ExitCode != 2 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], fmt.Sprintf("(pid %d) is using", os.Getpid())) || rep.Written {
+		t.Fatalf("busy: exit %d, written %v, errors %q", rep.ExitCode, rep.Written, rep.Errors)
+	}
+	if _, err := lockOut(out); !errors.As(err, &busy) || busy.Dir != out {
+		t.Fatalf("second lock: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.json")); err == nil {
+		t.Fatal("the busy night wrote a report")
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatal("the busy night removed a work directory in use")
+	}
+	release()
+	// Root has no source tree, so the build fails after the cleanup.
+	rep = Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir()})
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale work directory still there: %v", err)
+	}
+	if len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "night that was killed") || !rep.Written {
+		t.Fatalf("notes %q, written %v", rep.Notes, rep.Written)
 	}
 }

@@ -29,6 +29,9 @@ type Report struct {
 	Agent       string    `json:"agent"`
 	GoVersion   string    `json:"go_version"`
 	Interrupted bool      `json:"interrupted"`
+	// Written says the reports are in Out. They are not when another
+	// night holds Out, or when Out cannot be written.
+	Written bool `json:"-"`
 	// ExitCode is 0 (nothing new), 1 (new crash) or 2 (internal error).
 	ExitCode   int      `json:"exit_code"`
 	NewCrashes int      `json:"new_crashes"`

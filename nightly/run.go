@@ -137,6 +137,15 @@ func Run(ctx context.Context, o Options) *Report {
 	n := &night{o: o, rep: rep, board: newBoard(o.Stdout, o.Terminal, o.Budget),
 		deadln: rep.Start.Add(o.Budget)}
 	n.reserve = min(max(o.Budget/20, 5*time.Second), 30*time.Second)
+	release, err := lockOut(o.Out)
+	if err != nil {
+		// The reports in Out, if any, belong to the night that holds
+		// it; this one leaves them alone.
+		rep.End, rep.ExitCode = time.Now(), 2
+		rep.Errors = append(rep.Errors, err.Error())
+		return rep
+	}
+	defer release()
 	if err := n.setup(ctx); err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 	} else {
@@ -171,9 +180,6 @@ func (n *night) setup(ctx context.Context) error {
 	if o.Corpus == "" {
 		o.Corpus = filepath.Join(o.Out, "corpus")
 	}
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return fmt.Errorf("cannot create the output directory: %w", err)
-	}
 	// A full disk or a read-only directory shows here, before an hour of
 	// fuzzing, rather than when the crashers are stored.
 	if err := fuzz.WriteFileAtomic(filepath.Join(o.Out, ".write-check"), make([]byte, 64<<10)); err != nil {
@@ -186,6 +192,7 @@ func (n *night) setup(ctx context.Context) error {
 	if st, err := os.Stat(n.store.dir); err == nil && !st.IsDir() {
 		return fmt.Errorf("%s is not a directory: move it away (crashes are stored there)", n.store.dir)
 	}
+	n.rep.Notes = append(n.rep.Notes, removeStaleWork(o.Out)...)
 	n.rep.Notes = append(n.rep.Notes, n.store.recover()...)
 	for _, msg := range n.rep.Notes {
 		n.board.printf("nightly: %s", msg)
@@ -285,6 +292,7 @@ func (n *night) finish(ctx context.Context) *Report {
 	if n.o.Out != "" {
 		if err := os.MkdirAll(n.o.Out, 0o755); err == nil {
 			err = WriteReports(n.o.Out, rep)
+			rep.Written = err == nil
 			if err != nil {
 				rep.Errors = append(rep.Errors, "writing the reports: "+err.Error())
 				rep.ExitCode = max(rep.ExitCode, 2)

@@ -28,15 +28,17 @@ stack signature, minimizes each unique crash (shrinks each failing
 schedule), stores it under DIR/crashers/<target>/<signature>/ with the
 command that reproduces it, and writes DIR/report.json, DIR/junit.xml and
 DIR/summary.md, also when interrupted with Ctrl-C. Run it from the qgafuzz
-source tree (it builds the fuzzing engine with go test).
+source tree (it builds the fuzzing engine with go test). One night at a time
+uses a DIR (DIR/.lock); a night started while another runs there exits 2 and
+leaves DIR alone, and the next night removes what a killed one left.
 
 Examples:
   qgafuzz nightly --budget 2m --out out
   qgafuzz nightly --budget 1h --out /var/qgafuzz --corpus /var/qgafuzz/corpus --suppressions known.txt
   qgafuzz nightly --budget 5m --out out --targets differential,parser --agent bug:silent-flush
 
-Exit codes: 0 nothing new, 1 a new unique crash or invariant violation,
-2 usage or internal error.`
+Exit codes: 0 nothing new (also when interrupted: report.json says so),
+1 a new unique crash or invariant violation, 2 usage or internal error.`
 
 func runNightly(e *env, args []string) int {
 	fs := newFlagSet(e, "nightly", nightlyHelp)
@@ -104,6 +106,10 @@ func runNightly(e *env, args []string) int {
 	}
 	if rep.Interrupted {
 		verdict += " (interrupted)"
+	}
+	if !rep.Written {
+		fmt.Fprintf(e.stdout, "nightly: %s; no reports written\n", verdict)
+		return rep.ExitCode
 	}
 	fmt.Fprintf(e.stdout, "nightly: %s; reports in %s (report.json, junit.xml, summary.md)\n", verdict, o.Out)
 	return rep.ExitCode

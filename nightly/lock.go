@@ -1,0 +1,80 @@
+package nightly
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// This file keeps two nights out of one output directory, and cleans up
+// after a night that was killed.
+
+// lockName is the lock file in the output directory. It stays after the
+// night (removing it would race with the next night's open); the lock is
+// the kernel's, and dies with the process that held it.
+const lockName = ".lock"
+
+// BusyError says another night holds the output directory.
+type BusyError struct {
+	Dir string
+	PID int // the holder's pid as it wrote it, 0 if unknown
+}
+
+func (e *BusyError) Error() string {
+	holder := "another nightly run"
+	if e.PID > 0 {
+		holder = fmt.Sprintf("another nightly run (pid %d)", e.PID)
+	}
+	return fmt.Sprintf("%s is using %s: two nights in one --out would mix their corpus cache, crashers and reports; wait for it or choose another --out", holder, e.Dir)
+}
+
+// lockOut creates dir and takes its lock for this process. release lets
+// it go. The lock is advisory: it keeps out other nights, nothing else.
+func lockOut(dir string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the output directory: %w", err)
+	}
+	name := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the lock file of the output directory: %w", err)
+	}
+	if err := tryLock(f); err != nil {
+		defer f.Close()
+		if errors.Is(err, errLocked) {
+			b := make([]byte, 32)
+			k, _ := f.ReadAt(b, 0)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:k])))
+			return nil, &BusyError{Dir: dir, PID: pid}
+		}
+		return nil, fmt.Errorf("cannot lock %s: %w", name, err)
+	}
+	// The pid is only for the message above; the lock is what counts.
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, nil
+}
+
+var errLocked = errors.New("locked by another process")
+
+// removeStaleWork removes the work directories (built binaries, the
+// engine's cache) of nights that were killed before they could: with the
+// lock held, no other night is using one. It returns one message per
+// directory removed.
+func removeStaleWork(dir string) []string {
+	var msgs []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".work-") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.RemoveAll(p); err == nil {
+			msgs = append(msgs, "removed the work directory of a night that was killed: "+p)
+		}
+	}
+	return msgs
+}
