@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -66,7 +67,13 @@ func DialTransport(ctx context.Context, addr string) (Transport, error) {
 		if path == "" {
 			return nil, fmt.Errorf("qga: address %q: want file:PATH", addr)
 		}
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		// O_NOCTTY: a tty (a pty, a serial port) must not become the
+		// controlling terminal of a process without one (a daemon, a
+		// systemd service), or the agent's side hanging up would kill
+		// it with SIGHUP. O_NONBLOCK: open must not wait for a serial
+		// port's carrier, where no deadline applies yet; the poller
+		// wants the descriptor non-blocking anyway.
+		f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return nil, fmt.Errorf("qga: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"sync"
 	"syscall"
 	"testing"
@@ -279,4 +280,35 @@ func TestPTYLateReplies(t *testing.T) {
 	}
 	c.Close()
 	c2.Close()
+}
+
+// TestPTYNotControllingTerminal: a process without a controlling terminal
+// (a daemon, a systemd service) that opens a pty with file: must not
+// acquire it as its controlling terminal, or the agent's side hanging up
+// would kill it with SIGHUP. The check runs in a child in a session of its
+// own, which has no controlling terminal, and opens /dev/tty afterwards:
+// that succeeds only if the pty became its controlling terminal.
+func TestPTYNotControllingTerminal(t *testing.T) {
+	if path := os.Getenv("QGAFUZZ_CTTY_CHILD"); path != "" {
+		tr, err := qga.DialTransport(context.Background(), "file:"+path)
+		if err != nil {
+			fmt.Println("dial:", err)
+			os.Exit(3)
+		}
+		defer tr.Close()
+		if tty, err := os.Open("/dev/tty"); err == nil {
+			tty.Close()
+			fmt.Println("acquired a controlling terminal")
+			os.Exit(4)
+		}
+		os.Exit(0)
+	}
+	_, slave := ptyPair(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPTYNotControllingTerminal$")
+	cmd.Env = append(os.Environ(), "QGAFUZZ_CTTY_CHILD="+slave)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
 }
