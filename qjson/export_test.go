@@ -7,3 +7,6 @@ func SetFastPath(on bool) bool {
 	noFastPath = !on
 	return was
 }
+
+// ParseFloat is the parser's conversion of a number token to a double.
+func ParseFloat(s string) float64 { return parseFloat(s) }
