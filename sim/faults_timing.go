@@ -17,7 +17,9 @@ import (
 // the agent's 4096-byte reads cutting a message anywhere, a serial line
 // delivering a few bytes at a time. The chunk is cut into pieces of min to
 // max bytes (max=0: up to the whole rest; max=1: single bytes), with a
-// pause of up to gap before each piece.
+// pause of up to gap before each piece. The last piece is what is left,
+// so it may be shorter than min (keeping recorded schedules' cuts as they
+// were matters more than that piece's size).
 type fragment struct {
 	base
 	dir      Site
