@@ -459,7 +459,14 @@ func TestLongIntegersParseInPlace(t *testing.T) {
 			}
 		}
 	}
-	huge := []byte(strings.Repeat("1", 1<<20) + " ")
+	checkHugeOverflowNoCopy(t, "integer", strings.Repeat("1", 1<<20))
+}
+
+// checkHugeOverflowNoCopy parses a huge number token that overflows and
+// checks it becomes +Inf with little allocation (no copy of the token).
+func checkHugeOverflowNoCopy(t *testing.T, what, token string) {
+	t.Helper()
+	huge := []byte(token + " ")
 	d := qjson.NewDecoder()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -469,10 +476,10 @@ func TestLongIntegersParseInPlace(t *testing.T) {
 		t.Fatalf("Feed: %d, %v", n, ok)
 	}
 	if f, _ := d.Event().Value.Float(); !math.IsInf(f, 1) {
-		t.Errorf("a 1 MiB integer is %v, want +Inf", f)
+		t.Errorf("a 1 MiB %s is %v, want +Inf", what, f)
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
-		t.Errorf("parsing a 1 MiB integer allocated %d KiB", grew>>10)
+		t.Errorf("parsing a 1 MiB %s allocated %d KiB", what, grew>>10)
 	}
 }
 
@@ -543,19 +550,5 @@ func TestLongFloatsRoundLikeStrconv(t *testing.T) {
 // TestLongFloatOverflowNoCopy: a float token that overflows becomes ±Inf
 // without a copy of itself (strconv's range error quotes its input).
 func TestLongFloatOverflowNoCopy(t *testing.T) {
-	huge := []byte(strings.Repeat("1", 1<<20) + ".5 ")
-	d := qjson.NewDecoder()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	n, ok := d.Feed(huge)
-	runtime.ReadMemStats(&after)
-	if !ok || n != len(huge)-1 {
-		t.Fatalf("Feed: %d, %v", n, ok)
-	}
-	if f, _ := d.Event().Value.Float(); !math.IsInf(f, 1) {
-		t.Errorf("a 1 MiB float is %v, want +Inf", f)
-	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
-		t.Errorf("parsing a 1 MiB float allocated %d KiB", grew>>10)
-	}
+	checkHugeOverflowNoCopy(t, "float", strings.Repeat("1", 1<<20)+".5")
 }
