@@ -172,9 +172,11 @@ func (p *parser) decodeString(tok []byte) (s, msg string) {
 			case 'u':
 				r, size := unicodeEscape(body[i:])
 				if r < 0 {
-					// +1: the text is cut at the end of the token, which
-					// includes the closing quote.
-					bad := tok[1+i : min(len(tok), 1+i+6)]
+					// size is the length of the text quoted: 6 bytes, or
+					// 12 for a surrogate pair. +1: the text is cut at
+					// the end of the token, which includes the closing
+					// quote.
+					bad := tok[1+i : min(len(tok), 1+i+size)]
 					return "", string(bad) + invalidUnicodeTail
 				}
 				out = appendRune(out, rune(r))
@@ -199,25 +201,28 @@ func appendRune(dst []byte, r rune) []byte {
 
 // unicodeEscape decodes a \uXXXX escape (with its low surrogate partner when
 // XXXX is a high surrogate) at the start of s. It returns the code point and
-// the bytes consumed, or -1 when qemu-ga rejects it.
+// the bytes consumed, or -1 when qemu-ga rejects it and the length of the
+// text its error quotes: the escape's 6 bytes, or the 12 bytes of a
+// surrogate pair that combines into a noncharacter (as qemu-ga 7.2 quotes
+// "\udbff\udfff", U+10FFFF, whole).
 func unicodeEscape(s []byte) (int32, int) {
 	hi := hex4(s, 2)
 	if hi < 0 {
-		return -1, 0
+		return -1, 6
 	}
 	r, size := hi, 6
 	if hi >= 0xD800 && hi <= 0xDBFF {
 		if len(s) < 8 || s[6] != '\\' || s[7] != 'u' {
-			return -1, 0
+			return -1, 6
 		}
 		lo := hex4(s, 8)
 		if lo < 0xDC00 || lo > 0xDFFF {
-			return -1, 0
+			return -1, 6
 		}
 		r, size = 0x10000+(hi-0xD800)<<10+(lo-0xDC00), 12
 	}
 	if !validCodePoint(rune(r)) {
-		return -1, 0
+		return -1, size
 	}
 	return r, size
 }

@@ -160,8 +160,12 @@ func TestParseEscapes(t *testing.T) {
 		{in: `"\ufdd0"`, want: []string{unicodeErr(`\ufdd0`)}},
 		{in: `"\uFDEF"`, want: []string{unicodeErr(`\uFDEF`)}},
 		{in: `"\ufdcf\ufdf0"`, want: []string{val(`"\uFDCF\uFDF0"`)}},
-		{in: `"\uDBFF\uDFFF"`, want: []string{unicodeErr(`\uDBFF`)}},
-		{in: `"\uD83F\uDFFE"`, want: []string{unicodeErr(`\uD83F`)}},
+		// a surrogate pair that makes a noncharacter is quoted whole (as a
+		// live 7.2 agent does; the spec says 6 bytes)
+		{in: `"\uDBFF\uDFFF"`, want: []string{unicodeErr(`\uDBFF\uDFFF`)}},
+		{in: `"\uD83F\uDFFE"`, want: []string{unicodeErr(`\uD83F\uDFFE`)}},
+		{in: `"\ud87f\udfffabc"`, want: []string{unicodeErr(`\ud87f\udfff`)}},
+		{in: `"a\udbff\udffe\ud800"`, want: []string{unicodeErr(`\udbff\udffe`)}},
 		{in: `"ok\u0041\uffffz"`, want: []string{unicodeErr(`\uffff`)}},
 		// §9.24, exactly as on the wire
 		{in: `{"execute":"a\u12"}`, want: []string{`parse:JSON parse error, \\u12\" is not a valid Unicode character`}},

@@ -262,13 +262,19 @@ func (g *gen) value(depth int) string {
 	case 0:
 		return g.id()
 	case 1:
+		if g.r.IntN(4) == 0 {
+			return g.longNumber()
+		}
 		return g.pick("null", "true", "false", "0.10000000000000001", "2.50", "1E2", "-1e999")
 	case 2:
 		return g.quote(g.text(8))
 	case 3:
 		return strconv.FormatFloat(g.r.NormFloat64()*1e6, 'g', -1, 64)
 	case 4:
-		return g.quote(g.pick("", "x", `x\"y`, `\u0000`, `\ufffd`, `\u001f`, "\xc3\xbc", "\xf4\x8f\xbf\xbd", `\/\b\f\n\r\t`))
+		return g.quote(g.pick("", "x", `x\"y`, `\u0000`, `\ufffd`, `\u001f`, "\xc3\xbc", "\xf4\x8f\xbf\xbd", `\/\b\f\n\r\t`,
+			// surrogate pairs, valid and making a noncharacter (whose
+			// error quotes the whole pair)
+			`\ud83d\ude00`, `\udbff\udffd`, `\udbff\udfff`, `\ud83f\udffe`, `\ud800\u0041`))
 	case 5, 6:
 		var parts []string
 		for n := g.r.IntN(4); n > 0; n-- {
@@ -281,6 +287,34 @@ func (g *gen) value(depth int) string {
 		parts = append(parts, g.value(depth-1))
 	}
 	return "[" + strings.Join(parts, ","+g.ws()) + "]"
+}
+
+// longNumber returns a number token of hundreds to thousands of digits
+// (or a long exponent) whose value is small: strtod reads such tokens
+// exactly, while strconv.ParseFloat alone misreads those with more than 800
+// digits before the point or an exponent of 5 digits offset by the digits.
+func (g *gen) longNumber() string {
+	n := 700 + g.r.IntN(1500)
+	sign := g.pick("", "", "-")
+	zeros := strings.Repeat("0", n)
+	switch g.r.IntN(5) {
+	case 0: // 1 followed by n zeros, scaled back by about as much
+		return sign + "1" + zeros + "e-" + strconv.Itoa(n+g.r.IntN(5)-2)
+	case 1: // a fraction with n leading zeros, scaled up
+		return sign + "0." + zeros + "1e" + strconv.Itoa(n+g.r.IntN(5)-1)
+	case 2: // n random digits around the point, scaled back
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + g.r.IntN(10))
+		}
+		b[0] = byte('1' + g.r.IntN(9))
+		k := 1 + g.r.IntN(n-1)
+		return sign + string(b[:k]) + "." + string(b[k:]) + "e-" + strconv.Itoa(k-g.r.IntN(20))
+	case 3: // a halfway point between two doubles, and just above it
+		return sign + "1.00000000000000011102230246251565404236316680908203125" + zeros + g.pick("", "1")
+	}
+	// a 5-digit exponent offset by the digits
+	return sign + "0." + strings.Repeat("0", 10000+g.r.IntN(100)) + "1e10" + strconv.Itoa(100+g.r.IntN(10))
 }
 
 // dedupKeys drops members whose key repeats, so that generated objects
