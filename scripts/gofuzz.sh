@@ -12,6 +12,9 @@
 #                   it keeps the corpus and the crashers between runs
 #   GOFUZZ_SEEDS    a directory of extra seed inputs (raw files)
 #
+# Relative paths in GOFUZZ_WORKDIR and GOFUZZ_SEEDS are taken from the
+# directory the script is started in.
+#
 # The seed corpus corpus/TARGET/ is copied into the work directory's corpus
 # on every run (go-fuzz reads raw files). Crashers land in
 # WORKDIR/crashers/ (the input, .quoted and .output files). go-fuzz has no
@@ -23,11 +26,17 @@
 # release the script says so and exits with status 3: use the native engine
 # (qgafuzz fuzz --engine native) or libFuzzer (scripts/libfuzzer.sh).
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
 targets="agent delimiter differential parser scenario"
 
-die() { echo "gofuzz.sh: $*" >&2; exit "${2:-2}"; }
+die() { echo "gofuzz.sh: $1" >&2; exit "${2:-2}"; }
+
+# abspath resolves a path given by the caller against the directory the
+# script was started in (the script itself runs in the source tree).
+abspath() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$caller" "$1" ;; esac; }
+
 broken() {
   echo "gofuzz.sh: go-fuzz is broken with $(go version | cut -d' ' -f3): $*" >&2
   echo "gofuzz.sh: go-fuzz is unmaintained since 2022; use 'qgafuzz fuzz --engine native' or scripts/libfuzzer.sh" >&2
@@ -84,12 +93,18 @@ run() {
     echo "gofuzz.sh: GOFUZZ_PROCS='$procs': want 1 or more" >&2
     exit 2
   fi
+  local seeds=
+  if [ -n "${GOFUZZ_SEEDS:-}" ]; then
+    seeds=$(abspath "$GOFUZZ_SEEDS")
+    [ -d "$seeds" ] || die "GOFUZZ_SEEDS=$GOFUZZ_SEEDS: $seeds is not a directory"
+  fi
+  work=out/gofuzz/$t
+  [ -z "${GOFUZZ_WORKDIR:-}" ] || work=$(abspath "$GOFUZZ_WORKDIR")
   build "$t"
-  work=${GOFUZZ_WORKDIR:-out/gofuzz/$t}
   mkdir -p "$work/corpus"
   cp -f corpus/"$t"/* "$work/corpus/"
-  if [ -n "${GOFUZZ_SEEDS:-}" ] && [ -d "$GOFUZZ_SEEDS" ]; then
-    find "$GOFUZZ_SEEDS" -maxdepth 1 -type f ! -name '.*' -exec cp -f {} "$work/corpus/" \;
+  if [ -n "$seeds" ]; then
+    find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp -f {} "$work/corpus/" \;
   fi
   echo "gofuzz.sh: fuzzing $t for $dur with $procs procs in $work (crashers: $work/crashers)" >&2
   local status=0
@@ -111,5 +126,5 @@ case "${1:-}" in
   build) check_target "${2:-}"; build "$2" ;;
   run) check_target "${2:-}"; run "$2" "${3:-60s}" ;;
   targets) echo "$targets" | tr ' ' '\n' ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -3,8 +3,9 @@
 #
 # Usage:
 #   scripts/libfuzzer.sh build TARGET              build out/libfuzzer/TARGET
-#   scripts/libfuzzer.sh run TARGET [SECONDS] [libFuzzer flags...]
-#                                                  fuzz (default 60 s; 0 = until ^C)
+#   scripts/libfuzzer.sh run TARGET [DURATION] [libFuzzer flags...]
+#                                                  fuzz for DURATION: seconds, or a number
+#                                                  with s, m or h (default 60; 0 = until ^C)
 #   scripts/libfuzzer.sh merge TARGET DIR...       merge DIRs into out/libfuzzer/TARGET.corpus (-merge=1)
 #   scripts/libfuzzer.sh minimize TARGET CRASH     minimize a crasher (-minimize_crash=1)
 #   scripts/libfuzzer.sh targets                   list the targets
@@ -19,18 +20,29 @@
 #   LIBFUZZER_CORPUS the working corpus (default out/libfuzzer/TARGET.corpus)
 #   LIBFUZZER_CRASHES where crashers go (default out/libfuzzer/TARGET.crashes)
 #   CC               the clang to use (default: clang, then clang-19 ... clang-14;
-#                    installed with apt-get when missing and running as root)
+#                    installed with apt-get when missing and running as root);
+#                    a CC that is missing or cannot link -fsanitize=fuzzer
+#                    (gcc) is an error
+#
+# Relative paths (DIR, CRASH, LIBFUZZER_CORPUS, LIBFUZZER_CRASHES) are taken
+# from the directory the script is started in; the fuzzer itself runs in the
+# source tree, so paths inside extra libFuzzer flags are relative to it.
 #
 # The working corpus is out/libfuzzer/TARGET.corpus (new inputs are written
 # there); the seeds corpus/TARGET/ are read too, and corpus/qga.dict is the
 # dictionary. Crashers are written to out/libfuzzer/TARGET.crashes/.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
 targets="agent delimiter differential parser scenario"
 out=out/libfuzzer
 
-die() { echo "libfuzzer.sh: $*" >&2; exit "${2:-2}"; }
+die() { echo "libfuzzer.sh: $1" >&2; exit "${2:-2}"; }
+
+# abspath resolves a path given by the caller against the directory the
+# script was started in (the script itself runs in the source tree).
+abspath() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$caller" "$1" ;; esac; }
 
 funcname() { local t=$1; echo "Fuzz$(tr '[:lower:]' '[:upper:]' <<<"${t:0:1}")${t:1}"; }
 
@@ -39,8 +51,24 @@ check_target() {
   case " $targets " in *" $1 "*) ;; *) die "unknown target '$1' (one of: $targets)";; esac
 }
 
+# fuzzer_ok reports whether the compiler $1 links a libFuzzer target.
+fuzzer_ok() {
+  local tmp rc=0
+  tmp=$(mktemp -d)
+  printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' > "$tmp/t.c"
+  "$1" -fsanitize=fuzzer "$tmp/t.c" -o "$tmp/t" >/dev/null 2>&1 || rc=1
+  rm -rf "$tmp"
+  return $rc
+}
+
 find_clang() {
-  if [ -n "${CC:-}" ] && command -v "$CC" >/dev/null; then echo "$CC"; return; fi
+  if [ -n "${CC:-}" ]; then
+    # An explicit CC is used or refused, never silently replaced: cgo
+    # (go-fuzz-build, go build) compiles with it too.
+    command -v "$CC" >/dev/null || die "CC=$CC: not found; set CC to a clang, or unset it to look for one" 3
+    fuzzer_ok "$CC" || die "CC=$CC cannot link -fsanitize=fuzzer (libFuzzer needs clang); set CC to a clang, or unset it to look for one" 3
+    echo "$CC"; return
+  fi
   for c in clang clang-19 clang-18 clang-17 clang-16 clang-15 clang-14; do
     if command -v "$c" >/dev/null; then echo "$c"; return; fi
   done
@@ -59,6 +87,7 @@ build() {
   local t=$1 fn cc route=${LIBFUZZER_ROUTE:-gofuzz}
   fn=$(funcname "$t")
   cc=$(find_clang)
+  export CC=$cc # cgo compiles with the same clang
   mkdir -p "$out"
   case $route in
     gofuzz)
@@ -110,11 +139,24 @@ EOF
   echo "libfuzzer.sh: built $out/$t" >&2
 }
 
+# seconds converts a duration (N, Ns, Nm or Nh) to seconds, or fails.
+seconds() {
+  [[ $1 =~ ^([0-9]+)([smh]?)$ ]] || return 1
+  local n=$((10#${BASH_REMATCH[1]}))
+  case ${BASH_REMATCH[2]} in m) n=$((n * 60)) ;; h) n=$((n * 3600)) ;; esac
+  echo "$n"
+}
+
 run() {
-  local t=$1 secs=${2:-60}
+  local t=$1 dur=${2:-60} secs
   shift 2 || shift $#
+  # libFuzzer reads -max_total_time=10m as 10 and =abc as 0 (no limit):
+  # check the duration before building.
+  secs=$(seconds "$dur") || die "duration '$dur': want seconds, or a number with s, m or h (0: until interrupted); libFuzzer flags go after it"
   build "$t"
-  local corp=${LIBFUZZER_CORPUS:-$out/$t.corpus} crashes=${LIBFUZZER_CRASHES:-$out/$t.crashes}
+  local corp=$out/$t.corpus crashes=$out/$t.crashes
+  [ -z "${LIBFUZZER_CORPUS:-}" ] || corp=$(abspath "$LIBFUZZER_CORPUS")
+  [ -z "${LIBFUZZER_CRASHES:-}" ] || crashes=$(abspath "$LIBFUZZER_CRASHES")
   mkdir -p "$corp" "$crashes"
   local flags=(-dict=corpus/qga.dict -artifact_prefix="$crashes/" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 -max_len="${LIBFUZZER_MAX_LEN:-2048}")
   [ "$secs" = 0 ] || flags+=(-max_total_time="$secs")
@@ -127,14 +169,22 @@ merge() {
   local t=$1
   shift
   [ $# -gt 0 ] || die "merge needs at least one corpus DIR"
+  local dirs=() d
+  for d in "$@"; do
+    d=$(abspath "$d")
+    [ -d "$d" ] || die "merge: $d is not a directory"
+    dirs+=("$d")
+  done
   [ -x "$out/$t" ] || build "$t"
   mkdir -p "$out/$t.corpus"
-  "$out/$t" -merge=1 "$out/$t.corpus" "$@"
+  "$out/$t" -merge=1 "$out/$t.corpus" "${dirs[@]}"
 }
 
 minimize() {
   local t=$1 crash=${2:-}
-  [ -f "$crash" ] || die "minimize needs a crasher file"
+  [ -n "$crash" ] || die "minimize needs a crasher file"
+  crash=$(abspath "$crash")
+  [ -f "$crash" ] || die "minimize: $crash is not a file"
   [ -x "$out/$t" ] || build "$t"
   "$out/$t" -minimize_crash=1 -runs=20000 -exact_artifact_path="$crash.min" "$crash"
   echo "libfuzzer.sh: minimized crasher in $crash.min" >&2
@@ -146,5 +196,5 @@ case "${1:-}" in
   merge) check_target "${2:-}"; t=$2; shift 2; merge "$t" "$@" ;;
   minimize) check_target "${2:-}"; minimize "$2" "${3:-}" ;;
   targets) echo "$targets" | tr ' ' '\n' ;;
-  *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

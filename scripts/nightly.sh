@@ -54,12 +54,14 @@ supp=
 if [ -z "$supp" ] && [ -f scripts/suppressions.txt ]; then supp=scripts/suppressions.txt; fi
 [ -n "$supp" ] && args+=(--suppressions "$supp")
 
+# The reports must be this run's: a run that fails before writing them
+# (a build that fails, a bad QGAFUZZ_BUDGET) must not leave the last
+# night's "all fine" summary.md, or a green junit.xml and report.json for
+# CI to publish.
+rm -f "$out/summary.md" "$out/junit.xml" "$out/report.json"
 mkdir -p out
 go build -o out/qgafuzz ./cmd/qgafuzz || { echo "nightly.sh: build failed" >&2; exit 2; }
 echo "nightly.sh: qgafuzz ${args[*]}"
-# The summary printed below must be this run's: a run that fails before
-# writing one must not show the last night's "all fine".
-rm -f "$out/summary.md"
 out/qgafuzz "${args[@]}"
 status=$?
 [ -f "$out/summary.md" ] && cat "$out/summary.md"

@@ -17,6 +17,13 @@
 # QGAFUZZ_OSSFUZZ_NATIVE=1 to try compile_native_go_fuzzer on them anyway.
 #
 # A crash found there replays with: qgafuzz repro --target T crash-<sha1>
+
+# $OUT is absolute in OSS-Fuzz; a relative one (a local emulation) is taken
+# from where the script starts, before it moves to the source tree.
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+  OUT=$(cd "$OUT" && pwd)
+  export OUT
+fi
 cd "$(dirname "$0")/.."
 
 targets="agent delimiter differential parser scenario"
@@ -41,6 +48,9 @@ for t in $targets; do
   else
     compile_go_fuzzer github.com/qgafuzz/qgafuzz/fuzz "$fn" "qgafuzz_$t" gofuzz
   fi
+  # zip adds to an existing archive: start afresh, so that a rebuild into
+  # the same $OUT does not keep seeds that left corpus/T/.
+  rm -f "$OUT/qgafuzz_${t}_seed_corpus.zip"
   if [ -d "corpus/$t" ]; then
     (cd "corpus/$t" && zip -q -r "$OUT/qgafuzz_${t}_seed_corpus.zip" .)
   fi

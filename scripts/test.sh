@@ -17,6 +17,9 @@ fi
 if ! command -v qemu-s390x >/dev/null 2>&1; then
   missing+=(qemu-user) # runs the parser's tests on a big-endian machine
 fi
+if ! command -v zip >/dev/null 2>&1; then
+  missing+=(zip) # oss-fuzz-build.sh packs the seed corpora with it
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${missing[*]}"
