@@ -290,16 +290,18 @@ func (n *night) finish(ctx context.Context) *Report {
 		rep.ExitCode = 2
 	}
 	if n.o.Out != "" {
-		if err := os.MkdirAll(n.o.Out, 0o755); err == nil {
+		err := os.MkdirAll(n.o.Out, 0o755)
+		if err == nil {
 			err = WriteReports(n.o.Out, rep)
-			rep.Written = err == nil
-			if err != nil {
-				rep.Errors = append(rep.Errors, "writing the reports: "+err.Error())
-				rep.ExitCode = max(rep.ExitCode, 2)
-				if errors.Is(err, os.ErrPermission) {
-					rep.Errors = append(rep.Errors, "the output directory is not writable")
-				}
+		}
+		if err != nil {
+			rep.Errors = append(rep.Errors, "writing the reports: "+err.Error())
+			rep.ExitCode = max(rep.ExitCode, 2)
+			if errors.Is(err, os.ErrPermission) {
+				rep.Errors = append(rep.Errors, "the output directory is not writable")
 			}
+		} else {
+			rep.Written = true
 		}
 	}
 	return rep

@@ -14,9 +14,11 @@ import (
 
 // ShrinkStats say how much shrinking did.
 type ShrinkStats struct {
-	Replays              int
-	EventsBefore, Events int
-	StepsBefore, Steps   int
+	Replays      int `json:"replays"`
+	EventsBefore int `json:"events_before"`
+	Events       int `json:"events"`
+	StepsBefore  int `json:"steps_before"`
+	Steps        int `json:"steps"`
 }
 
 func (s ShrinkStats) String() string {

@@ -107,11 +107,11 @@ func runNightly(e *env, args []string) int {
 	if rep.Interrupted {
 		verdict += " (interrupted)"
 	}
+	where := fmt.Sprintf("reports in %s (report.json, junit.xml, summary.md)", o.Out)
 	if !rep.Written {
-		fmt.Fprintf(e.stdout, "nightly: %s; no reports written\n", verdict)
-		return rep.ExitCode
+		where = "no reports written to " + o.Out
 	}
-	fmt.Fprintf(e.stdout, "nightly: %s; reports in %s (report.json, junit.xml, summary.md)\n", verdict, o.Out)
+	fmt.Fprintf(e.stdout, "nightly: %s; %s\n", verdict, where)
 	return rep.ExitCode
 }
 

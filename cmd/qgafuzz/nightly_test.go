@@ -288,13 +288,25 @@ func TestNightlyUsage(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("created %v", ents)
 	}
+	// An output directory that cannot be made: no reports, and the last
+	// line must not point at them.
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout0, stderr0 bytes.Buffer
+	code := run(&env{stdout: &stdout0, stderr: &stderr0}, []string{"nightly", "--budget", "1m", "--out", filepath.Join(file, "out")})
+	if code != exitUsage || strings.Contains(stdout0.String(), "reports in") || !strings.Contains(stdout0.String(), "no reports written") ||
+		!strings.Contains(stderr0.String(), "cannot create the output directory") {
+		t.Errorf("--out under a file: exit %d\nstdout: %s\nstderr: %s", code, stdout0.String(), stderr0.String())
+	}
 	mnt := t.TempDir()
 	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt).Run(); err != nil {
 		t.Skipf("cannot mount a small tmpfs: %v", err)
 	}
 	defer exec.Command("umount", mnt).Run()
 	var stdout, stderr bytes.Buffer
-	code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"nightly", "--budget", "1m", "--out", filepath.Join(mnt, "out")})
+	code = run(&env{stdout: &stdout, stderr: &stderr}, []string{"nightly", "--budget", "1m", "--out", filepath.Join(mnt, "out")})
 	if code != exitUsage || !strings.Contains(stderr.String(), "full disk") {
 		t.Fatalf("full disk: exit %d, stderr %q", code, stderr.String())
 	}

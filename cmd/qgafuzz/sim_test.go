@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/qgafuzz/qgafuzz/sim"
 )
@@ -120,6 +122,23 @@ func TestSimBatch(t *testing.T) {
 	}
 	if code != exitFinding || j.Mode != "batch" || j.Runs != 200 || j.Failures == 0 || j.ByInvariant["safety"] == 0 {
 		t.Fatalf("exit %d: %+v", code, j)
+	}
+	// encoding/json matches keys without regard to case, so the decode
+	// above would accept Go field names: the raw keys must be the
+	// snake_case of the rest of the schema (first_failure.shrink had
+	// "Replays", "EventsBefore", ...).
+	var raw any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if bad := upperKeys(raw, ""); len(bad) > 0 {
+		t.Errorf("--json has keys that are not snake_case: %v", bad)
+	}
+	shrink, _ := raw.(map[string]any)["first_failure"].(map[string]any)["shrink"].(map[string]any)
+	for _, k := range []string{"replays", "events_before", "events", "steps_before", "steps"} {
+		if _, ok := shrink[k]; !ok {
+			t.Errorf("first_failure.shrink has no %q: %v", k, shrink)
+		}
 	}
 	f := j.First
 	if f == nil || f.Seed != j.FailingSeeds[0] || f.Minimal == nil || len(f.Minimal.Events) == 0 ||
@@ -299,4 +318,24 @@ func TestSimFailingSeedsCapIsExplicit(t *testing.T) {
 	if want := "only the lowest 20 are kept"; !strings.Contains(errs, want) {
 		t.Fatalf("text summary lacks %q:\n%s", want, errs)
 	}
+}
+
+// upperKeys returns the paths of the object keys in v that start with an
+// upper-case letter (Go field names that lack a json tag).
+func upperKeys(v any, path string) []string {
+	var bad []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if k != "" && unicode.IsUpper(rune(k[0])) {
+				bad = append(bad, path+"."+k)
+			}
+			bad = append(bad, upperKeys(e, path+"."+k)...)
+		}
+	case []any:
+		for i, e := range v {
+			bad = append(bad, upperKeys(e, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return bad
 }
