@@ -165,9 +165,17 @@ func buildJUnit(r *Report) *junitSuites {
 		c := junitCase{Name: t.Kind + "/" + t.Name, Classname: "qgafuzz." + t.Kind, Time: time.Duration(t.Elapsed).Seconds(),
 			SystemOut: fmt.Sprintf("execs %d (%.0f/s), coverage %d bits, corpus %d -> %d, unique crashes %d",
 				t.Execs, t.ExecsPerSec, t.Coverage, t.CorpusBefore, t.CorpusAfter, len(t.Crashes))}
-		if t.Error != "" {
+		if t.Kind == "sim" {
+			c.SystemOut = fmt.Sprintf("seeds %d (%.0f/s), unique crashes %d", t.Execs, t.ExecsPerSec, len(t.Crashes))
+		}
+		switch {
+		case t.Error != "":
 			c.Error = &junitMessage{Message: firstLine(t.Error), Type: "internal", Body: t.Error}
 			s.Errors++
+		case t.Execs == 0 && !r.Interrupted:
+			// A share spent loading the corpus tested nothing: not a pass.
+			c.Skipped = &junitMessage{Message: "ran no input in its " + t.Budget.String() + " share (starting the engine and loading the corpus took it all); raise --budget"}
+			s.Skipped++
 		}
 		s.Cases = append(s.Cases, c)
 	}

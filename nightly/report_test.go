@@ -146,7 +146,9 @@ func TestIncompleteRun(t *testing.T) {
 		{"target error", &Report{Targets: []Target{{Name: "agent", Kind: "qemu-ga", Error: "cannot start qemu-ga"}}}, context.Background(), 2, 1, 1, 0},
 		{"run error", &Report{Errors: []string{"--suppressions: no such file"}}, context.Background(), 2, 1, 1, 0},
 		{"interrupted", &Report{Targets: []Target{{Name: "parser", Kind: "fuzz"}}}, cancelled, 0, 2, 0, 1},
-		{"clean", &Report{Targets: []Target{{Name: "parser", Kind: "fuzz"}}}, context.Background(), 0, 1, 0, 0},
+		{"clean", &Report{Targets: []Target{{Name: "parser", Kind: "fuzz", Execs: 100}}}, context.Background(), 0, 1, 0, 0},
+		// A share that ran no input tested nothing: skipped, not a pass.
+		{"no input run", &Report{Targets: []Target{{Name: "agent", Kind: "fuzz"}, {Name: "parser", Kind: "fuzz", Execs: 100}}}, context.Background(), 0, 2, 0, 1},
 	} {
 		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
 		c.rep.Start, c.rep.Budget = time.Now(), Duration(time.Minute)

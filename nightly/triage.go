@@ -94,6 +94,11 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 	n.rep.Targets = append(n.rep.Targets, tr)
 	n.board.printf("nightly: %s done: %s, %d execs (%.0f/s), coverage %d bits, corpus %d -> %d, %d unique crashes",
 		t.Name, tr.Elapsed, tr.Execs, tr.ExecsPerSec, tr.Coverage, tr.CorpusBefore, tr.CorpusAfter, len(tr.Crashes))
+	if execs == 0 && tr.Error == "" && ctx.Err() == nil {
+		msg := fmt.Sprintf("%s ran no input in its %s share: starting the engine and loading the corpus took it all; raise --budget", t.Name, tr.Budget)
+		n.rep.Notes = append(n.rep.Notes, msg)
+		n.board.printf("nightly: %s", msg)
+	}
 }
 
 // storedCrashers returns the minimized inputs of the crashes stored for t
