@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
@@ -36,7 +35,30 @@ func Build(ctx context.Context, root, dir string) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("corpus: building the coverage server (go test -c -fuzz=. ./corpus in %s): %v\n%s", root, err, out)
 	}
+	// The go command builds without instrumentation where it has none
+	// (it instruments amd64, arm64 and loong64 only), and such a server
+	// exits at once: every input would seem to kill it. A server with no
+	// input to run tells at startup.
+	probe := exec.CommandContext(ctx, bin, "-test.run=^$")
+	probe.Env = append(os.Environ(), ServerEnv+"=1")
+	if out, err := probe.CombinedOutput(); err != nil {
+		if strings.Contains(string(out), noCounters) {
+			return "", fmt.Errorf("%w (GOARCH %s)", ErrNoInstrumentation, goEnv(ctx, root, "GOARCH"))
+		}
+		return "", fmt.Errorf("corpus: the coverage server %s does not start: %v\n%s", bin, err, out)
+	}
 	return bin, nil
+}
+
+// goEnv returns the value of a go env variable, or "?".
+func goEnv(ctx context.Context, root, name string) string {
+	cmd := exec.CommandContext(ctx, "go", "env", name)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // Result is what running one input gave.
@@ -71,9 +93,7 @@ type Server struct {
 func (s *Server) start() error {
 	cmd := exec.Command(s.Bin, "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), ServerEnv+"=1"), s.Env...)
-	// Its own process group: Ctrl-C on a terminal interrupts qgafuzz,
-	// which still needs the server to triage what was found.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownGroup()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -282,3 +302,8 @@ func (t *tailBuffer) String() string {
 
 // ErrNoToolchain is returned when the go command is missing.
 var ErrNoToolchain = errors.New("corpus: the go command is needed to build the coverage server")
+
+// ErrNoInstrumentation is returned when the go command builds the coverage
+// server without fuzzing instrumentation: Go instruments amd64, arm64 and
+// loong64 only, so coverage cannot be measured on 386 or arm, say.
+var ErrNoInstrumentation = errors.New("corpus: the go command builds no fuzzing instrumentation here, so coverage cannot be measured")

@@ -41,6 +41,9 @@ func Counters() []byte {
 	return unsafe.Slice((*byte)(start), int(n))
 }
 
+// noCounters is what a coverage server without instrumentation says.
+const noCounters = "corpus: coverage server built without fuzzing instrumentation (no 8-bit counters)"
+
 // ServerEnv is the environment variable that turns the package's test
 // binary into a coverage server (see TestMain).
 const ServerEnv = "QGAFUZZ_COVERAGE_SERVER"
@@ -68,7 +71,7 @@ type response struct {
 func Serve(r io.Reader, w io.Writer) int {
 	ctrs := Counters()
 	if len(ctrs) == 0 {
-		fmt.Fprintln(os.Stderr, "corpus: coverage server built without fuzzing instrumentation (no 8-bit counters)")
+		fmt.Fprintln(os.Stderr, noCounters)
 		return 2
 	}
 	warm := map[string]bool{}

@@ -393,11 +393,11 @@ func (c *CommandEndpoint) stop() {
 	if c.cmd == nil || !c.Alive() {
 		return
 	}
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+	_ = signalGroup(c.cmd.Process, syscall.SIGTERM)
 	select {
 	case <-c.done:
 	case <-time.After(2 * time.Second):
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		_ = signalGroup(c.cmd.Process, syscall.SIGKILL)
 		<-c.done
 	}
 }

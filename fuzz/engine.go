@@ -107,7 +107,7 @@ func RunEngine(ctx context.Context, engine string, o EngineOptions) (Result, err
 func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)) error {
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = groupSysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -115,11 +115,11 @@ func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(strin
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			_ = signalGroup(cmd.Process, syscall.SIGINT)
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				_ = signalGroup(cmd.Process, syscall.SIGKILL)
 			}
 		case <-done:
 		}

@@ -28,7 +28,9 @@ func fillCache(corpusDir, cache string) (int, []corpus.Problem, error) {
 	if _, err := corpus.Write(cache, corpus.Native, es); err != nil {
 		return 0, probs, err
 	}
-	return len(es), probs, nil
+	// Write makes no directory for no inputs; the engine may add none
+	// either, and harvestCache needs the directory.
+	return len(es), probs, os.MkdirAll(cache, 0o755)
 }
 
 // harvestCache copies the inputs of the engine's cache that the persistent

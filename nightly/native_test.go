@@ -46,3 +46,19 @@ func TestCacheRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheEmptyCorpus: a corpus directory with nothing to read (empty, or
+// only skipped files) still gives the engine a cache directory, so that a
+// run in which the engine adds nothing (a short budget, or a platform
+// without fuzzing instrumentation, such as 386) saves the corpus without
+// an error.
+func TestCacheEmptyCorpus(t *testing.T) {
+	src, cache := t.TempDir(), filepath.Join(t.TempDir(), "FuzzParser")
+	n, probs, err := fillCache(src, cache)
+	if err != nil || len(probs) != 0 || n != 0 {
+		t.Fatalf("fillCache: %d inputs, %v, %v", n, probs, err)
+	}
+	if n, err := harvestCache(cache, src); err != nil || n != 0 {
+		t.Fatalf("harvestCache after a run that added nothing: %d inputs, %v", n, err)
+	}
+}

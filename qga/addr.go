@@ -37,7 +37,9 @@ func ParseAddr(addr string) (network, address string, err error) {
 // file is left alone and is an error: one that accepts connections, and
 // one whose listen backlog is full (connecting fails with EAGAIN), which
 // is a busy agent such as qemu-ga serving a client with others waiting,
-// not a dead one.
+// not a dead one. Only Linux tells the two apart: the BSDs and macOS
+// refuse a connection to a full backlog as to a dead socket, so there a
+// busy agent's socket file is taken for a stale one and replaced.
 func Listen(addr string) (net.Listener, error) {
 	network, address, err := ParseAddr(addr)
 	if err != nil {

@@ -33,7 +33,7 @@ type liveAgent struct {
 	mu    sync.Mutex
 	got   []byte
 	more  chan struct{}
-	fence int // the last fence id used
+	fence int64 // the last fence id used
 }
 
 func newLiveAgent(t *testing.T) *liveAgent {
@@ -155,7 +155,7 @@ func writes(name string, parts ...string) bsCase {
 // case's output.
 func (l *liveAgent) fenced(c *bsCase) (reply []byte) {
 	l.fence++
-	id := strconv.Itoa(l.fence)
+	id := strconv.FormatInt(l.fence, 10)
 	fence := []byte("\xff\n{\"execute\":\"guest-sync\",\"arguments\":{\"id\":" + id + "}}")
 	c.ops = append(c.ops[:len(c.ops):len(c.ops)], bsOp{Data: fence})
 	return []byte("{\"return\": " + id + "}\n")

@@ -39,12 +39,8 @@ func pipeAgent(t *testing.T, delay time.Duration, opts qga.ClientOptions) *qga.C
 
 func socketPair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var conns [2]net.Conn
-	for i, fd := range fds {
+	for i, fd := range socketPairFDs(t) {
 		f := os.NewFile(uintptr(fd), "socketpair")
 		c, err := net.FileConn(f)
 		f.Close()
@@ -54,6 +50,25 @@ func socketPair(t *testing.T) (net.Conn, net.Conn) {
 		conns[i] = c
 	}
 	return conns[0], conns[1]
+}
+
+// socketPairFDs returns the ends of a unix stream socket pair, both
+// close-on-exec so that no agent a parallel test starts inherits one. It
+// sets the flag as package net does where SOCK_CLOEXEC is missing (macOS):
+// under ForkLock.
+func socketPairFDs(t *testing.T) [2]int {
+	t.Helper()
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fds
 }
 
 // scriptedAgent answers on conn as a minimal agent: each guest-sync-delimited

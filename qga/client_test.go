@@ -232,10 +232,7 @@ func TestClientClosed(t *testing.T) {
 // of a socket pair, standing in for a virtio-serial port): deadlines work,
 // so a silent agent ends in a timeout.
 func TestClientFileTransport(t *testing.T) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fds := socketPairFDs(t)
 	syscall.SetNonblock(fds[0], true)
 	f := os.NewFile(uintptr(fds[0]), "port")
 	peer := os.NewFile(uintptr(fds[1]), "agent")

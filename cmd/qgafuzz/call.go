@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -198,7 +199,7 @@ func (s *sizeFlag) Set(v string) error {
 		return fmt.Errorf("unknown unit %q (use KiB, MiB or GiB)", v[len(num):])
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(num))
-	if err != nil || n <= 0 || n > (1<<62)/mult {
+	if err != nil || n <= 0 || n > math.MaxInt/mult {
 		return fmt.Errorf("want a positive size such as 65536, 64KiB or 16MiB")
 	}
 	*s = sizeFlag(n * mult)

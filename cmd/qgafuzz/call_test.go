@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +182,12 @@ func TestSizeFlag(t *testing.T) {
 	}
 	if err := s.Set("-1"); err == nil {
 		t.Error("size -1 accepted")
+	}
+	// The largest size is the platform's int (2 GiB - 1 on 32-bit).
+	if err := s.Set(strconv.Itoa(math.MaxInt/(1<<10)) + "KiB"); err != nil || int(s) != math.MaxInt/(1<<10)<<10 {
+		t.Errorf("largest size in KiB = %d, %v", s, err)
+	}
+	if err := s.Set(strconv.Itoa(math.MaxInt/(1<<10)+1) + "KiB"); err == nil {
+		t.Errorf("size beyond the int range accepted as %d", s)
 	}
 }

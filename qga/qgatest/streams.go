@@ -35,10 +35,10 @@ const FenceID = 4242424242
 // Fence is the last write of every generated stream: 0xFF aborts whatever
 // is partial (and ends recovery at the LF), then a guest-sync whose reply is
 // the last line the agent sends for the stream.
-var Fence = []byte("\xff\n{\"execute\":\"guest-sync\",\"arguments\":{\"id\":" + strconv.Itoa(FenceID) + "}}")
+var Fence = []byte("\xff\n{\"execute\":\"guest-sync\",\"arguments\":{\"id\":" + strconv.FormatInt(FenceID, 10) + "}}")
 
 // FenceReply is the reply that ends every stream's output.
-var FenceReply = []byte("{\"return\": " + strconv.Itoa(FenceID) + "}\n")
+var FenceReply = []byte("{\"return\": " + strconv.FormatInt(FenceID, 10) + "}\n")
 
 // Bytes returns all bytes the stream writes.
 func (s Stream) Bytes() []byte {
