@@ -164,6 +164,7 @@ type Client struct {
 	synced bool // the channel is known to be in step
 	broken bool // the transport failed; redial or ErrClosed
 	closed bool // Close was called
+	tdead  bool // t was closed by a redial that failed: Close must not close it again
 	recent [16]int64
 	nrec   int
 	rdl    time.Time // read deadline last set on t
@@ -315,6 +316,9 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	if c.tdead {
+		return nil // closed already; closing again would report a spurious error
+	}
 	if !c.broken {
 		c.drain()
 	}
@@ -460,7 +464,10 @@ func (c *Client) prepare(ctx context.Context, dl time.Time) error {
 }
 
 func (c *Client) redial(ctx context.Context) error {
-	_ = c.t.Close()
+	if !c.tdead {
+		_ = c.t.Close()
+		c.tdead = true
+	}
 	t, err := c.opts.Redial(ctx)
 	if err != nil {
 		return closedError("reconnecting", err)
@@ -469,7 +476,7 @@ func (c *Client) redial(ctx context.Context) error {
 	c.tmu.Lock()
 	c.t = t
 	c.tmu.Unlock()
-	c.broken, c.synced = false, false
+	c.broken, c.synced, c.tdead = false, false, false
 	c.rdl, c.wdl = time.Time{}, time.Time{}
 	c.in.reset()
 	return nil

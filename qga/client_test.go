@@ -228,6 +228,24 @@ func TestClientClosed(t *testing.T) {
 	}
 }
 
+// TestClientCloseAfterFailedRedial: a redial closes the dead transport
+// before it dials; when the dial fails, Close has nothing left to close
+// and must not report the second close's "use of closed network
+// connection" as an error.
+func TestClientCloseAfterFailedRedial(t *testing.T) {
+	a, b := socketPair(t)
+	b.Close() // the agent is gone: the first call reads EOF
+	c := qga.NewClient(a, qga.ClientOptions{Timeout: time.Second, DrainTimeout: time.Millisecond, Reconnect: true,
+		Redial: func(context.Context) (qga.Transport, error) { return nil, errors.New("agent still down") }})
+	for range 2 {
+		_, err := callValue(c, 0, qga.CmdPing, nil)
+		wantErr(t, err, qga.ErrClosed)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close after a failed redial: %v", err)
+	}
+}
+
 // TestClientFileTransport runs the client over an *os.File (here one end
 // of a socket pair, standing in for a virtio-serial port): deadlines work,
 // so a silent agent ends in a timeout.

@@ -101,7 +101,9 @@ func (p *Proxy) logf(format string, args ...any) {
 }
 
 // Serve accepts connections on l until ctx ends (then it closes l and
-// every connection) or MaxConns connections have been served.
+// every connection) or MaxConns connections have been served. When
+// accepting fails it cuts every connection as a stop does and returns the
+// error.
 func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -111,7 +113,11 @@ func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	for n := 0; p.MaxConns == 0 || n < p.MaxConns; n++ {
 		c, err := l.Accept()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			stopped := ctx.Err() != nil || errors.Is(err, net.ErrClosed)
+			// Serve ends: its connections are cut (and drained) as when
+			// ctx ends, not waited for, since a host may stay for ever.
+			cancel()
+			if stopped {
 				return nil
 			}
 			return err
@@ -159,7 +165,9 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 			cw.CloseWrite()
 		}
 	}()
-	p.pump(conn, SiteH2A, client, up, hangup, nil, nil)
+	// A stopping proxy drops the host's bytes still held by a pause
+	// (stall, delay) rather than waiting it out: the host is cut anyway.
+	p.pump(conn, SiteH2A, client, up, hangup, ctx.Done(), nil)
 	deadline := time.Now().Add(p.drain())
 	drainBy.Store(deadline.UnixNano())
 	up.SetReadDeadline(deadline) // wakes the reply pump to take the deadline in

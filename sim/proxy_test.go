@@ -353,6 +353,117 @@ func TestProxyStopDuringStall(t *testing.T) {
 	requireAnswers(t, ga)
 }
 
+// TestProxyStopDuringRequestStall: the same for a stall of the host's
+// request (dir=h2a): a stopping proxy drops the held bytes at once rather
+// than waiting out the pause, which Ctrl-C could otherwise not cut short.
+func TestProxyStopDuringRequestStall(t *testing.T) {
+	dir := t.TempDir()
+	ul, err := net.Listen("unix", filepath.Join(dir, "up.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ul.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c) // until the proxy half-closes
+		got <- b
+	}()
+	p := newTestProxy(t, "stall:rate=1,dir=h2a,min=1m,max=1m", 1, filepath.Join(dir, "up.sock"))
+	l, err := net.Listen("unix", filepath.Join(dir, "p.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx, l) }()
+	c, err := net.Dial("unix", filepath.Join(dir, "p.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(`{"execute":"guest-ping"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the request is with the proxy, stalled
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy does not stop: it waits out the stall")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the proxy took %v to stop: it waited out the stall", d)
+	}
+	if b := <-got; len(b) >= len(`{"execute":"guest-ping"}`) {
+		t.Errorf("the upstream got the whole stalled request %q", b)
+	}
+}
+
+// failingListener fails its second Accept, as accept(2) does when the
+// process is out of file descriptors.
+type failingListener struct {
+	net.Listener
+	n int
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.n++; l.n == 2 {
+		return nil, syscall.EMFILE
+	}
+	return l.Listener.Accept()
+}
+
+// TestProxyAcceptErrorEndsServe: a failed Accept ends Serve with its error
+// at once, cutting the hosts still connected (after the drain) rather than
+// waiting for them, which may never leave.
+func TestProxyAcceptErrorEndsServe(t *testing.T) {
+	dir := t.TempDir()
+	ul, err := net.Listen("unix", filepath.Join(dir, "up.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	go func() {
+		c, err := ul.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(io.Discard, c)
+	}()
+	p := newTestProxy(t, "none", 1, filepath.Join(dir, "up.sock"))
+	p.Drain = 300 * time.Millisecond
+	l, err := net.Listen("unix", filepath.Join(dir, "p.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", filepath.Join(dir, "p.sock")) // a host that stays
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(context.Background(), &failingListener{Listener: l}) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.EMFILE) {
+			t.Fatalf("Serve returned %v, want the accept error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve holds its accept error for as long as a host stays connected")
+	}
+}
+
 // drainProxy starts a one-connection proxy with a 300 ms drain in front of
 // an upstream that serve handles, and connects a host to it. It returns the
 // host's connection, the proxy's log, and where Serve's end comes.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -82,14 +83,12 @@ func runAgent(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
 		return exitTransport
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	go func() {
-		if _, ok := <-sig; ok {
-			srv.Close() // also leaves the client being served, as qemu-ga does
-		}
-	}()
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	// A signal closes the server, which also leaves the client being
+	// served, as qemu-ga does. The watcher ends with the command (it runs
+	// in process in tests), whichever way Serve returns.
+	defer context.AfterFunc(ctx, func() { srv.Close() })()
 	fmt.Fprintf(e.stderr, "qgafuzz agent: listening on %s\n", listenAddr(l))
 	err = srv.Serve(l)
 	l.Close()

@@ -164,12 +164,16 @@ func runFuzz(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: "+msg)
 		return exitUsage
 	}
+	if mode == replayMode {
+		// A replay does not watch for signals, so it must not catch them
+		// either (a caught Ctrl-C would wait out every --hang): the
+		// default handling ends it at once, and an --agent-cmd agent,
+		// tied to this process, with it.
+		return runReplay(e, f)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	switch mode {
-	case replayMode:
-		return runReplay(e, f)
-	case differMode:
+	if mode == differMode {
 		return runDiffer(ctx, e, f)
 	}
 	return runEngine(ctx, e, f, t)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -318,6 +319,63 @@ func TestFuzzUnreachableAgent(t *testing.T) {
 		"--replay", filepath.Join("..", "..", "corpus", "differential", firstSeed(t)))
 	if code != exitTransport {
 		t.Errorf("--replay to an unreachable agent: exit %d, want %d\n%s", code, exitTransport, stderr)
+	}
+}
+
+// TestFuzzReplayInterrupt: Ctrl-C ends a --replay against an agent that
+// never answers at once, not after its --hang (and the resets' hangs).
+func TestFuzzReplayInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := buildQgafuzz(t)
+	dir, err := os.MkdirTemp("", "qgaf") // t.TempDir may be too long for a socket path
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "mute.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() { // accepts, then neither reads nor answers
+		var held []net.Conn
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	cmd := exec.Command(bin, "fuzz", "--target", "differential", "--agent", "unix:"+sock, "--hang", "1m",
+		"--replay", filepath.Join("..", "..", "corpus", "differential", firstSeed(t)))
+	var stdout syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stdout.String(), "replay"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the replay does not start:\n%s", stdout.String())
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // waiting for the mute agent
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("still replaying 10s after SIGINT:\n%s", stdout.String())
 	}
 }
 
