@@ -14,7 +14,8 @@ import (
 // fakeAgent is a tiny line-echo server with qemu-ga's connection model:
 // one client at a time, state (the partial line) kept across connections,
 // replies written synchronously. Lines "slow", "bye" and "stall" trigger a
-// delayed reply, a server-side close and a server that stops reading.
+// delayed reply, a server-side close and a server that stops reading; the
+// fence's guest-sync gets the fence's reply.
 type fakeAgent struct {
 	ln   net.Listener
 	path string
@@ -67,6 +68,11 @@ func (a *fakeAgent) handle(c net.Conn) {
 				return
 			case "slow":
 				time.Sleep(100 * time.Millisecond)
+			case string(Fence[2:]):
+				if _, err := c.Write(FenceReply); err != nil {
+					return
+				}
+				continue
 			}
 			if _, err := c.Write([]byte(line + "\n")); err != nil {
 				return
@@ -161,7 +167,10 @@ func TestRunVectorSemantics(t *testing.T) {
 			`{"name":"slow-last","input_hex":"736c6f770a","output_hex":"736c6f770a","idle_ms":30}` + "\n" +
 			`{"name":"slow-steps","input_hex":"","output_hex":"736c6f770a736c6f770a",` +
 			`"steps":[{"send_hex":"736c6f770a"},{"send_hex":"736c6f770a","idle_ms":30}],` +
-			`"step_outputs_hex":["736c6f770a","736c6f770a",""]}`,
+			`"step_outputs_hex":["736c6f770a","736c6f770a",""]}` + "\n" +
+			// A setup reply slower than the idle is the setup's, not
+			// the vector's.
+			`{"name":"slow-setup","input_hex":"780a","output_hex":"780a","setup_hex":"736c6f770a","idle_ms":30}`,
 	)))
 	if err != nil {
 		t.Fatal(err)
