@@ -70,6 +70,9 @@ type Summary struct {
 	// Interrupted is set when the context stopped the batch before its
 	// last seed; Runs then counts the seeds that ran, From..From+Runs-1.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// StoppedEarly is set when MaxFailures stopped the batch before its
+	// last seed; Runs then counts the seeds that ran, From..From+Runs-1.
+	StoppedEarly bool `json:"stopped_early,omitempty"`
 	// Failed holds the failing results with the lowest seeds, at most
 	// Batch.KeepFailures of the Failures.
 	Failed []*Result `json:"-"`
@@ -243,6 +246,7 @@ func (b *Batch) RunContext(ctx context.Context) (*Summary, error) {
 	}
 	sum.Elapsed = time.Since(start)
 	sum.Interrupted = interrupted.Load() && sum.Runs < total // not when the last seed was already done
+	sum.StoppedEarly = !sum.Interrupted && sum.Runs < total
 	slices.SortFunc(sum.Failed, func(a, b *Result) int { return cmpU64(a.Seed, b.Seed) })
 	if len(sum.Failed) > keep {
 		sum.Failed = sum.Failed[:keep]

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +77,28 @@ func TestBatchFailingSeedsOmitted(t *testing.T) {
 	s.WriteText(&text)
 	if want := "only the lowest 3 are kept"; !strings.Contains(text.String(), want) {
 		t.Fatalf("summary lacks %q:\n%s", want, text.String())
+	}
+}
+
+// TestBatchMaxFailuresSaysItStopped: a batch stopped by MaxFailures says
+// so and which seeds ran, rather than showing the planned range alone.
+func TestBatchMaxFailuresSaysItStopped(t *testing.T) {
+	s, err := (&Batch{Options: Options{Client: Plain}, From: 1, To: 200, MaxFailures: 2, Workers: 1}).Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.StoppedEarly || s.Interrupted || s.Failures != 2 || s.Runs >= 200 {
+		t.Fatalf("stopped %v, interrupted %v, %d failures in %d runs", s.StoppedEarly, s.Interrupted, s.Failures, s.Runs)
+	}
+	var text strings.Builder
+	s.WriteText(&text)
+	want := fmt.Sprintf("STOPPED after 2 failing seed(s) (the maximum): %d of 200 seeds ran (seeds 1..%d)", s.Runs, s.Runs)
+	if !strings.Contains(text.String(), want) {
+		t.Fatalf("summary lacks %q:\n%s", want, text.String())
+	}
+	// Reaching the maximum on the last seed is not stopping early.
+	s, err = (&Batch{Options: Options{Client: Plain}, From: 1, To: 5, MaxFailures: 1000}).Run()
+	if err != nil || s.StoppedEarly {
+		t.Fatalf("full batch: %v, stopped %v", err, s.StoppedEarly)
 	}
 }

@@ -159,6 +159,10 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, ", in %.1fs (%.0f seeds/s, %d calls, %s virtual)\n",
 		s.Elapsed.Seconds(), rate, s.Calls, fmtDur(s.Virtual))
+	if s.StoppedEarly {
+		fmt.Fprintf(w, "STOPPED after %d failing seed(s) (the maximum): %d of %d seeds ran (seeds %d..%d)\n",
+			s.Failures, s.Runs, s.To-s.From+1, s.From, s.From+uint64(s.Runs)-1)
+	}
 	if s.Interrupted {
 		if s.Runs == 0 {
 			fmt.Fprintf(w, "INTERRUPTED before any seed ran (%d planned)\n", s.To-s.From+1)

@@ -209,6 +209,8 @@ type simJSON struct {
 	Nondeterministic []uint64 `json:"nondeterministic,omitempty"`
 	// Interrupted: Ctrl-C or SIGTERM stopped the batch; Runs seeds ran.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// StoppedEarly: --max-failures stopped the batch; Runs seeds ran.
+	StoppedEarly bool `json:"stopped_early,omitempty"`
 	// FailingSeeds are the lowest failing seeds (a batch keeps
 	// sim.DefaultKeepFailures); FailingSeedsOmitted counts those left out,
 	// so that it and the list add up to Failures.
@@ -294,7 +296,7 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 	s.WriteText(out)
 	j := &simJSON{Mode: "batch", Client: s.Client, Faults: s.Faults, Steps: s.Steps, Runs: s.Runs,
 		Failures: s.Failures, ByInvariant: s.ByInvariant, Seconds: s.Elapsed.Seconds(),
-		Nondeterministic: s.Nondeterministic, Interrupted: s.Interrupted, FailingSeeds: s.FailingSeeds(),
+		Nondeterministic: s.Nondeterministic, Interrupted: s.Interrupted, StoppedEarly: s.StoppedEarly, FailingSeeds: s.FailingSeeds(),
 		FailingSeedsOmitted: s.FailingSeedsOmitted(), FaultEvents: s.FaultEvents, Files: map[string]string{}}
 	if s.Elapsed > 0 {
 		j.SeedsPerSec = float64(s.Runs) / s.Elapsed.Seconds()
