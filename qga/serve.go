@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // ErrChannelReset is returned by Server.Serve when a client closed its
@@ -56,14 +57,24 @@ func (s *Server) Serve(l net.Listener) error {
 		return nil
 	}
 	defer s.release(l, nil)
+	var backoff time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if isClosed(err) {
 				return nil
 			}
-			return err
+			if !acceptRetryable(err) {
+				return err
+			}
+			// Out of descriptors or memory for a moment (a fuzzer's
+			// other processes, say): an agent that stopped here would
+			// look like a crash. Wait and try again, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		if !s.hold(nil, c) {
 			return nil
 		}
@@ -84,6 +95,18 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 	}
+}
+
+// acceptRetryable reports whether an Accept error passes with time: the
+// process or the system out of descriptors or memory, or a client that
+// gave up while waiting in the backlog.
+func acceptRetryable(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close stops Serve: it closes the listeners and the connections of the

@@ -1,8 +1,11 @@
 package qga_test
 
 import (
+	"errors"
 	"net"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +109,58 @@ func TestServerTwoListeners(t *testing.T) {
 	}
 	if err := (&qga.Server{}).Serve(nil); err == nil {
 		t.Fatal("a Server without an Agent served")
+	}
+}
+
+// flakyListener fails its first Accepts with err, then accepts normally.
+type flakyListener struct {
+	net.Listener
+	fails int
+	err   error
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", l.err)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestServeRetriesAcceptOutOfDescriptors: running out of descriptors for a
+// moment (EMFILE) does not stop the agent, which would look like a crash
+// of the agent under test; any other Accept error does.
+func TestServeRetriesAcceptOutOfDescriptors(t *testing.T) {
+	l, err := qga.Listen("unix:" + filepath.Join(t.TempDir(), "a.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
+	defer srv.Close()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(&flakyListener{Listener: l, fails: 3, err: syscall.EMFILE}) }()
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(`{"execute":"guest-ping"}`))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 64)); err != nil {
+		select {
+		case err := <-done:
+			t.Fatalf("Serve returned: %v", err)
+		default:
+			t.Fatal(err)
+		}
+	}
+	l2, err := qga.Listen("unix:" + filepath.Join(t.TempDir(), "b.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	err = srv.Serve(&flakyListener{Listener: l2, fails: 1, err: syscall.EINVAL})
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("Serve on EINVAL: %v", err)
 	}
 }
