@@ -45,7 +45,8 @@ func Counters() []byte {
 const noCounters = "corpus: coverage server built without fuzzing instrumentation (no 8-bit counters)"
 
 // ServerEnv is the environment variable that turns the package's test
-// binary into a coverage server (see TestMain).
+// binary (see Build) into a coverage server: set to "1", the binary runs
+// Serve on its standard input and output instead of the tests.
 const ServerEnv = "QGAFUZZ_COVERAGE_SERVER"
 
 // request is one line the client sends: a target and an input, by path

@@ -275,10 +275,10 @@ type HarvestResult struct {
 	Total int // the corpus's inputs after
 }
 
-// Harvest copies into the raw corpus directory into the inputs of src
-// (read as format from, so nothing is guessed from content) that neither
-// into nor any of the known directories already holds, under
-// content-addressed names. It is how what an engine found in its own
+// Harvest copies the inputs of src (read as format from, so nothing is
+// guessed from content) into the raw corpus directory into, under
+// content-addressed names, except those that into or one of the known
+// directories already holds. It is how what an engine found in its own
 // directory (native fuzzing's cache, go-fuzz's workdir) comes back into a
 // working corpus that every tool reads.
 func Harvest(into, src string, from Format, known ...string) (HarvestResult, error) {

@@ -198,14 +198,17 @@ func isJSONObject(raw json.RawMessage) bool {
 }
 
 // Decode returns the fuzz input held by a file's content in format f.
+// An unknown format is an error (see ParseFormat), not taken for raw.
 func Decode(f Format, b []byte) ([]byte, error) {
 	switch f {
 	case Native:
 		return DecodeNative(b)
 	case SimTrace:
 		return nil, fmt.Errorf("a simulation schedule is not a fuzz input (replay it with qgafuzz repro)")
+	case Raw, GoFuzz, LibFuzzer:
+		return b, nil
 	}
-	return b, nil
+	return nil, fmt.Errorf("corpus: unknown format %q (want native, gofuzz, libfuzzer or raw)", f)
 }
 
 // MaxFileSize is the largest file the corpus tools read: room for an

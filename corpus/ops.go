@@ -18,7 +18,8 @@ import (
 // (which measure coverage through the server) and import/export (which
 // only convert).
 
-// Tool measures coverage with a running coverage server.
+// Tool measures coverage with a running coverage server. Server is
+// required: a Tool without one fails every call.
 type Tool struct {
 	Server *Server
 	// Log receives one line per skipped file (unreadable, undecodable,
@@ -72,6 +73,9 @@ func (m *Measured) ExecPerInput() time.Duration {
 // set aside (a corpus must not hold crashers: Go's engine would stop on
 // them before fuzzing), unreadable ones reported.
 func (t *Tool) Measure(ctx context.Context, target string, paths ...string) (*Measured, error) {
+	if t == nil || t.Server == nil {
+		return nil, errNoServer
+	}
 	es, probs, err := ReadDirs(paths...)
 	if err != nil {
 		return nil, err
@@ -123,6 +127,10 @@ type MinimizeReport struct {
 	Elapsed, PerInput       time.Duration
 	ExecPerInput            time.Duration
 }
+
+// errNoServer is returned by a Tool that has no coverage server to measure
+// with.
+var errNoServer = errors.New("corpus: the Tool has no Server (start one from Build's binary)")
 
 // Minimize writes to out a subset of the inputs of dirs with the same
 // coverage. out must not exist or be empty; it is written in a temporary
@@ -209,6 +217,9 @@ type MergeReport struct {
 // Merge adds to into the inputs of dirs that add coverage to it, in the
 // layout into already has (see Layout).
 func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*MergeReport, error) {
+	if t == nil || t.Server == nil {
+		return nil, errNoServer
+	}
 	base := &Measured{} // a new corpus: created when the first input is written
 	if _, err := os.Stat(into); err == nil {
 		if base, err = t.Measure(ctx, target, into); err != nil {

@@ -44,6 +44,9 @@ type DiffOptions struct {
 	OnProgress func(DiffStats)
 }
 
+// errNoAgent is returned by Differ and Replay without an agent under test.
+var errNoAgent = errors.New("fuzz: no agent under test (DiffOptions.Agent is nil)")
+
 // DiffStats summarise a run.
 type DiffStats struct {
 	Elapsed     time.Duration
@@ -57,8 +60,11 @@ type DiffStats struct {
 
 // Differ runs differential fuzzing until the duration, MaxStreams or
 // StopAfter is reached, or ctx is done. It returns an error only when an
-// endpoint cannot be used at all.
+// endpoint cannot be used at all (a nil Agent included).
 func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
+	if o.Agent == nil {
+		return DiffStats{}, errNoAgent
+	}
 	if o.Reference == nil {
 		o.Reference = InProcessEndpoint(qga.AgentConfig{})
 	}
@@ -130,8 +136,16 @@ func resetTwice(e Endpoint) error {
 // Differ does, and returns how the agent's replies differ, or nil. The
 // stream should end with qgatest.Fence, which leaves both agents in their
 // start state for the next replay; after a divergence the agent is also
-// reset. Minimizing a divergence runs Replay for every candidate.
+// reset. Minimizing a divergence runs Replay for every candidate. A nil
+// ref is the built-in reference, as in DiffOptions; a nil agent is an
+// error.
 func Replay(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
+	if agent == nil {
+		return nil, errNoAgent
+	}
+	if ref == nil {
+		ref = InProcessEndpoint(qga.AgentConfig{})
+	}
 	d, err := playBoth(ref, agent, s)
 	if err == nil && d != nil {
 		err = resetTwice(agent)

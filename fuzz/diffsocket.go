@@ -120,6 +120,7 @@ func NewSocketEndpoint(addr string, o SocketOptions) *SocketEndpoint {
 	return &SocketEndpoint{Addr: addr, Opts: o}
 }
 
+// Name is "agent at ADDR".
 func (s *SocketEndpoint) Name() string { return "agent at " + s.Addr }
 
 func (s *SocketEndpoint) dial() error {
@@ -183,7 +184,12 @@ func (s *SocketEndpoint) wait(n int, idle time.Duration, deadline time.Time) (in
 	}
 }
 
-// Play writes the stream op by op, pacing as described above.
+// Play writes the stream op by op and collects the replies. pace (one
+// entry per op, the reference's replies) says how many reply bytes each
+// write should bring: Play waits for them before the next write, until
+// the agent has been silent for Opts.Idle and at most until Opts.Hang
+// after the stream began. After a write that expects no reply it waits
+// until the agent has read it, or Opts.Pause where that cannot be seen.
 func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) {
 	s.mu.Lock()
 	s.got = s.got[:0]
@@ -268,6 +274,8 @@ func (s *SocketEndpoint) Reset() error {
 	return err
 }
 
+// Close closes the connection. The agent itself is not the endpoint's to
+// stop.
 func (s *SocketEndpoint) Close() error {
 	s.closeConn()
 	return nil
@@ -313,6 +321,7 @@ func StartCommandEndpoint(command string, o SocketOptions) (*CommandEndpoint, er
 	return c, nil
 }
 
+// Name is "agent command COMMAND".
 func (c *CommandEndpoint) Name() string { return "agent command " + c.Command }
 
 func (c *CommandEndpoint) start() error {
@@ -402,6 +411,8 @@ func (c *CommandEndpoint) stop() {
 	}
 }
 
+// Close closes the connection, stops the agent process and removes its
+// socket directory.
 func (c *CommandEndpoint) Close() error {
 	c.SocketEndpoint.Close()
 	c.stop()

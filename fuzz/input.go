@@ -78,8 +78,9 @@ func decodeInput(data []byte, ops string) []Piece {
 
 // Chunks decodes an input of the byte-stream targets into the writes it
 // describes: the stream split at the split points, with a reconnect marked
-// as an Op{Reconnect: true} between two writes. Empty writes are dropped,
-// and at most 4096 writes are made (later split points are ignored).
+// as an Op{Reconnect: true} between two writes. Empty writes are dropped.
+// Once 4096 ops (writes and reconnects) are made, later split points and
+// reconnects are ignored: the rest of the input is one last write.
 func Chunks(data []byte) qgatest.Stream {
 	var s qgatest.Stream
 	var cur []byte

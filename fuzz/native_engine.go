@@ -81,7 +81,8 @@ type NativeRun struct {
 	// failure to run.
 	Err error
 	// DeadlineRace says the engine failed only by Go 1.26's race at the
-	// end of its time (see deadlineRace); Err is then nil.
+	// end of its time (go.dev/issue/75804: a bare "context deadline
+	// exceeded" with no failing input); Err is then nil.
 	DeadlineRace bool
 }
 

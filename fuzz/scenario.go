@@ -40,11 +40,16 @@ type Scenario struct {
 	Events []ScenarioEvent
 }
 
-// ScenarioOp is one call of the workload.
+// ScenarioOp is one call of the workload. Each field indexes a list,
+// modulo its length.
 type ScenarioOp struct {
-	Kind     uint8 // index into scenarioOps
-	Deadline uint8 // index into scenarioDeadlines
-	Think    uint8 // index into scenarioThinks
+	// Kind: sim.OpSync, OpSyncDelimited, OpPing, OpInfo, OpBadCommand,
+	// OpBadArgument, OpBadPing.
+	Kind uint8
+	// Deadline: 20 ms, 50 ms, 200 ms, 1 s, 3 s.
+	Deadline uint8
+	// Think: 0, 100 µs, 5 ms, 100 ms.
+	Think uint8
 }
 
 // ScenarioEvent fires fault Fault at its N-th opportunity (from 1) in

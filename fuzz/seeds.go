@@ -228,7 +228,7 @@ func WriteCorpus(dir string, inputs map[string][]byte) error {
 // (corpus/qga.dict): one quoted token per line, bytes outside printable
 // ASCII, quotes and backslashes written as \xNN. go-fuzz has no dictionary
 // option; it takes its tokens from the string literals of the instrumented
-// code, which include the same list (dictTokens).
+// code, which include the same token list.
 func Dictionary() []byte {
 	var b []byte
 	b = append(b, "# Tokens of the qemu-ga wire protocol, for libFuzzer -dict= and AFL -x.\n"...)

@@ -33,9 +33,12 @@ type Target struct {
 }
 
 // FuncName is the name of the target's entry point in every engine:
-// FuzzParser for "parser", in fuzz_test.go (native) and in gofuzz.go
-// (go-fuzz and libFuzzer).
+// FuzzParser for "parser", in native_test.go (native) and in gofuzz.go
+// (go-fuzz and libFuzzer). A Target without a Name has none: "".
 func (t Target) FuncName() string {
+	if t.Name == "" {
+		return ""
+	}
 	return "Fuzz" + strings.ToUpper(t.Name[:1]) + t.Name[1:]
 }
 

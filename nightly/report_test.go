@@ -220,3 +220,27 @@ func TestSummaryKnownBefore(t *testing.T) {
 		t.Fatalf("summary of a new and a known crash:\n%s", s)
 	}
 }
+
+// Run checks its options itself: without a budget or an output directory
+// it reports a usage problem and touches nothing, rather than building
+// and fuzzing for the minimum share of every target, or writing into the
+// working directory.
+func TestRunChecksOptions(t *testing.T) {
+	wd := t.TempDir()
+	t.Chdir(wd)
+	out := t.TempDir()
+	for _, o := range []Options{
+		{Out: out, Root: t.TempDir()},
+		{Budget: time.Minute, Root: t.TempDir()},
+	} {
+		rep := Run(context.Background(), o)
+		if rep.ExitCode != 2 || len(rep.Errors) != 1 || rep.Written {
+			t.Errorf("%+v: exit %d, errors %q, written %v", o, rep.ExitCode, rep.Errors, rep.Written)
+		}
+	}
+	for _, dir := range []string{wd, out} {
+		if es, _ := os.ReadDir(dir); len(es) > 0 {
+			t.Errorf("%s was touched: %v", dir, es)
+		}
+	}
+}

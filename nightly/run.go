@@ -23,10 +23,13 @@ import (
 // fuzz each target and run the simulation, triage what they found, and
 // write the reports whatever happened (Ctrl-C included).
 
-// Options configure a night.
+// Options configure a night. Budget and Out are required (see Check).
 type Options struct {
+	// Budget is the night's total time, building included.
 	Budget time.Duration
-	Out    string
+	// Out is the output directory: reports, crashers and, by default,
+	// the corpus. One night at a time holds it (see BusyError).
+	Out string
 	// Corpus is the persistent corpus, one directory per target
 	// (Out/corpus if empty).
 	Corpus  string
@@ -38,12 +41,15 @@ type Options struct {
 	Agent        string
 	SimRuns      int    // seeds to simulate (0: as many as the share allows)
 	SimSeed      uint64 // first seed (0: from the clock)
-	NoSim        bool
+	NoSim        bool   // skip the simulation
 	Suppressions string // file of known signatures
 	Root         string // the qgafuzz source tree
 	// Repro is the command line prefix that runs qgafuzz, for repro.txt.
-	Repro         string
-	Stdout        io.Writer
+	Repro string
+	// Stdout receives the progress lines (nil: discarded).
+	Stdout io.Writer
+	// Terminal adds a progress bar, redrawn in place below the progress
+	// lines, for a Stdout that is a terminal.
 	Terminal      bool
 	ProgressEvery time.Duration // 5s if zero
 	// MinimizeBudget bounds the replays spent minimizing one crash
@@ -124,12 +130,22 @@ type night struct {
 }
 
 // Run runs the night and returns its report (also written to Out). The
-// report's ExitCode is the process's exit code.
+// report's ExitCode is the process's exit code. Options that fail Check
+// give a report with ExitCode 2 and the problem in Errors, and nothing is
+// touched.
 func Run(ctx context.Context, o Options) *Report {
 	rep := &Report{Schema: SchemaVersion, Start: time.Now(), Budget: Duration(o.Budget), Agent: o.Agent,
 		GoVersion: runtime.Version(), Targets: []Target{}, Crashes: []Crash{}}
 	if rep.Agent == "" {
 		rep.Agent = "builtin"
+	}
+	if err := o.Check(); err != nil {
+		// Without a budget the night would still build and fuzz for the
+		// 2s minimum share of every target, and without Out it would
+		// write into the working directory.
+		rep.End, rep.ExitCode = time.Now(), 2
+		rep.Errors = append(rep.Errors, err.Error())
+		return rep
 	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard

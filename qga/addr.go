@@ -14,7 +14,9 @@ import (
 // Addresses are written "unix:PATH" or "tcp:HOST:PORT", the forms qgafuzz
 // accepts on its command line for agents and proxies.
 
-// ParseAddr splits an address into a network and an address for package net.
+// ParseAddr splits an address written unix:PATH or tcp:HOST:PORT into a
+// network and an address for package net. A file:PATH address, which only
+// DialTransport and DialClient accept, is an error here.
 func ParseAddr(addr string) (network, address string, err error) {
 	kind, rest, ok := strings.Cut(addr, ":")
 	if !ok || rest == "" {
@@ -32,7 +34,7 @@ func ParseAddr(addr string) (network, address string, err error) {
 	return "", "", fmt.Errorf("qga: address %q: unknown kind %q, want unix:PATH or tcp:HOST:PORT", addr, kind)
 }
 
-// Listen listens on addr. A unix socket file left behind by a process that
+// Listen listens on addr (unix:PATH or tcp:HOST:PORT). A unix socket file left behind by a process that
 // is gone (connecting to it is refused) is removed first. Any other socket
 // file is left alone and is an error: one that accepts connections, and
 // one whose listen backlog is full (connecting fails with EAGAIN), which
@@ -63,7 +65,9 @@ func Listen(addr string) (net.Listener, error) {
 	return net.Listen(network, address)
 }
 
-// Dial connects to addr.
+// Dial connects to addr (unix:PATH or tcp:HOST:PORT) and returns the
+// plain connection. DialTransport also accepts file:PATH, and DialClient
+// puts a Client on top.
 func Dial(ctx context.Context, addr string) (net.Conn, error) {
 	network, address, err := ParseAddr(addr)
 	if err != nil {

@@ -30,7 +30,8 @@ type AgentConfig struct {
 // Agent is the reference guest agent: a transducer from request bytes to
 // reply bytes that answers exactly as qemu-ga 7.2 does. It holds parser
 // state across calls, as qemu-ga holds it across reads and connections.
-// An Agent is not safe for concurrent use.
+// The zero Agent is NewAgent(AgentConfig{}), qemu-ga 7.2 as is. An Agent
+// is not safe for concurrent use.
 type Agent struct {
 	cfg    AgentConfig
 	dec    *qjson.Decoder
@@ -68,11 +69,24 @@ func NewAgent(cfg AgentConfig) *Agent {
 	return a
 }
 
+// ready makes the zero Agent the default one.
+func (a *Agent) ready() {
+	if a.dec == nil {
+		*a = *NewAgent(AgentConfig{})
+	}
+}
+
 // Reset discards all parser state, as a restart of the agent process does.
-func (a *Agent) Reset() { a.dec.Reset() }
+func (a *Agent) Reset() {
+	a.ready()
+	a.dec.Reset()
+}
 
 // Pending reports whether the agent holds partial input.
-func (a *Agent) Pending() bool { return a.dec.Pending() }
+func (a *Agent) Pending() bool {
+	a.ready()
+	return a.dec.Pending()
+}
 
 // Replies returns how many replies the agent has produced.
 func (a *Agent) Replies() int64 { return a.replies }
@@ -86,6 +100,7 @@ const replyKept = 64 << 10
 // It returns the bytes consumed and the reply (nil if none), which is valid
 // until the next call and ends in '\n'.
 func (a *Agent) Step(p []byte) (n int, reply []byte) {
+	a.ready()
 	if cap(a.reply) > replyKept {
 		a.reply = nil // the last reply was huge: do not pin its memory
 	}
@@ -109,6 +124,7 @@ func (a *Agent) Step(p []byte) (n int, reply []byte) {
 // Feed processes all of p, the bytes of one read, and appends every reply
 // to dst.
 func (a *Agent) Feed(dst, p []byte) []byte {
+	a.ready()
 	if a.cfg.Bug == BugSplitUTF8 {
 		p = trimPartialUTF8(p)
 	}

@@ -9,6 +9,7 @@ import "strconv"
 type Bug uint8
 
 const (
+	// NoBug is the faithful reference agent.
 	NoBug Bug = iota
 	// BugSilentFlush: 0xFF flushes the parser but gets no error reply (as
 	// agents before QEMU 3.0 behaved).

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -60,7 +61,7 @@ func (r Resync) String() string {
 	if int(r) < len(resyncNames) {
 		return resyncNames[r]
 	}
-	return "Resync(?)"
+	return "Resync(" + strconv.Itoa(int(r)) + ")"
 }
 
 // careful reports whether the strategy tags requests with ids and matches
@@ -105,13 +106,14 @@ type ClientOptions struct {
 	// (DefaultMaxReplySize if zero, MinReplySize if less). A longer reply fails the call with
 	// *ReplyTooLargeError after reading MaxReplySize+1 bytes of it; the
 	// line buffer never grows beyond that. It also caps the JSON tokens of
-	// one reply at MaxReplySize/64 (at least 4096).
+	// one reply at MaxReplySize/64 (at least 4096, at most
+	// qjson.DefaultLimits.MaxTokenCount).
 	MaxReplySize int
 	// MaxDiscard caps the bytes one call may skip (stale data before the
 	// sync reply, own stale replies), DefaultMaxDiscard if zero.
 	MaxDiscard int64
-	// Resync is the synchronisation strategy; the zero value is
-	// ResyncDelimited.
+	// Resync is the synchronisation strategy; the zero value, and any
+	// value other than the four named ones, is ResyncDelimited.
 	Resync Resync
 	// FallbackPlain lets ResyncDelimited switch, for the rest of the
 	// Client's life, to ResyncFlushPlain when the agent answers
@@ -149,6 +151,10 @@ type ClientStats struct {
 // Client is a careful host end of a guest-agent channel. It is safe for
 // concurrent use; calls are serialised, and a caller waiting for its turn
 // gives up when its context is done.
+//
+// Create one with NewClient or DialClient. The zero Client has no
+// transport: its calls fail with ErrClosed, Synced reports false, and
+// Stats and Close do nothing.
 type Client struct {
 	opts   ClientOptions
 	resync Resync // opts.Resync, or ResyncFlushPlain after a fallback
@@ -172,8 +178,11 @@ type Client struct {
 	stats  ClientStats
 }
 
-// NewClient returns a Client over t (which must not be nil). It sends
-// nothing until the first call, which resynchronises first.
+// NewClient returns a Client over t. It sends nothing until the first
+// call, which resynchronises first.
+//
+// t may be nil: with opts.Reconnect and opts.Redial set, the first call
+// dials; otherwise calls fail with ErrClosed.
 func NewClient(t Transport, opts ClientOptions) *Client {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -192,6 +201,11 @@ func NewClient(t Transport, opts ClientOptions) *Client {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Resync > ResyncNone {
+		// An unknown strategy would sync one way and match replies
+		// another; the careful default is the only safe reading.
+		opts.Resync = ResyncDelimited
 	}
 	src := opts.Rand
 	if src == nil {
@@ -212,6 +226,11 @@ func NewClient(t Transport, opts ClientOptions) *Client {
 		rand:   src,
 		dec:    qjson.NewDecoder(qjson.WithLimits(lim)),
 		in:     inbuf{buf: make([]byte, readBufSize)},
+		// Without a transport the Client starts as after a failed
+		// redial: the next call redials, if it may, and nothing is
+		// closed.
+		broken: t == nil,
+		tdead:  t == nil,
 	}
 }
 
@@ -290,6 +309,9 @@ func (c *Client) Sync(ctx context.Context) error {
 // Synced reports whether the channel is known to be in step, i.e. the next
 // call will not resynchronise first.
 func (c *Client) Synced() bool {
+	if c.sem == nil { // the zero Client
+		return false
+	}
 	c.sem <- struct{}{}
 	defer c.release()
 	return c.synced
@@ -298,6 +320,9 @@ func (c *Client) Synced() bool {
 // Stats returns counters of the Client's activity. Like Synced, it waits
 // for a call in progress.
 func (c *Client) Stats() ClientStats {
+	if c.sem == nil {
+		return ClientStats{}
+	}
 	c.sem <- struct{}{}
 	defer c.release()
 	return c.stats
@@ -310,6 +335,9 @@ func (c *Client) Stats() ClientStats {
 // answers what it has and closes), and reads until EOF, DrainTimeout or
 // MaxDiscard bytes. Transports without deadlines are closed at once.
 func (c *Client) Close() error {
+	if c.sem == nil {
+		return nil
+	}
 	c.sem <- struct{}{}
 	defer c.release()
 	if c.closed {
@@ -326,6 +354,11 @@ func (c *Client) Close() error {
 }
 
 func (c *Client) acquire(ctx context.Context) error {
+	if c.sem == nil {
+		// The zero Client: sending on its nil semaphore would block
+		// for ever.
+		return closedError("sending", errNoTransport)
+	}
 	select {
 	case c.sem <- struct{}{}:
 		return nil
@@ -442,6 +475,9 @@ func (c *Client) prepare(ctx context.Context, dl time.Time) error {
 	for {
 		if c.broken {
 			if !c.opts.Reconnect || c.opts.Redial == nil {
+				if c.t == nil {
+					return closedError("sending", errNoTransport)
+				}
 				return closedError("sending", errBroken)
 			}
 			if err := c.redial(ctx); err != nil {

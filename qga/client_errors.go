@@ -61,7 +61,7 @@ func (e *AgentError) Error() string { return e.Class + ": " + e.Desc }
 // current connection (0 = its first byte).
 type ProtocolError struct {
 	Offset  int64
-	Excerpt []byte // up to excerptLen bytes around Offset
+	Excerpt []byte // up to 16 bytes around Offset
 	Reason  string
 }
 
@@ -129,6 +129,10 @@ func (e *opError) Timeout() bool { return e.kind == ErrTimeout }
 // errBroken is the cause reported when a call finds the transport already
 // failed and may not redial.
 var errBroken = errors.New("the transport failed earlier and ClientOptions.Reconnect is off")
+
+// errNoTransport is the cause reported by a Client that never had a
+// transport (the zero Client, or NewClient(nil, ...) without Redial).
+var errNoTransport = errors.New("the Client has no transport (create it with DialClient, or NewClient with a Transport or with Reconnect and Redial)")
 
 func timeoutError(op string, cause error) error { return &opError{ErrTimeout, op, cause} }
 

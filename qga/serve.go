@@ -42,6 +42,10 @@ type Server struct {
 // errNoAgent is returned by a Server without an Agent.
 var errNoAgent = errors.New("qga: Server has no Agent")
 
+// errNilConn is returned by Serve and ServeConn when given nothing to
+// serve, which would otherwise panic at the first Accept or Read.
+var errNilConn = errors.New("qga: Server: nil listener or connection")
+
 // Serve accepts clients until the listener or the server is closed (then
 // it returns nil) or a client resets its connection and SurviveReset is
 // false.
@@ -52,6 +56,9 @@ var errNoAgent = errors.New("qga: Server has no Agent")
 func (s *Server) Serve(l net.Listener) error {
 	if s.Agent == nil {
 		return errNoAgent
+	}
+	if l == nil {
+		return errNilConn
 	}
 	if !s.hold(l, nil) {
 		return nil
@@ -171,6 +178,9 @@ func (s *Server) stopped() bool {
 func (s *Server) ServeConn(rw io.ReadWriter) error {
 	if s.Agent == nil {
 		return errNoAgent
+	}
+	if rw == nil {
+		return errNilConn
 	}
 	buf := make([]byte, ReadSize)
 	writeOK := true

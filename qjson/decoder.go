@@ -24,11 +24,21 @@ var DefaultLimits = Limits{
 	MaxDepth:      1024,
 }
 
-// Option configures a Decoder.
+// Option configures a Decoder. NewDecoder ignores a nil Option, so that
+// callers can build option lists conditionally.
 type Option func(*Decoder)
 
-// WithLimits replaces DefaultLimits.
-func WithLimits(l Limits) Option { return func(d *Decoder) { d.lim = l } }
+// WithLimits replaces DefaultLimits. The zero Limits means DefaultLimits,
+// as in qga.AgentConfig, since limits of zero would reject every token;
+// any other value is taken as it is (a MaxDepth of 0 admits scalars only).
+func WithLimits(l Limits) Option {
+	return func(d *Decoder) {
+		if l == (Limits{}) {
+			l = DefaultLimits
+		}
+		d.lim = l
+	}
+}
 
 // BoundaryOnly makes the Decoder find where each message ends without
 // building values: message events carry no Value, parse errors are not
@@ -66,7 +76,8 @@ type Event struct {
 // persists across Feed calls the way qemu-ga's persists across reads and
 // client connections; Reset gives the fresh state of a restarted agent.
 //
-// A Decoder is not safe for concurrent use.
+// Create one with NewDecoder: the zero Decoder has limits of zero and
+// rejects every token. A Decoder is not safe for concurrent use.
 type Decoder struct {
 	lim   Limits
 	build bool
@@ -92,7 +103,9 @@ type Decoder struct {
 func NewDecoder(opts ...Option) *Decoder {
 	d := &Decoder{lim: DefaultLimits, build: true}
 	for _, o := range opts {
-		o(d)
+		if o != nil {
+			o(d)
+		}
 	}
 	d.p.strings.reuse = d.reuse
 	return d
@@ -127,7 +140,7 @@ func (d *Decoder) Pending() bool {
 // with those of other values the Decoder made, so a kept value keeps its
 // blocks alive. The other way round is bounded: values the caller dropped
 // stay alive through the Decoder's own blocks for at most about 4 MiB of
-// values made since (pinnedMax), whatever their size.
+// values made since, whatever their size.
 func (d *Decoder) Event() Event { return d.ev }
 
 // resetMessage drops the partial message and zeroes the counters. Large

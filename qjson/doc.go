@@ -23,7 +23,7 @@
 //				fmt.Println("error at", ev.Err.Offset, ev.Err.Desc)
 //				continue
 //			}
-//			fmt.Println(qjson.AppendValue(nil, ev.Value))
+//			fmt.Printf("%s\n", qjson.AppendValue(nil, ev.Value))
 //		}
 //	}
 //

@@ -11,14 +11,14 @@ import (
 type Kind uint8
 
 const (
-	Null   Kind = iota
-	Bool        // true or false
-	Int         // a signed 64-bit integer
-	Uint        // an integer in (2^63-1, 2^64-1], which qemu-ga keeps unsigned
-	Float       // a double: any FLOAT token, and integers out of 64-bit range
-	String      // text; U+0000 is held as a NUL byte
-	Array       // ordered elements
-	Object      // members in input order; duplicate keys cannot occur
+	Null   Kind = iota // null, and the zero Value
+	Bool               // true or false
+	Int                // a signed 64-bit integer
+	Uint               // an integer in (2^63-1, 2^64-1], which qemu-ga keeps unsigned
+	Float              // a double: any FLOAT token, and integers out of 64-bit range
+	String             // text; U+0000 is held as a NUL byte
+	Array              // ordered elements
+	Object             // members in input order; duplicate keys cannot occur
 )
 
 var kindNames = [...]string{"null", "bool", "int", "uint", "float", "string", "array", "object"}
@@ -125,7 +125,9 @@ func ArrayValue(elems ...Value) Value {
 }
 
 // ObjectValue returns an object with the members in the given (insertion)
-// order. Keys must be distinct.
+// order. Keys must be distinct. The object uses members itself, not a copy
+// (unlike ArrayValue, which must build a []Member), so later changes to the
+// slice show in the Value.
 func ObjectValue(members ...Member) Value { return listValue(Object, members) }
 
 // Kind returns the value's type.
@@ -139,15 +141,27 @@ func (v Value) Kind() Kind {
 // Bool returns the boolean, false for other kinds.
 func (v Value) Bool() bool { return v.Kind() == Bool && v.bits != 0 }
 
-// Int returns the value as int64 and whether it is an Int.
-func (v Value) Int() (int64, bool) { return int64(v.bits), v.Kind() == Int }
-
-// Uint returns the value as uint64 and whether it is a non-negative integer.
-func (v Value) Uint() (uint64, bool) {
-	return v.bits, v.Kind() == Uint || (v.Kind() == Int && int64(v.bits) >= 0)
+// Int returns the value as int64 and whether it is an Int (0 and false
+// for other kinds, as the bits of a Float or a string's length are no
+// integer).
+func (v Value) Int() (int64, bool) {
+	if v.Kind() != Int {
+		return 0, false
+	}
+	return int64(v.bits), true
 }
 
-// Float returns the value as a float64 for any number kind.
+// Uint returns the value as uint64 and whether it is a non-negative
+// integer (0 and false otherwise).
+func (v Value) Uint() (uint64, bool) {
+	if v.Kind() == Uint || (v.Kind() == Int && int64(v.bits) >= 0) {
+		return v.bits, true
+	}
+	return 0, false
+}
+
+// Float returns the value as a float64 for any number kind (0 and false
+// for other kinds).
 func (v Value) Float() (float64, bool) {
 	switch v.Kind() {
 	case Int:
@@ -166,7 +180,9 @@ func (v Value) Str() (string, bool) { return v.str(), v.Kind() == String }
 // Len returns the number of elements or members.
 func (v Value) Len() int { return len(v.list()) }
 
-// Index returns element i of an array.
+// Index returns element i of an array (or the value of member i of an
+// object). Like indexing a slice, it panics if i is out of range, which it
+// always is for other kinds: check Len first.
 func (v Value) Index(i int) Value { return v.list()[i].Value }
 
 // Members returns the members of an object in input order. The slice is

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -114,6 +116,14 @@ func (b *Batch) RunContext(ctx context.Context) (*Summary, error) {
 	}
 	if _, err := b.Client.resync(); err != nil {
 		return nil, err
+	}
+	// To < From would wrap around and run for ever; a span beyond int
+	// cannot be counted (and would not end in a lifetime anyway).
+	if b.To < b.From {
+		return nil, fmt.Errorf("sim: batch seeds %d..%d: To is below From", b.From, b.To)
+	}
+	if b.To-b.From >= math.MaxInt {
+		return nil, fmt.Errorf("sim: batch seeds %d..%d: too many seeds", b.From, b.To)
 	}
 	workers := b.Workers
 	if workers <= 0 {

@@ -50,11 +50,11 @@ func (s Site) String() string {
 type Action uint8
 
 const (
-	ActNone      Action = iota
-	ActRestart          // the agent restarts after Cut bytes (of the read or reply)
-	ActReboot           // the guest goes down After from now, for Down
-	ActReconnect        // the host process dies After from now; a new one connects Down later
-	ActHangup           // (proxy) the host connection is cut here
+	ActNone      Action = iota // nothing beyond the edits to Chunk
+	ActRestart                 // the agent restarts after Cut bytes (of the read or reply)
+	ActReboot                  // the guest goes down After from now, for Down
+	ActReconnect               // the host process dies After from now; a new one connects Down later
+	ActHangup                  // (proxy) the host connection is cut here
 )
 
 // Opportunity is one chance for a fault to fire. The simulator fills the

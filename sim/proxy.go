@@ -53,15 +53,28 @@ func (p *Proxy) drain() time.Duration {
 	return p.Drain
 }
 
-// NewProxy checks that every fault can act on a real connection.
+// NewProxy returns a Proxy with the given faults, seed and upstream dialer,
+// after checking that every fault can act on a real connection. dial may
+// be set later, before Serve.
 func NewProxy(faults []Fault, seed uint64, dial func(ctx context.Context) (net.Conn, error)) (*Proxy, error) {
-	for _, f := range faults {
+	if err := checkProxyFaults(faults); err != nil {
+		return nil, err
+	}
+	return &Proxy{Faults: faults, Seed: seed, Dial: dial}, nil
+}
+
+// checkProxyFaults refuses faults that need a simulated actor.
+func checkProxyFaults(faults []Fault) error {
+	for i, f := range faults {
+		if f == nil {
+			return fmt.Errorf("sim: proxy fault %d is nil", i)
+		}
 		if f.Sites()&(SiteH2A|SiteA2H|SiteConn) == 0 {
-			return nil, fmt.Errorf("fault %s acts on a simulated agent and cannot be applied to a real one by a proxy "+
+			return fmt.Errorf("fault %s acts on a simulated agent and cannot be applied to a real one by a proxy "+
 				"(proxy faults: %s)", f.Name(), proxyKinds())
 		}
 	}
-	return &Proxy{Faults: faults, Seed: seed, Dial: dial}, nil
+	return nil
 }
 
 func proxyKinds() string {
@@ -103,8 +116,22 @@ func (p *Proxy) logf(format string, args ...any) {
 // Serve accepts connections on l until ctx ends (then it closes l and
 // every connection) or MaxConns connections have been served. When
 // accepting fails it cuts every connection as a stop does and returns the
-// error.
+// error. A Proxy without Dial, with a negative MaxConns or with a fault
+// NewProxy would refuse is an error before anything is accepted.
 func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
+	switch {
+	case l == nil:
+		return errors.New("sim: Proxy.Serve: nil listener")
+	case p.Dial == nil:
+		// Checked here: each connection dials in a goroutine of its
+		// own, where a nil Dial would crash the process.
+		return errors.New("sim: Proxy.Dial is nil")
+	case p.MaxConns < 0:
+		return fmt.Errorf("sim: Proxy.MaxConns is %d", p.MaxConns)
+	}
+	if err := checkProxyFaults(p.Faults); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { <-ctx.Done(); l.Close() }()

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -68,6 +69,9 @@ func (r *Result) Schedule() *Schedule {
 
 // Replay re-runs a schedule. trace keeps the trace lines.
 func Replay(s *Schedule, trace bool) (*Result, error) {
+	if s == nil {
+		return nil, errors.New("sim: Replay: no schedule (nil Schedule)")
+	}
 	opts := &Options{Seed: s.Seed, Client: s.Client, Trace: trace, Steps: len(s.Ops)}
 	if s.AgentBug != "" {
 		b, ok := qga.ParseBug(s.AgentBug)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -36,10 +37,16 @@ type shrinker struct {
 	stats  ShrinkStats
 }
 
-// Shrink minimises the failing run r (which must have failed) and returns
-// the minimal schedule and its replay. budget bounds the replays
-// (DefaultShrinkBudget if zero).
+// Shrink minimises the failing run r and returns the minimal schedule and
+// its replay (a run that did not fail is an error). budget bounds the
+// replays (DefaultShrinkBudget if zero or less).
 func Shrink(r *Result, budget int) (*Schedule, *Result, ShrinkStats, error) {
+	switch {
+	case r == nil:
+		return nil, nil, ShrinkStats{}, errors.New("sim: Shrink: no run (nil Result)")
+	case !r.Failed():
+		return nil, nil, ShrinkStats{}, fmt.Errorf("sim: Shrink: the run of seed %d did not fail: there is nothing to shrink", r.Seed)
+	}
 	return shrinkWith(r.Schedule(), &Options{Seed: r.Seed, Client: r.Client, AgentBug: r.AgentBug}, budget)
 }
 

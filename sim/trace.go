@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -121,6 +122,9 @@ type traceHeader struct {
 // line holding its schedule (so "qgafuzz sim --replay" accepts the file).
 // r must have been run with its trace kept.
 func WriteTrace(path string, r *Result) error {
+	if r == nil {
+		return errors.New("sim: WriteTrace: no run (nil Result)")
+	}
 	if r.Trace == nil {
 		return fmt.Errorf("sim: the run of seed %d did not keep its trace", r.Seed)
 	}

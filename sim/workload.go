@@ -50,14 +50,14 @@ type Op struct {
 	Think    time.Duration `json:"think_ns"`    // pause before the call
 }
 
-// GenOps returns the workload of seed: steps calls.
+// GenOps returns the workload of seed: steps calls (none if steps <= 0).
 func GenOps(seed uint64, steps int) []Op {
 	r := newStream(seed, purposeWorkload, 0)
 	total := 0
 	for _, o := range opWeights {
 		total += o.weight
 	}
-	ops := make([]Op, steps)
+	ops := make([]Op, max(steps, 0))
 	for i := range ops {
 		k := r.IntN(total)
 		kind := ""

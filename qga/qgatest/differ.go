@@ -33,6 +33,8 @@ var ErrIncomplete = errors.New("qgatest: agent stopped replying before the expec
 
 // Session keeps a connection to an agent across streams.
 type Session struct {
+	// Dial opens a connection to the agent (required), e.g. QemuGA.Dial
+	// or DialUnix(path).
 	Dial func() (net.Conn, error)
 	// Timeout bounds the wait for the expected replies of one op
 	// (default 5 s).
@@ -120,8 +122,16 @@ func (s *Session) waitFor(n int) error {
 // holds the replies expected after each op (from ReferenceReplies): before
 // a reconnect Play waits for the replies so far, because qemu-ga 7.2 exits
 // when a client closes with replies unread, and at the end it waits for all
-// of them. The comparison is left to the caller.
+// of them. The comparison is left to the caller. want must have one entry
+// per op of st, and s.Dial must be set; otherwise Play fails before
+// sending anything.
 func (s *Session) Play(st Stream, want [][]byte) ([]byte, error) {
+	if s.Dial == nil {
+		return nil, errors.New("qgatest: Session.Dial is nil")
+	}
+	if len(want) != len(st.Ops) {
+		return nil, fmt.Errorf("qgatest: Session.Play: %d expected replies for %d ops", len(want), len(st.Ops))
+	}
 	s.mu.Lock()
 	s.got = s.got[:0]
 	s.mu.Unlock()
