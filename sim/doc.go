@@ -27,8 +27,12 @@
 // stream (ClientOptions.Rand). Call deadlines are contexts whose deadline
 // lies in virtual time after Epoch (the year 2100), so they never fire in
 // real time. Nothing reads the wall clock, so the same seed and options
-// give the same trace, byte for byte; every run hashes its trace (SHA-256
-// over JSON Lines) and Batch.CheckDeterminism runs each seed twice.
+// give the same trace, byte for byte, on every machine (a seed from a
+// nightly job on amd64 replays on an arm64 or 32-bit one: the only float
+// arithmetic, the swarm's log-uniform rates, goes through detmath, which
+// no architecture computes differently); every run hashes its trace
+// (SHA-256 over JSON Lines), Batch.CheckDeterminism runs each seed twice,
+// and TestGoldenTraces pins a few hashes on every GOARCH.
 // Randomness comes from independent PCG streams per purpose (workload,
 // swarm mix, each fault's decisions, each client session), so removing a
 // fault or a step while shrinking does not shift the other choices.

@@ -2,11 +2,12 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/qgafuzz/qgafuzz/internal/detmath"
 )
 
 // This file defines what a fault is: one small type per kind, behind the
@@ -229,7 +230,10 @@ func SwarmFaults(seed uint64) []Fault {
 			continue
 		}
 		lo, hi := k.Rate/8, min(3*k.Rate, 1)
-		rate := lo * math.Pow(hi/lo, u)
+		// detmath.Pow, not math.Pow: the mix must be the same on every
+		// architecture, and math.Pow's last bits are not (assembly on
+		// s390x, fused multiply-adds on arm64).
+		rate := lo * detmath.Pow(hi/lo, u)
 		f, err := NewFault(fmt.Sprintf("%s:rate=%.4g", k.Name, rate))
 		if err != nil {
 			panic(err)

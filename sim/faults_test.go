@@ -243,6 +243,13 @@ func TestParseFaults(t *testing.T) {
 			t.Errorf("ParseFaults(%q) succeeded", bad)
 		}
 	}
+	// Of several unknown parameters, the first one given is named, every
+	// time (not whichever a map's order picks).
+	for range 20 {
+		if _, err := ParseFaults("dup:foo=1,bar=2,baz=3"); err == nil || !strings.Contains(err.Error(), `"foo"`) {
+			t.Fatalf("dup:foo=1,bar=2,baz=3: %v, want foo named", err)
+		}
+	}
 	if fs, err := ParseFaults("none"); err != nil || len(fs) != 0 {
 		t.Fatalf("none: %v %v", fs, err)
 	}

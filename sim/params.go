@@ -16,6 +16,7 @@ import (
 type params struct {
 	name  string
 	given map[string]string
+	keys  []string // the given parameters, in the order given
 	used  map[string]bool
 	order []string // parameters in the order the fault asked for them
 	vals  map[string]string
@@ -38,6 +39,7 @@ func parseParams(name, s string) (*params, error) {
 			return nil, fmt.Errorf("fault %s: parameter %s given twice", name, k)
 		}
 		p.given[k] = v
+		p.keys = append(p.keys, k)
 	}
 	return p, nil
 }
@@ -131,12 +133,13 @@ func dirName(s Site) string {
 	return "both"
 }
 
-// finish reports unknown parameters and bad values.
+// finish reports unknown parameters (the first one given: not in map
+// order, so that the message is the same every time) and bad values.
 func (p *params) finish() error {
 	if p.err != nil {
 		return p.err
 	}
-	for k := range p.given {
+	for _, k := range p.keys {
 		if !p.used[k] {
 			known := strings.Join(p.order, ", ")
 			return fmt.Errorf("fault %s: unknown parameter %q (known: %s)", p.name, k, known)
