@@ -17,7 +17,9 @@ import (
 // agent itself to be reaped by PID 1; where qgafuzz is PID 1 (a container
 // run without an init) or under a subreaper, nothing reaps it, and a long
 // night collected one zombie per restart until the pid limit. The test
-// process stands for that PID 1 as a child subreaper.
+// process stands for that PID 1 as a child subreaper. The agent is sh's
+// child when sh runs it with exec (dash, one command), and its subshell's
+// when not (bash, or a list that goes on after the agent).
 func TestCommandEndpointRestartsLeaveNoZombies(t *testing.T) {
 	const prSetChildSubreaper = 36
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); e != 0 {
@@ -32,25 +34,28 @@ func TestCommandEndpointRestartsLeaveNoZombies(t *testing.T) {
 		}
 	}()
 	dir := t.TempDir()
-	command := helperAgentSock + "={sock} " + helperPidFile + "=" + filepath.Join(dir, "pid") + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
-	ep, err := fuzz.StartCommandEndpoint(command, fuzz.SocketOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const restarts = 5
-	for range restarts {
-		if err := ep.Reset(); err != nil {
-			ep.Close()
+	agent := helperAgentSock + "={sock} " + helperPidFile + "=" + filepath.Join(dir, "pid") + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
+	for _, command := range []string{agent, agent + " || exit"} {
+		ep, err := fuzz.StartCommandEndpoint(command, fuzz.SocketOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := ep.Close(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond) // an orphan's exit is not waited for by Close
-	zombies = zombieChildren(t)
-	if len(zombies) > 0 {
-		t.Errorf("%d restarts and a close left %d zombie agents (pids %v) for qgafuzz's reaper", restarts, len(zombies), zombies)
+		const restarts = 5
+		for range restarts {
+			if err := ep.Reset(); err != nil {
+				ep.Close()
+				t.Fatal(err)
+			}
+		}
+		if err := ep.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // an orphan's exit is not waited for by Close
+		z := zombieChildren(t)
+		if len(z) > 0 {
+			t.Errorf("%q: %d restarts and a close left %d zombie agents (pids %v) for qgafuzz's reaper", command, restarts, len(z), z)
+		}
+		zombies = append(zombies, z...)
 	}
 }
 

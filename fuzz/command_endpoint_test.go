@@ -65,9 +65,17 @@ func TestCommandEndpointDiesWithQgafuzz(t *testing.T) {
 		t.Skip("only Linux signals a child when its parent dies")
 	}
 	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "agent.pid")
-	// A compound command, so that the agent is not sh itself.
-	command := "true; " + helperAgentSock + "={sock} " + helperPidFile + "=" + pidFile + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
+	pidFile, sockFile := filepath.Join(dir, "agent.pid"), filepath.Join(dir, "agent.sock.path")
+	// A compound command, so that the agent is not sh itself. The killed
+	// qgafuzz leaves its socket's directory, which the test removes.
+	command := "echo {sock} > " + sockFile + "; " + helperAgentSock + "={sock} " + helperPidFile + "=" + pidFile + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
+	defer func() {
+		if b, err := os.ReadFile(sockFile); err == nil {
+			if d := filepath.Dir(strings.TrimSpace(string(b))); strings.HasPrefix(filepath.Base(d), "qgafuzz-agent") {
+				os.RemoveAll(d)
+			}
+		}
+	}()
 	parent := exec.Command(os.Args[0], "-test.run", "^TestHelperTiedParent$")
 	parent.Env = append(os.Environ(), helperParent+"="+command)
 	var out strings.Builder

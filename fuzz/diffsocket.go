@@ -297,12 +297,13 @@ type CommandEndpoint struct {
 // tiedShell runs an agent command (%s) so that it does not outlive
 // qgafuzz: sh gets SIGTERM when qgafuzz dies (killed, or by a closed
 // pipe) or stops the agent, and takes its process group, the command with
-// all it started, down with it; it waits for the command before it exits,
-// so that the agent is reaped by sh, not left to PID 1 (which is qgafuzz
-// itself in a container without an init, and never reaps it). sh's exit
-// status is the command's (128+N when a signal N killed it: ExitStatus
-// says so).
-const tiedShell = "trap 'trap \"\" TERM; kill -TERM 0; wait' TERM\n{ %s\n} &\nwait $!"
+// all it started, down with it. sh waits for the command's subshell, and
+// the subshell for the command it runs (shells that do not exec it, bash
+// or a list, would die first), so that the agent is reaped by its parent,
+// not left to PID 1 (which is qgafuzz itself in a container without an
+// init, and never reaps it). sh's exit status is the command's (128+N when
+// a signal N killed it: ExitStatus says so).
+const tiedShell = "trap 'trap \"\" TERM; kill -TERM 0; wait' TERM\n{ trap 'exit 143' TERM; %s\n} &\nwait $!"
 
 // StartCommandEndpoint starts the command and waits until its socket
 // accepts connections.

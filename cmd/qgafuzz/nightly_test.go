@@ -30,6 +30,16 @@ var (
 	binErr  error
 )
 
+// TestMain removes the binary qgafuzzBin built: left in the temporary
+// directory, it took 7 MiB per run of the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 func qgafuzzBin(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
