@@ -61,6 +61,7 @@ func fuzzDelimiter(data []byte) error {
 		literal += len(p.Data)
 	}
 	s := newScript(pieces)
+	defer s.release() // after c.Close, which may still read
 	opts := qga.ClientOptions{
 		Timeout:      delimTimeout,
 		MaxReplySize: delimMaxReply,
@@ -92,25 +93,24 @@ func fuzzDelimiter(data []byte) error {
 		} else {
 			err = c.Execute(context.Background(), call, nil, &v)
 		}
+		// What rec took is not the client's (no branch: whether rec grew
+		// in this call depends on the buffer reused, see scratch).
 		used := heapAllocs() - before
-		if own := s.recAlloc - recAlloc; own < used {
-			used -= own
-		} else {
-			used = 0
-		}
-		what := fmt.Sprintf("call %d (%s, %v)", i, call, resync)
+		used -= min(s.recAlloc-recAlloc, used)
+		// Described only for a violation.
+		what := func() string { return fmt.Sprintf("call %d (%s, %v)", i, call, resync) }
 		if d := s.now.Sub(start); d > delimTimeout {
-			return violation(name, "deadline", "%s returned %v after the %v deadline (err %v)", what, d, delimTimeout, err)
+			return violation(name, "deadline", "%s returned %v after the %v deadline (err %v)", what(), d, delimTimeout, err)
 		}
 		if d := time.Since(wall); d > 10*time.Second {
-			return violation(name, "deadline", "%s took %v of real time", what, d)
+			return violation(name, "deadline", "%s took %v of real time", what(), d)
 		}
 		if budget := uint64(delimMemBudget + 64*literal); used > budget {
 			return violation(name, "memory", "%s allocated %d bytes (budget %d, max reply %d, max discard %d)",
-				what, used, budget, delimMaxReply, delimMaxDiscard)
+				what(), used, budget, delimMaxReply, delimMaxDiscard)
 		}
 		if err != nil && !typedClientError(err) {
-			return violation(name, "typed-errors", "%s failed with an untyped error %T: %v", what, err, err)
+			return violation(name, "typed-errors", "%s failed with an untyped error %T: %v", what(), err, err)
 		}
 		if s.recLost {
 			continue // too much was delivered to check the content
@@ -120,12 +120,12 @@ func fuzzDelimiter(data []byte) error {
 		if call == "sync" {
 			if err == nil && !sawSyncReply(got, s.syncIDs[nsync:], resync == qga.ResyncDelimited) {
 				return violation(name, "own-reply", "%s succeeded without its sync reply (ids %v) in %q",
-					what, s.syncIDs[nsync:], clip(got))
+					what(), s.syncIDs[nsync:], clip(got))
 			}
 			continue
 		}
 		if msg := checkOwnReply(got, s.reqIDs[nreq:], v, err); msg != "" {
-			return violation(name, "own-reply", "%s: %s; stream during the call %q", what, msg, clip(got))
+			return violation(name, "own-reply", "%s: %s; stream during the call %q", what(), msg, clip(got))
 		}
 	}
 	return nil

@@ -65,8 +65,21 @@ type script struct {
 
 const recCap = 1 << 20
 
+// recScratch keeps the record buffer of a run for the next (see scratch):
+// growing it to the size of a flood, run after run, was most of what the
+// target allocated.
+var recScratch scratch[[]byte]
+
 func newScript(pieces []Piece) *script {
-	return &script{pieces: pieces, gateAt: -1, now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return &script{pieces: pieces, gateAt: -1, now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		rec: recScratch.get()[:0]}
+}
+
+// release keeps the record buffer for a later run; s.rec may not be used
+// afterwards. The buffer never holds more than recCap bytes.
+func (s *script) release() {
+	recScratch.put(s.rec[:0])
+	s.rec = nil
 }
 
 func (s *script) Now() time.Time { return s.now }
@@ -182,9 +195,7 @@ func (t *scriptTransport) Read(p []byte) (int, error) {
 			s.cur = s.cur[k:]
 		} else {
 			k = min(len(p)-n, s.flood)
-			for i := n; i < n+k; i++ {
-				p[i] = s.fill
-			}
+			fill(p[n:n+k], s.fill)
 			s.record(p[n : n+k])
 			s.flood -= k
 		}
@@ -200,6 +211,18 @@ func (t *scriptTransport) Read(p []byte) (int, error) {
 	return 0, os.ErrDeadlineExceeded
 }
 
+// fill sets every byte of b to c, by doubling copies: floods fill reads of
+// 32 KiB, and a byte at a time that was a tenth of the target.
+func fill(b []byte, c byte) {
+	if len(b) == 0 {
+		return
+	}
+	b[0] = c
+	for i := 1; i < len(b); i *= 2 {
+		copy(b[i:], b[:i])
+	}
+}
+
 func (s *script) record(b []byte) {
 	if len(s.rec)+len(b) > recCap {
 		s.recLost = true
@@ -207,9 +230,10 @@ func (s *script) record(b []byte) {
 	}
 	c := cap(s.rec)
 	s.rec = append(s.rec, b...)
-	if cap(s.rec) != c {
-		s.recAlloc += uint64(cap(s.rec))
-	}
+	// A new array of cap(s.rec) bytes if the capacity changed, written
+	// without a branch: whether a run's record grows depends on the
+	// buffer it was given (see scratch).
+	s.recAlloc += uint64(cap(s.rec)) * uint64(min(cap(s.rec)-c, 1))
 }
 
 // Write notes the ids the client sends.

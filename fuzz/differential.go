@@ -56,16 +56,31 @@ func plantedBug() qga.Bug {
 	return underTestBug
 }
 
+// diffBufs are the two reply streams of a run of the differential target
+// (see scratch): they were built reply by reply, then joined, run after
+// run.
+type diffBufs struct{ want, got []byte }
+
+var diffScratch scratch[diffBufs]
+
 func fuzzDifferential(data []byte) error {
 	st := Chunks(data)
 	st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
-	want := bytes.Join(qgatest.ReferenceReplies(qga.AgentConfig{}, st), nil)
+	bufs := diffScratch.get()
+	defer func() {
+		if max(len(bufs.want), len(bufs.got)) <= scratchKept {
+			diffScratch.put(bufs)
+		}
+	}()
+	want := referenceReplies(bufs.want[:0], qga.AgentConfig{}, st)
+	bufs.want = want
 	var got []byte
 	if bug := plantedBug(); bug != qga.NoBug {
-		got = bytes.Join(qgatest.ReferenceReplies(qga.AgentConfig{Bug: bug}, st), nil)
+		got = referenceReplies(bufs.got[:0], qga.AgentConfig{Bug: bug}, st)
 	} else {
-		got = serveStream(qga.NewAgent(qga.AgentConfig{}), st)
+		got = serveStream(bufs.got[:0], qga.NewAgent(qga.AgentConfig{}), st)
 	}
+	bufs.got = got
 	if d := CompareReplies(want, got); d != "" {
 		return violation("differential", "replies-match", "%s\ninput ops (hex): %s\nreference: %q\nagent:     %q",
 			d, st.String(), clip(want), clip(got))
@@ -73,11 +88,22 @@ func fuzzDifferential(data []byte) error {
 	return nil
 }
 
+// referenceReplies appends to dst the replies of qgatest.ReferenceReplies,
+// joined: a reference agent fed each op as one read.
+func referenceReplies(dst []byte, cfg qga.AgentConfig, st qgatest.Stream) []byte {
+	a := qga.NewAgent(cfg)
+	for _, op := range st.Ops {
+		dst = a.Feed(dst, op.Data)
+	}
+	return dst
+}
+
 // serveStream plays st through qga.Server.ServeConn, one write per read and
-// a new connection at each reconnect, and returns what the agent wrote.
-func serveStream(a *qga.Agent, st qgatest.Stream) []byte {
+// a new connection at each reconnect, and appends to dst what the agent
+// wrote.
+func serveStream(dst []byte, a *qga.Agent, st qgatest.Stream) []byte {
 	srv := &qga.Server{Agent: a, SurviveReset: true}
-	c := &scriptConn{ops: st.Ops}
+	c := &scriptConn{ops: st.Ops, out: dst}
 	for c.more() {
 		c.eof = false
 		_ = srv.ServeConn(c)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/qgafuzz/qgafuzz/qjson"
 )
@@ -38,12 +39,34 @@ const maxByteAtATime = 64 << 10
 // its limits, exceeds it on inputs of a few KiB.
 func parserMemBudget(n int) uint64 { return 1<<20 + 256*uint64(n) }
 
+// parserBufs are the event lists and the one-byte chunking of a run of
+// the parser target (see scratch): growing them event by event was a
+// third of what the target allocated.
+type parserBufs struct {
+	ref, alt, small []event
+	one             [][]byte
+}
+
+var parserScratch scratch[parserBufs]
+
 func fuzzParser(data []byte) error {
 	const name = "parser"
 	all, cuts := joined(Chunks(data))
 	chunked := splitAt(all, cuts)
+	bufs := parserScratch.get()
+	bufs.ref, bufs.alt, bufs.small, bufs.one = bufs.ref[:0], bufs.alt[:0], bufs.small[:0], bufs.one[:0]
+	defer func() {
+		// An input of stray closers makes an event per byte.
+		events := len(bufs.ref) + len(bufs.alt) + len(bufs.small)
+		if events*int(unsafe.Sizeof(event{}))+len(bufs.one)*int(unsafe.Sizeof([]byte(nil))) <= scratchKept {
+			parserScratch.put(bufs)
+		}
+	}()
+	one := bytesOf(bufs.one, all, maxByteAtATime)
+	bufs.one = one
 
-	ref, err := decodeAll(chunked, nil, true)
+	ref, err := decodeAll(bufs.ref[:0], chunked, nil, true)
+	bufs.ref = ref
 	if err != nil {
 		return violation(name, "round-trip", "%v", err)
 	}
@@ -52,12 +75,13 @@ func fuzzParser(data []byte) error {
 		chunks [][]byte
 	}{
 		{"all at once", [][]byte{all}},
-		{"one byte per Feed", bytesOf(all, maxByteAtATime)},
+		{"one byte per Feed", one},
 	} {
 		if alt.chunks == nil || len(alt.chunks) == len(chunked) {
 			continue // not a different chunking
 		}
-		got, _ := decodeAll(alt.chunks, nil, false)
+		got, _ := decodeAll(bufs.alt[:0], alt.chunks, nil, false)
+		bufs.alt = got
 		if d := diffEvents(ref, got); d != "" {
 			return violation(name, "chunking-independence", "split at %v vs %s: %s", cuts, alt.what, d)
 		}
@@ -65,7 +89,8 @@ func fuzzParser(data []byte) error {
 
 	// Boundary-only mode finds the same message ends and the same lexical
 	// and limit errors; it does not detect parse errors.
-	bnd, _ := decodeAll(chunked, []qjson.Option{qjson.BoundaryOnly()}, false)
+	bnd, _ := decodeAll(bufs.alt[:0], chunked, []qjson.Option{qjson.BoundaryOnly()}, false)
+	bufs.alt = bnd
 	if d := diffBoundaries(ref, bnd); d != "" {
 		return violation(name, "boundary-mode", "%s", d)
 	}
@@ -74,16 +99,18 @@ func fuzzParser(data []byte) error {
 	// the limits, and bounded memory (measured on the decoder alone, fed
 	// one byte at a time, its most demanding use).
 	lim := []qjson.Option{qjson.WithLimits(smallLimits)}
-	if one := bytesOf(all, maxByteAtATime); one != nil {
+	if one != nil {
 		budget := parserMemBudget(len(all))
 		if used := allocatedBy(func() { countEvents(one, lim) }, budget, 3); used > budget {
 			return violation(name, "memory", "decoding %d bytes one byte at a time with limits %+v allocated %d bytes (budget %d)",
 				len(all), smallLimits, used, budget)
 		}
 	}
-	small, _ := decodeAll(chunked, lim, false)
+	small, _ := decodeAll(bufs.small[:0], chunked, lim, false)
+	bufs.small = small
 	if len(chunked) > 1 {
-		smallAll, _ := decodeAll([][]byte{all}, lim, false)
+		smallAll, _ := decodeAll(bufs.alt[:0], [][]byte{all}, lim, false)
+		bufs.alt = smallAll
 		if d := diffEvents(small, smallAll); d != "" {
 			return violation(name, "chunking-independence", "limits %+v, split at %v vs all at once: %s", smallLimits, cuts, d)
 		}
@@ -131,12 +158,11 @@ func (e event) String() string {
 	return fmt.Sprintf("@%d value %s", e.off, e.text)
 }
 
-// decodeAll feeds the chunks to a fresh decoder and records every event.
-// With roundTrip set, it also re-parses each value's serialization and
-// returns an error if that does not give back an equal value.
-func decodeAll(chunks [][]byte, opts []qjson.Option, roundTrip bool) ([]event, error) {
+// decodeAll feeds the chunks to a fresh decoder and appends every event
+// to evs. With roundTrip set, it also re-parses each value's serialization
+// and returns an error if that does not give back an equal value.
+func decodeAll(evs []event, chunks [][]byte, opts []qjson.Option, roundTrip bool) ([]event, error) {
 	d := qjson.NewDecoder(opts...)
-	var evs []event
 	for _, c := range chunks {
 		for len(c) > 0 {
 			n, ok := d.Feed(c)
@@ -311,15 +337,18 @@ func sameErr(a, b *qjson.Error) bool {
 	return *a == *b
 }
 
-// bytesOf splits b into one-byte chunks, or returns nil when b is longer
-// than max.
-func bytesOf(b []byte, max int) [][]byte {
+// bytesOf appends to dst the one-byte chunks of b, or returns nil when b
+// is longer than max. It never returns nil otherwise, even when dst is nil
+// and b empty.
+func bytesOf(dst [][]byte, b []byte, max int) [][]byte {
 	if len(b) > max {
 		return nil
 	}
-	out := make([][]byte, len(b))
-	for i := range b {
-		out[i] = b[i : i+1]
+	if len(b) == 0 {
+		return [][]byte{}
 	}
-	return out
+	for i := range b {
+		dst = append(dst, b[i:i+1])
+	}
+	return dst
 }

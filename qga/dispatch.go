@@ -135,22 +135,38 @@ func (a *Agent) dispatch(dst []byte, req qjson.Value) []byte {
 	return fail(genericError, descUnsupported)
 }
 
-// infoValue builds guest-info's return value once per agent.
+// infoValue builds guest-info's return value once per agent, or once for
+// all the agents with the default version and command table.
 func (a *Agent) infoValue() qjson.Value {
 	if a.info.Kind() == qjson.Object {
 		return a.info
 	}
-	cmds := make([]qjson.Value, len(a.cfg.Commands))
-	for i, c := range a.cfg.Commands {
+	if a.defaultTable && a.cfg.Version == DefaultVersion {
+		a.info = defaultInfo
+	} else {
+		a.info = infoOf(a.cfg.Version, a.cfg.Commands)
+	}
+	return a.info
+}
+
+// defaultInfo is shared by the agents that would each build the same value
+// (values are never modified): the simulator and the fuzz targets start
+// agents by the thousand a second. Like the default table, it is built
+// when the package is initialised.
+var defaultInfo = infoOf(DefaultVersion, defaultCommandTable)
+
+// infoOf builds guest-info's return value.
+func infoOf(version string, commands []CommandInfo) qjson.Value {
+	cmds := make([]qjson.Value, len(commands))
+	for i, c := range commands {
 		cmds[i] = qjson.ObjectValue(
 			qjson.Member{Key: "enabled", Value: qjson.BoolValue(c.Enabled)},
 			qjson.Member{Key: "name", Value: qjson.StringValue(c.Name)},
 			qjson.Member{Key: "success-response", Value: qjson.BoolValue(c.SuccessResponse)},
 		)
 	}
-	a.info = qjson.ObjectValue(
-		qjson.Member{Key: "version", Value: qjson.StringValue(a.cfg.Version)},
+	return qjson.ObjectValue(
+		qjson.Member{Key: "version", Value: qjson.StringValue(version)},
 		qjson.Member{Key: "supported_commands", Value: qjson.ArrayValue(cmds...)},
 	)
-	return a.info
 }

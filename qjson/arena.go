@@ -11,7 +11,11 @@ import (
 // end, and a full block is left to the garbage collector), so the strings
 // are as immutable as any (unless the Decoder has ReuseValues, which
 // rewinds the block after each message). A value kept long keeps its block
-// alive: at most arenaBlock bytes per string.
+// alive: at most arenaBlock bytes per string. Blocks start at arenaFirst
+// bytes and double up to arenaBlock, as member blocks do: many Decoders
+// parse a single short value (a reply line, a request checked once), and a
+// first block of 16 KiB, zeroed and soon garbage, cost them more than the
+// parse (it was most of what the fuzz targets allocated).
 type stringArena struct {
 	buf []byte
 	// long holds the strings longer than arenaMax when the Decoder has
@@ -24,6 +28,7 @@ type stringArena struct {
 }
 
 const (
+	arenaFirst = 256
 	arenaBlock = 16 << 10
 	// arenaMax is the longest string copied into a block; longer ones get
 	// their own allocation, or go to the long buffer with ReuseValues.
@@ -54,8 +59,12 @@ func (a *stringArena) make(b []byte) string {
 			}
 			return unsafe.String(&a.long[n], len(b))
 		}
-		a.buf = make([]byte, 0, arenaBlock)
-		a.alloc += arenaBlock
+		size := min(max(2*cap(a.buf), arenaFirst), arenaBlock)
+		for size < len(b) {
+			size *= 2 // at most arenaBlock: len(b) <= arenaMax
+		}
+		a.buf = make([]byte, 0, size)
+		a.alloc += size
 	}
 	n := len(a.buf)
 	if len(b) <= 16 && cap(b) >= 16 && cap(a.buf)-n >= 16 {

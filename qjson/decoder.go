@@ -136,11 +136,11 @@ func (d *Decoder) Pending() bool {
 // (the zero Event before the first, or after Reset: check Feed's result).
 // Values share no memory with the input and, unless the Decoder has
 // ReuseValues, are never modified afterwards: they may be kept. Their
-// strings, and the members of their arrays and objects, share 16 KiB blocks
-// with those of other values the Decoder made, so a kept value keeps its
-// blocks alive. The other way round is bounded: values the caller dropped
-// stay alive through the Decoder's own blocks for at most about 4 MiB of
-// values made since, whatever their size.
+// strings, and the members of their arrays and objects, share blocks of up
+// to 16 KiB with those of other values the Decoder made, so a kept value
+// keeps its blocks alive. The other way round is bounded: values the
+// caller dropped stay alive through the Decoder's own blocks for at most
+// about 4 MiB of values made since, whatever their size.
 func (d *Decoder) Event() Event { return d.ev }
 
 // resetMessage drops the partial message and zeroes the counters. Large

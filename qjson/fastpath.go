@@ -257,6 +257,7 @@ open:
 		}
 		if n == len(pr.levels) {
 			pr.levels = append(pr.levels, nil)
+			pr.big = pr.big || n >= keptLevels // see parser.structural
 		}
 		// The frame is written field by field in place: built aside and
 		// copied, it would be read back in wider loads than it was

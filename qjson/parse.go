@@ -301,6 +301,12 @@ func (p *parser) structural(c byte) {
 			n := len(p.frames)
 			if n == len(p.levels) {
 				p.levels = append(p.levels, nil)
+				// Levels past keptLevels are dropped at the end of the
+				// message even if none got a block (the message ended,
+				// at the nesting limit or in error, before a member was
+				// placed there): rewind, with ReuseValues, visits every
+				// level after every message.
+				p.big = p.big || n >= keptLevels
 			}
 			f := frame{base: len(p.levels[n]), object: c == '{', inKey: p.inKey()}
 			if !f.inKey && n > 0 && p.frames[n-1].object {

@@ -3,8 +3,10 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -273,6 +275,25 @@ func TestSwarmVaries(t *testing.T) {
 	}
 	if len(mixes) < 45 {
 		t.Fatalf("50 seeds gave only %d fault mixes", len(mixes))
+	}
+}
+
+// TestSwarmFaultsAreParsed: a swarm fault, a copy of its kind's default
+// with another rate, is exactly the fault its rate's spec parses to, and
+// copies are independent.
+func TestSwarmFaultsAreParsed(t *testing.T) {
+	for seed := uint64(1); seed <= 2000; seed++ {
+		for _, f := range SwarmFaults(seed) {
+			spec := fmt.Sprintf("%s:rate=%.4g", f.Name(), f.Rate())
+			want := mustFault(t, spec)
+			if !reflect.DeepEqual(f, want) {
+				t.Fatalf("seed %d: swarm fault %#v, want %#v (from %q)", seed, f, want, spec)
+			}
+		}
+	}
+	a, b := SwarmFaults(3), SwarmFaults(3)
+	if a[0] == b[0] {
+		t.Fatal("two runs share a fault")
 	}
 }
 

@@ -175,6 +175,10 @@ func newBase(p *params) base { return base{name: p.name, rate: p.rate} }
 // setSpec is called by NewFault once every parameter has been read.
 func (b *base) setSpec(s string) { b.spec = s }
 
+// setRate changes the rate of a copy of a fault, and its spec to match
+// (SwarmFaults).
+func (b *base) setRate(rate float64, spec string) { b.rate, b.spec = rate, spec }
+
 func (b base) Name() string  { return b.name }
 func (b base) Rate() float64 { return b.rate }
 func (b base) Spec() string  { return b.spec }

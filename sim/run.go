@@ -127,7 +127,8 @@ func newWorld(cfg *runConfig) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{cfg: cfg, resync: resync, tr: newTracer(cfg.opts.Trace), chk: newChecker()}
+	w := &world{cfg: cfg, resync: resync, tr: newTracer(cfg.opts.Trace), chk: newChecker(),
+		calls: make([]callRec, 0, len(cfg.ops)+livenessCalls)}
 	w.virtualNow = func() time.Time { return Epoch.Add(w.now) }
 	w.readable = func() bool { return w.host.rxLen > 0 || w.host.dead }
 	w.prmSrc = rand.NewPCG(0, 0)

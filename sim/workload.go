@@ -95,8 +95,10 @@ func (op Op) request() (string, any) {
 	return qga.CmdPing, nil
 }
 
-func (op Op) describe() string {
-	cmd, args := op.request()
+func (op Op) describe() string { return describeRequest(op.request()) }
+
+// describeRequest is Op.describe for a request already made.
+func describeRequest(cmd string, args any) string {
 	if v, ok := args.(qjson.Value); ok {
 		return cmd + " " + v.String()
 	}
@@ -125,11 +127,10 @@ func (w *world) doCall(op Op) bool {
 	k := int32(len(w.calls))
 	w.call, w.callDeadline = k, w.now+op.Deadline
 	cmd, args := op.request()
-	w.tr.add(w.now, "host", "call", nil, "#"+itoa(int64(k))+" "+op.describe()+" deadline "+fmtDur(op.Deadline))
-	ctx, cancel := context.WithDeadline(context.Background(), Epoch.Add(w.callDeadline))
+	w.tr.add(w.now, "host", "call", nil, "#"+itoa(int64(k))+" "+describeRequest(cmd, args)+" deadline "+fmtDur(op.Deadline))
 	var raw []byte
+	ctx := callCtx{Context: context.Background(), deadline: Epoch.Add(w.callDeadline)}
 	err := w.host.client.Execute(ctx, cmd, args, &raw)
-	cancel()
 	w.call, w.callDeadline = 0, 0
 	rec := &w.calls[k-1]
 	if n := int32(len(w.writeCall)); n >= rec.first {
@@ -146,6 +147,17 @@ func (w *world) doCall(op Op) bool {
 	w.call = 0
 	return err == nil
 }
+
+// callCtx is a call's context: a deadline in virtual time, and no more.
+// It is never cancelled and its deadline never passes in real time, as
+// with context.WithDeadline, which also armed a real timer (for the year
+// 2100) and made a channel on every call.
+type callCtx struct {
+	context.Context // Background: no Done channel, no error, no values
+	deadline        time.Time
+}
+
+func (c callCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 // quietPhase stops the faults, lets their effects pass, and checks that
 // the client recovers.
