@@ -40,12 +40,12 @@ type Session struct {
 	// (default 5 s).
 	Timeout time.Duration
 
-	conn net.Conn
-	gen  int // connection generation; a stale reader may not mark done
-	mu   sync.Mutex
-	got  []byte
-	more chan struct{} // signalled when got grows or the reader stops
-	done bool          // the reader stopped (EOF or error)
+	conn    net.Conn
+	stopped chan struct{} // closed when conn's reader has delivered its last bytes
+	mu      sync.Mutex
+	got     []byte
+	more    chan struct{} // signalled when got grows or the reader stops
+	done    bool          // the reader stopped (EOF or error)
 }
 
 func (s *Session) open() error {
@@ -54,22 +54,32 @@ func (s *Session) open() error {
 		return err
 	}
 	s.mu.Lock()
-	s.gen++
 	s.conn, s.done, s.more = c, false, make(chan struct{}, 1)
-	go s.read(c, s.more, s.gen)
+	s.stopped = make(chan struct{})
+	go s.read(c, s.more, s.stopped)
 	s.mu.Unlock()
 	return nil
 }
 
-func (s *Session) read(c net.Conn, more chan struct{}, gen int) {
+func (s *Session) read(c net.Conn, more chan struct{}, stopped chan struct{}) {
+	defer close(stopped)
 	ReadLoop(c, more, func(p []byte, err error) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.got = append(s.got, p...)
-		if err != nil && gen == s.gen {
+		if err != nil {
 			s.done = true
 		}
 	})
+}
+
+// closeConn closes the connection and waits for its reader to stop, so
+// that every byte read from it counts in the stream being played and none
+// in the next one.
+func (s *Session) closeConn() {
+	s.conn.Close()
+	<-s.stopped
+	s.conn = nil
 }
 
 // ReadLoop reads c until a read fails, handing every read's bytes and error
@@ -147,7 +157,7 @@ func (s *Session) Play(st Stream, want [][]byte) ([]byte, error) {
 			if err = s.waitFor(expect); err != nil {
 				break
 			}
-			s.conn.Close()
+			s.closeConn()
 			if err = s.open(); err != nil {
 				break
 			}
@@ -194,6 +204,5 @@ func (s *Session) Close() {
 	}
 	s.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	time.Sleep(20 * time.Millisecond)
-	s.conn.Close()
-	s.conn = nil
+	s.closeConn()
 }
