@@ -59,15 +59,16 @@ func TestHelperTiedParent(t *testing.T) {
 
 // TestCommandEndpointDiesWithQgafuzz: an --agent-cmd agent does not
 // outlive a qgafuzz that is killed (or dies of a closed pipe): it was left
-// running, orphaned, for ever.
+// running, orphaned, for ever. The killed qgafuzz's socket directory goes
+// at the next start of an agent command: it stayed in the temporary
+// directory for good.
 func TestCommandEndpointDiesWithQgafuzz(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("only Linux signals a child when its parent dies")
 	}
 	dir := t.TempDir()
 	pidFile, sockFile := filepath.Join(dir, "agent.pid"), filepath.Join(dir, "agent.sock.path")
-	// A compound command, so that the agent is not sh itself. The killed
-	// qgafuzz leaves its socket's directory, which the test removes.
+	// A compound command, so that the agent is not sh itself.
 	command := "echo {sock} > " + sockFile + "; " + helperAgentSock + "={sock} " + helperPidFile + "=" + pidFile + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
 	defer func() {
 		if b, err := os.ReadFile(sockFile); err == nil {
@@ -98,13 +99,26 @@ func TestCommandEndpointDiesWithQgafuzz(t *testing.T) {
 	parent.Wait()
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || zombie(pid) {
-			return // a zombie is dead: only its reaper (PID 1 here) is late
+			break // a zombie is dead: only its reaper (PID 1 here) is late
 		}
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("the agent (pid %d) still runs 5 s after qgafuzz was killed", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	b, err := os.ReadFile(sockFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killedDir := filepath.Dir(strings.TrimSpace(string(b)))
+	ep, err := fuzz.StartCommandEndpoint(helperAgentSock+"={sock} "+helperPidFile+"="+filepath.Join(dir, "next.pid")+" '"+os.Args[0]+"' -test.run '^TestHelperAgent$'", fuzz.SocketOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.Close()
+	if _, err := os.Stat(killedDir); !os.IsNotExist(err) {
+		t.Errorf("the killed qgafuzz's socket directory %s is still there after the next start (%v)", killedDir, err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qgafuzz/qgafuzz/internal/tmpdir"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
@@ -287,7 +288,7 @@ func (s *SocketEndpoint) Close() error {
 type CommandEndpoint struct {
 	*SocketEndpoint
 	Command string
-	dir     string
+	dir     *tmpdir.Dir
 	cmd     *exec.Cmd
 	done    <-chan struct{}
 	exitErr error
@@ -311,15 +312,15 @@ func StartCommandEndpoint(command string, o SocketOptions) (*CommandEndpoint, er
 	if !strings.Contains(command, "{sock}") {
 		return nil, fmt.Errorf("fuzz: agent command %q has no {sock} placeholder for the socket path", command)
 	}
-	dir, err := os.MkdirTemp("", "qgafuzz-agent")
+	dir, err := tmpdir.Make("qgafuzz-agent-")
 	if err != nil {
 		return nil, err
 	}
-	sock := filepath.Join(dir, "agent.sock")
+	sock := filepath.Join(dir.Path, "agent.sock")
 	c := &CommandEndpoint{SocketEndpoint: NewSocketEndpoint("unix:"+sock, o), Command: command, dir: dir}
 	c.SocketEndpoint.restart = c.restart
 	if err := c.start(); err != nil {
-		os.RemoveAll(dir)
+		dir.Remove()
 		return nil, err
 	}
 	return c, nil
@@ -420,7 +421,7 @@ func (c *CommandEndpoint) stop() {
 func (c *CommandEndpoint) Close() error {
 	c.SocketEndpoint.Close()
 	c.stop()
-	return os.RemoveAll(c.dir)
+	return c.dir.Remove()
 }
 
 // lockedBuffer keeps the first 64 KiB of a process's output.

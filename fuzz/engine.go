@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/qgafuzz/qgafuzz/internal/tmpdir"
 )
 
 // This file drives the coverage-guided engines as subprocesses, all from
@@ -169,12 +171,12 @@ func (o EngineOptions) FindsDir(engine string) (dir string, native bool) {
 // run in a temporary directory, with the engine's cache kept in the working
 // corpus (Corpus/.native-cache) and the working corpus added to the seeds.
 func runNative(ctx context.Context, o EngineOptions) (Result, error) {
-	work, err := os.MkdirTemp("", "qgafuzz-native-")
+	work, err := tmpdir.Make("qgafuzz-native-")
 	if err != nil {
 		return Result{}, err
 	}
-	defer os.RemoveAll(work)
-	eng, err := BuildNative(ctx, o.Root, work)
+	defer work.Remove()
+	eng, err := BuildNative(ctx, o.Root, work.Path)
 	if err != nil {
 		return Result{}, err
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/qgafuzz/qgafuzz/internal/flock"
 )
 
 // This file keeps two nights out of one output directory, and cleans up
@@ -33,6 +35,8 @@ func (e *BusyError) Error() string {
 
 // lockOut creates dir and takes its lock for this process. release lets
 // it go. The lock is advisory: it keeps out other nights, nothing else.
+// Where flock is missing (Windows), two nights in one --out are not
+// detected.
 func lockOut(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the output directory: %w", err)
@@ -42,9 +46,9 @@ func lockOut(dir string) (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create the lock file of the output directory: %w", err)
 	}
-	if err := tryLock(f); err != nil {
+	if err := flock.TryLock(f); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		defer f.Close()
-		if errors.Is(err, errLocked) {
+		if errors.Is(err, flock.ErrLocked) {
 			b := make([]byte, 32)
 			k, _ := f.ReadAt(b, 0)
 			pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:k])))
@@ -57,8 +61,6 @@ func lockOut(dir string) (release func(), err error) {
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return func() { f.Close() }, nil
 }
-
-var errLocked = errors.New("locked by another process")
 
 // removeStaleWork removes the work directories (built binaries, the
 // engine's cache) of nights that were killed before they could: with the

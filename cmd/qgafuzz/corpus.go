@@ -10,6 +10,7 @@ import (
 
 	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/internal/tmpdir"
 )
 
 func init() {
@@ -195,13 +196,13 @@ func withTool(ctx context.Context, e *env, sub string, fn func(*corpus.Tool) (in
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: measuring coverage needs the source tree: %v\n", sub, err)
 		return exitUsage
 	}
-	tmp, err := os.MkdirTemp("", "qgafuzz-cover-")
+	tmp, err := tmpdir.Make("qgafuzz-cover-")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
 		return exitUsage
 	}
-	defer os.RemoveAll(tmp)
-	bin, err := corpus.Build(ctx, root, tmp)
+	defer tmp.Remove()
+	bin, err := corpus.Build(ctx, root, tmp.Path)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
 		return exitUsage

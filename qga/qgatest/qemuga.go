@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qgafuzz/qgafuzz/internal/tmpdir"
 )
 
 // SafeCommands are the only RPCs a test agent is allowed to run; every other
@@ -129,7 +131,7 @@ type QemuGA struct {
 
 	ctx     context.Context
 	args    []string
-	ownDir  bool // Dir was created by StartQemuGAProcess and is removed by Stop
+	ownDir  *tmpdir.Dir // Dir, when StartQemuGAProcess made it; Stop removes it
 	output  bytes.Buffer
 	outMu   sync.Mutex
 	done    <-chan struct{} // closed when Cmd has been waited for
@@ -152,10 +154,10 @@ func StartQemuGAProcess(ctx context.Context, dir string) (*QemuGA, error) {
 	}
 	g := &QemuGA{Bin: bin, Dir: dir, ctx: ctx}
 	if dir == "" {
-		if g.Dir, err = os.MkdirTemp("", "qga"); err != nil {
+		if g.ownDir, err = tmpdir.Make("qgafuzz-qemuga-"); err != nil {
 			return nil, err
 		}
-		g.ownDir = true
+		g.Dir = g.ownDir.Path
 	}
 	g.Socket = filepath.Join(g.Dir, "qga.sock")
 	g.Log = filepath.Join(g.Dir, "qga.log")
@@ -174,9 +176,7 @@ func StartQemuGAProcess(ctx context.Context, dir string) (*QemuGA, error) {
 }
 
 func (g *QemuGA) cleanupDir() {
-	if g.ownDir {
-		_ = os.RemoveAll(g.Dir)
-	}
+	_ = g.ownDir.Remove()
 }
 
 func (g *QemuGA) start() error {
