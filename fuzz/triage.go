@@ -1,0 +1,94 @@
+package fuzz
+
+import "strings"
+
+// This file triages a failure for the nightly job and `qgafuzz repro`:
+// the signature that tells one bug from another, and the shrinking of a
+// failing input that keeps the signature.
+//
+// Failure.Signature takes the innermost qgafuzz frames of the whole stack,
+// so for a short stack it also takes the frames of whoever called Run (a
+// native fuzz function, the coverage server, the repro command), and the
+// same bug found by two engines got two signatures. TriageSignature keeps
+// only the frames above Run: the code under test, which do not depend on
+// the engine.
+//
+// MinimizeInput is delta debugging over the input's bytes (removing chunks
+// of halving size, then single bytes), keeping each smaller candidate that
+// still fails the same way. "The same way" is the caller's predicate, so
+// that a crash is never minimized into a different bug; the nightly job
+// compares TriageSignature.
+// TriageSignature returns the engine-independent signature of a failure:
+// the target and property of a violation, or the target, the panic's kind
+// and the top three frames of the code under test (function names only,
+// without line numbers or arguments) for a panic.
+func TriageSignature(f *Failure) string {
+	if f.Violation != nil {
+		return f.Signature()
+	}
+	frames := StackFrames(stackAboveRun(f.Stack), 3)
+	return f.Target + "/panic " + panicKind(f.Panic) + " at " + strings.Join(frames, " < ")
+}
+
+// stackAboveRun cuts a debug.Stack dump at the frame of Run, so that only
+// the frames of the code under test (and the panic machinery) are left.
+func stackAboveRun(stack []byte) []byte {
+	const run = "\ngithub.com/qgafuzz/qgafuzz/fuzz.Run("
+	s := string(stack)
+	// The first occurrence is Run's deferred recover (fuzz.Run.func1); the
+	// frame of Run itself is the last one.
+	if i := strings.LastIndex(s, run); i >= 0 {
+		return stack[:i+1]
+	}
+	return stack
+}
+
+// MinimizeInput returns the smallest input found that still satisfies
+// fails, trying at most budget candidates (4096 if zero or less). data
+// itself must satisfy fails. The second result is the number of tries.
+func MinimizeInput(data []byte, fails func([]byte) bool, budget int) ([]byte, int) {
+	if budget <= 0 {
+		budget = 4096
+	}
+	tries := 0
+	try := func(cand []byte) bool {
+		if tries >= budget {
+			return false
+		}
+		tries++
+		return fails(cand)
+	}
+	cur := append([]byte(nil), data...)
+	for changed := true; changed && tries < budget; {
+		changed = false
+		// Chunks of halving size, from the end (trailing junk first).
+		for size := len(cur) / 2; size >= 1 && tries < budget; size /= 2 {
+			for end := len(cur); end-size >= 0 && tries < budget; {
+				start := end - size
+				cand := append(append([]byte(nil), cur[:start]...), cur[end:]...)
+				if try(cand) {
+					cur, changed = cand, true
+					end = min(start, len(cur))
+					continue
+				}
+				end = start
+			}
+		}
+		// Simplify bytes: replace each with a space or 'a', which keeps
+		// the input readable when the byte's value does not matter.
+		for i := 0; i < len(cur) && tries < budget; i++ {
+			for _, c := range []byte{' ', 'a'} {
+				if cur[i] == c || cur[i] == ' ' {
+					break
+				}
+				cand := append([]byte(nil), cur...)
+				cand[i] = c
+				if try(cand) {
+					cur, changed = cand, true
+					break
+				}
+			}
+		}
+	}
+	return cur, tries
+}
