@@ -176,11 +176,16 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 		return Result{}, err
 	}
 	defer work.Remove()
+	res := Result{Last: Progress{Engine: "native"}}
 	eng, err := BuildNative(ctx, o.Root, work.Path)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C killed the build: nothing ran, nothing failed (as
+			// for the script engines, which build in their scripts).
+			return res, nil
+		}
 		return Result{}, err
 	}
-	res := Result{Last: Progress{Engine: "native"}}
 	r := eng.Run(ctx, o.Target, NativeOptions{
 		Time: o.Time, CacheDir: filepath.Join(o.Corpus, nativeCacheDir), Parallel: o.Jobs, MinimizeTime: "500x",
 		Env: append(o.Env[:len(o.Env):len(o.Env)], CorpusEnv+"="+o.Corpus), Log: o.Log,

@@ -164,6 +164,26 @@ func TestRunCrashersNotADirectory(t *testing.T) {
 	}
 }
 
+// TestRunInterruptedWhileBuilding: Ctrl-C while the engine builds is an
+// interruption (exit 0, "interrupted": true, a skipped nightly/budget
+// case), as it is while fuzzing, not an internal error (exit 2 with the
+// killed build as the run's error).
+func TestRunInterruptedWhileBuilding(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep := Run(ctx, Options{Budget: time.Minute, Out: out, Root: t.TempDir()})
+	if rep.ExitCode != 0 || !rep.Interrupted || len(rep.Problems()) != 0 || !rep.Written ||
+		len(rep.Notes) != 1 || !strings.HasPrefix(rep.Notes[0], "interrupted while building") {
+		t.Fatalf("exit %d, interrupted %v, problems %q, written %v, notes %q", rep.ExitCode, rep.Interrupted, rep.Problems(), rep.Written, rep.Notes)
+	}
+	x, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ValidateJUnit(t, x, 1, 0, 0, 1)
+}
+
 // TestRunOutLocked: a second night in a busy --out fails at once with
 // exit 2 and touches nothing there; once the first night is gone, the
 // next one removes the work directory a killed night left.

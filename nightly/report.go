@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,7 +128,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
-	Time     float64      `xml:"time,attr"`
+	Time     junitTime    `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -137,7 +138,7 @@ type junitSuite struct {
 	Failures  int         `xml:"failures,attr"`
 	Errors    int         `xml:"errors,attr"`
 	Skipped   int         `xml:"skipped,attr"`
-	Time      float64     `xml:"time,attr"`
+	Time      junitTime   `xml:"time,attr"`
 	Timestamp string      `xml:"timestamp,attr"`
 	Cases     []junitCase `xml:"testcase"`
 }
@@ -145,11 +146,20 @@ type junitSuite struct {
 type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
-	Time      float64       `xml:"time,attr"`
+	Time      junitTime     `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
 	Error     *junitMessage `xml:"error,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+// junitTime is a time attribute: seconds in decimal notation with
+// milliseconds, as JUnit's schema (xs:decimal) and Surefire's write it;
+// encoding/xml would write a float64 as 4.2e-05.
+type junitTime float64
+
+func (t junitTime) MarshalXMLAttr(name xml.Name) (xml.Attr, error) {
+	return xml.Attr{Name: name, Value: strconv.FormatFloat(float64(t), 'f', 3, 64)}, nil
 }
 
 type junitMessage struct {
@@ -160,9 +170,9 @@ type junitMessage struct {
 
 func buildJUnit(r *Report) *junitSuites {
 	s := junitSuite{Name: "qgafuzz.nightly", Timestamp: r.Start.UTC().Format("2006-01-02T15:04:05"),
-		Time: r.End.Sub(r.Start).Seconds()}
+		Time: junitTime(r.End.Sub(r.Start).Seconds())}
 	for _, t := range r.Targets {
-		c := junitCase{Name: t.Kind + "/" + t.Name, Classname: "qgafuzz." + t.Kind, Time: time.Duration(t.Elapsed).Seconds(),
+		c := junitCase{Name: t.Kind + "/" + t.Name, Classname: "qgafuzz." + t.Kind, Time: junitTime(time.Duration(t.Elapsed).Seconds()),
 			SystemOut: fmt.Sprintf("execs %d (%.0f/s), coverage %d bits, corpus %d -> %d, unique crashes %d",
 				t.Execs, t.ExecsPerSec, t.Coverage, t.CorpusBefore, t.CorpusAfter, len(t.Crashes))}
 		if t.Kind == "sim" {

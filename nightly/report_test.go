@@ -1,11 +1,14 @@
 package nightly
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +110,8 @@ func TestCheckOptions(t *testing.T) {
 	}{
 		{Options{Out: "x"}, "--budget"},
 		{Options{Budget: time.Second}, "--out"},
+		{Options{Budget: time.Second, Out: "x", SimRuns: -5}, "--sim-runs -5"},
+		{Options{Budget: time.Second, Out: "x", MinimizeBudget: -1}, "--minimize-budget -1"},
 		{Options{Budget: time.Second, Out: "x", Targets: []string{"nope"}}, `no target "nope"`},
 		{Options{Budget: time.Second, Out: "x", Agent: "bug:nope"}, "no such planted bug"},
 		{Options{Budget: time.Second, Out: "x", Agent: "vmware"}, "want builtin"},
@@ -243,4 +248,54 @@ func TestRunChecksOptions(t *testing.T) {
 			t.Errorf("%s was touched: %v", dir, es)
 		}
 	}
+}
+
+// TestJUnitTimeDecimal: every time attribute of junit.xml is seconds in
+// decimal notation (xs:decimal, as JUnit's schema and Surefire have it),
+// also for a share that ended within microseconds (a target whose corpus
+// cannot be read) and with at most milliseconds; encoding/xml wrote a
+// float64 as 4.2e-05, which strict consumers reject.
+func TestJUnitTimeDecimal(t *testing.T) {
+	r := sampleReport()
+	r.Targets[0].Elapsed = Duration(42 * time.Microsecond)
+	r.Targets[1].Elapsed = Duration(2*time.Hour + 3*time.Millisecond)
+	b, err := xml.Marshal(buildJUnit(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decimal := regexp.MustCompile(`^[0-9]+(\.[0-9]{1,3})?$`)
+	d := xml.NewDecoder(bytes.NewReader(b))
+	n := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			for _, a := range se.Attr {
+				if a.Name.Local == "time" {
+					n++
+					if !decimal.MatchString(a.Value) {
+						t.Errorf("<%s name=%q>: time=%q is not decimal seconds", se.Name.Local, attr(se, "name"), a.Value)
+					}
+				}
+			}
+		}
+	}
+	if n != 2+len(r.Targets)+len(r.Crashes) {
+		t.Errorf("%d time attributes in\n%s", n, b)
+	}
+	ValidateJUnit(t, b, 4, 1, 1, 1)
+}
+
+func attr(se xml.StartElement, name string) string {
+	for _, a := range se.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
 }

@@ -84,6 +84,12 @@ func (o *Options) Check() error {
 	if o.Out == "" {
 		return &UsageError{"--out DIR is required"}
 	}
+	if o.SimRuns < 0 {
+		return &UsageError{fmt.Sprintf("--sim-runs %d: want 0 (as many as the budget allows) or more", o.SimRuns)}
+	}
+	if o.MinimizeBudget < 0 {
+		return &UsageError{fmt.Sprintf("--minimize-budget %d: want 0 (the default) or more", o.MinimizeBudget)}
+	}
 	for _, t := range o.Targets {
 		if _, ok := fuzz.Lookup(t); !ok {
 			var names []string
@@ -163,7 +169,13 @@ func Run(ctx context.Context, o Options) *Report {
 	}
 	defer release()
 	if err := n.setup(ctx); err != nil {
-		rep.Errors = append(rep.Errors, err.Error())
+		if errors.Is(err, errBuildInterrupted) {
+			// Ctrl-C killed the build: an interruption, as during
+			// fuzzing, not an internal error.
+			rep.Notes = append(rep.Notes, firstLine(err.Error()))
+		} else {
+			rep.Errors = append(rep.Errors, err.Error())
+		}
 	} else {
 		n.board.tick(n.progressEvery())
 		n.fuzzAll(ctx)
@@ -223,15 +235,26 @@ func (n *night) setup(ctx context.Context) error {
 	n.board.printf("nightly: building the fuzzing engine and the coverage server (go test -c -fuzz=.)")
 	built := time.Now()
 	if n.engine, err = fuzz.BuildNative(ctx, o.Root, n.work); err != nil {
-		return err
+		return buildError(ctx, err)
 	}
 	bin, err := corpus.Build(ctx, o.Root, n.work)
 	if err != nil {
-		return err
+		return buildError(ctx, err)
 	}
 	n.server = &corpus.Server{Bin: bin, Env: env}
 	n.board.printf("nightly: built in %s; %s left for fuzzing and simulation", time.Since(built).Round(100*time.Millisecond), time.Until(n.deadln).Round(time.Second))
 	return nil
+}
+
+// errBuildInterrupted marks a build that Ctrl-C (or SIGTERM) stopped.
+var errBuildInterrupted = errors.New("interrupted while building")
+
+// buildError is err of a build, marked when ctx stopped it.
+func buildError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %v", errBuildInterrupted, err)
+	}
+	return err
 }
 
 // engineEnv is the environment that selects the agent under test in the

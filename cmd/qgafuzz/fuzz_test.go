@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -136,6 +137,20 @@ func TestFuzzNativeEngine(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(filepath.Join(root, "fuzz", "testdata", "fuzz", "FuzzDifferential")); err == nil && len(ents) > 0 {
 		t.Errorf("the engine left %d files in fuzz/testdata/fuzz/FuzzDifferential", len(ents))
+	}
+}
+
+// TestFuzzInterruptedWhileBuilding: Ctrl-C while the native engine builds
+// ends the run as Ctrl-C while fuzzing does (exit 0: nothing found), not
+// as an engine that cannot run (exit 3).
+func TestFuzzInterruptedWhileBuilding(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tg, _ := fuzz.Lookup("parser")
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	f := fuzzFlags{engine: "native", time: time.Minute, corpus: t.TempDir(), out: t.TempDir()}
+	if code := runEngine(ctx, &env{stdout: out, stderr: errOut}, f, tg); code != exitOK {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitOK, out, errOut)
 	}
 }
 

@@ -125,6 +125,12 @@ func runSim(e *env, args []string) int {
 	if f.steps < 1 || f.steps > maxSteps {
 		return usage("--steps must be in 1..%d", maxSteps)
 	}
+	if f.workers < 0 {
+		return usage("--workers %d: want 0 (one per CPU) or more", f.workers)
+	}
+	if f.maxFail < 0 {
+		return usage("--max-failures %d: want 0 (run them all) or more", f.maxFail)
+	}
 	if f.plant != "" {
 		b, ok := qga.ParseBug(f.plant)
 		if !ok || b == qga.NoBug {
@@ -224,10 +230,16 @@ type simJSON struct {
 	Files               map[string]string `json:"files,omitempty"`
 }
 
-func (j *simJSON) emit(e *env) {
+// emit prints j; a JSON report that cannot be written (a full disk under
+// "--json > FILE") is an error, not a run that went fine.
+func (j *simJSON) emit(e *env) int {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
-	enc.Encode(j)
+	if err := enc.Encode(j); err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz sim: --json:", err)
+		return exitUsage
+	}
+	return exitOK
 }
 
 func simOne(e *env, f *simFlags, o sim.Options) int {
@@ -268,7 +280,9 @@ func simOne(e *env, f *simFlags, o sim.Options) int {
 		return c
 	}
 	if f.jsonOut {
-		j.emit(e)
+		if c := j.emit(e); c != exitOK {
+			return c
+		}
 	}
 	return code
 }
@@ -335,7 +349,9 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 		fmt.Fprintln(out, "no failure: no trace or schedule written (use --seed N to trace one run)")
 	}
 	if f.jsonOut {
-		j.emit(e)
+		if c := j.emit(e); c != exitOK {
+			return c
+		}
 	}
 	return code
 }
@@ -376,7 +392,9 @@ func simReplay(e *env, f *simFlags) int {
 		return c
 	}
 	if f.jsonOut {
-		j.emit(e)
+		if c := j.emit(e); c != exitOK {
+			return c
+		}
 	}
 	return code
 }

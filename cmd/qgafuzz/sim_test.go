@@ -163,6 +163,7 @@ func TestSimUsage(t *testing.T) {
 		{"--faults", "bogus"}, {"--faults", "dup:rate=7"}, {"--plant-bug", "nope"}, {"--steps", "0"},
 		{"--seed", "-1"}, {"--replay", "/nonexistent/schedule.json"}, {"extra"}, {"--steps", "2000000"},
 		{"--replay", "x.json", "--seed", "3"}, {"--faults", "stall:rate=NaN"}, {"--faults", "dup:rate=inf"},
+		{"--seeds", "1..3", "--workers", "-1"}, {"--seeds", "1..3", "--max-failures", "-1"},
 	} {
 		code, _, errs := runSimCommand(args...)
 		if code != exitUsage || errs == "" {
@@ -174,6 +175,24 @@ func TestSimUsage(t *testing.T) {
 		t.Fatalf("--help: exit %d\n%s", code, out)
 	}
 }
+
+// TestSimJSONWriteError: a --json report that cannot be written (a full
+// disk under "--json > FILE") fails the command, rather than leaving an
+// empty or cut file behind an exit status that says all went fine.
+func TestSimJSONWriteError(t *testing.T) {
+	for _, args := range [][]string{{"--seed", "1"}, {"--seeds", "1..2"}} {
+		var errb syncBuffer
+		e := &env{stdin: strings.NewReader(""), stdout: failingWriter{}, stderr: &errb}
+		code := run(e, append([]string{"sim", "--json", "--progress", "0"}, args...))
+		if code != exitUsage || !strings.Contains(errb.String(), "--json: no space left on device") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errb.String())
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
 
 // TestSimPlantedBug: the agent invariants catch a planted agent bug.
 func TestSimPlantedBug(t *testing.T) {
