@@ -242,7 +242,12 @@ func (n *night) setup(ctx context.Context) error {
 		return buildError(ctx, err)
 	}
 	n.server = &corpus.Server{Bin: bin, Env: env}
-	n.board.printf("nightly: built in %s; %s left for fuzzing and simulation", time.Since(built).Round(100*time.Millisecond), time.Until(n.deadln).Round(time.Second))
+	took := time.Since(built).Round(100 * time.Millisecond)
+	if left := time.Until(n.deadln).Round(time.Second); left > 0 {
+		n.board.printf("nightly: built in %s; %s left for fuzzing and simulation", took, left)
+	} else {
+		n.board.printf("nightly: built in %s, past the budget: each part gets its minimum share (2s); raise --budget", took)
+	}
 	return nil
 }
 
