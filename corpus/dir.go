@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
 )
@@ -40,9 +41,11 @@ func (p Problem) String() string {
 
 // ReadDirs reads every input of the given directories (not recursively;
 // the corpus/ directory of a go-fuzz workdir is used when given the
-// workdir). A path that is a file is read as one input. A directory that
+// workdir). A path that is a file is read as one input. Each file's
+// format is told from its content, except that a file of a directory
+// is native only when every file of the directory is. A directory that
 // does not exist or cannot be listed is an error; a file that cannot be
-// read or decoded is a Problem.
+// read or decoded, and a subdirectory, is a Problem.
 func ReadDirs(paths ...string) ([]Entry, []Problem, error) {
 	return readDirs("", paths)
 }
@@ -87,7 +90,11 @@ func walkDirs(as Format, paths []string, fn func(Entry) error) ([]Problem, error
 	var probs []Problem
 	for i, p := range paths {
 		if !stats[i].IsDir() {
-			e, err := readEntry(p, as)
+			e, err := readEntry(p, as, true)
+			if err == nil && isZip(p, e.Data) {
+				// A seed corpus as OSS-Fuzz ships it, not an input.
+				err = errors.New("a zip archive, not an input: unzip it and give the directory")
+			}
 			if err != nil {
 				probs = append(probs, Problem{p, err})
 				continue
@@ -103,17 +110,20 @@ func walkDirs(as Format, paths []string, fn func(Entry) error) ([]Problem, error
 			return probs, fmt.Errorf("corpus: cannot list %s: %w", dir, err)
 		}
 		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+		var files []string
 		for _, de := range ents {
-			if skipName(de.Name()) || de.IsDir() {
-				continue
+			if !skipFile(de.Name(), as) {
+				files = append(files, filepath.Join(dir, de.Name()))
 			}
-			path := filepath.Join(dir, de.Name())
-			if !de.Type().IsRegular() {
-				if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
-					continue // sockets, dangling links, ...
-				}
-			}
-			e, err := readEntry(path, as)
+		}
+		// Guessing, a file is native only in a directory of native
+		// files: a raw corpus may hold an input that merely starts like
+		// one, and that input is raw (as in Layout).
+		native := as != "" || allNative(files)
+		for _, path := range files {
+			// Subdirectories, sockets and dangling links are not
+			// read, but reported (ReadFile says why).
+			e, err := readEntry(path, as, native)
 			if err != nil {
 				probs = append(probs, Problem{path, err})
 				continue
@@ -151,8 +161,33 @@ func inputDir(dir string) string {
 	return dir
 }
 
-func readEntry(path string, as Format) (Entry, error) {
-	data, f, err := readInput(path, as)
+// isZip reports whether the file at path, holding b, is a zip archive.
+func isZip(path string, b []byte) bool {
+	return strings.EqualFold(filepath.Ext(path), ".zip") && (bytes.HasPrefix(b, []byte("PK\x03\x04")) || bytes.HasPrefix(b, []byte("PK\x05\x06")))
+}
+
+// allNative reports whether the files at paths are all native files (the
+// ones that cannot be read do not count), and there is at least one.
+func allNative(paths []string) bool {
+	n := 0
+	for _, p := range paths {
+		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+			continue // a FIFO would block
+		}
+		switch native, err := hasNativeHeader(p); {
+		case err != nil:
+			continue
+		case !native:
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// readEntry reads one input file as readInput does.
+func readEntry(path string, as Format, native bool) (Entry, error) {
+	data, f, err := readInput(path, as, native)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

@@ -85,22 +85,27 @@ func DecodeNative(b []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("not a Go fuzzing corpus file (no %q header)", strings.TrimSpace(nativeHeader))
 	}
-	var vals [][]byte
+	var lines, types []string
 	for _, line := range strings.Split(string(rest), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "//") {
 			continue
 		}
-		v, err := parseNativeValue(line)
-		if err != nil {
-			return nil, err
-		}
-		vals = append(vals, v)
+		lines = append(lines, line)
+		typ, _, _ := strings.Cut(line, "(")
+		types = append(types, fmt.Sprintf("%.20q", typ))
 	}
-	if len(vals) != 1 {
-		return nil, fmt.Errorf("the Go fuzzing corpus file holds %d values; qgafuzz's targets take one []byte", len(vals))
+	// A file of a target with other arguments (func(*testing.T, []byte,
+	// int), say) is told as such, before any value is parsed.
+	switch len(lines) {
+	case 0:
+		return nil, fmt.Errorf("the Go fuzzing corpus file holds no value; qgafuzz's targets take one []byte")
+	case 1:
+	default:
+		return nil, fmt.Errorf("the Go fuzzing corpus file holds %d values (%s), for a fuzz target with more arguments; qgafuzz's targets take one []byte",
+			len(lines), strings.Join(types, ", "))
 	}
-	return vals[0], nil
+	return parseNativeValue(lines[0])
 }
 
 func parseNativeValue(line string) ([]byte, error) {
@@ -217,9 +222,15 @@ func Decode(f Format, b []byte) ([]byte, error) {
 // instead of exhausting memory.
 const MaxFileSize = fuzz.MaxInputFile
 
+// maxNativeFile is the largest native file the corpus tools read: the
+// encoding of an input of MaxFileSize bytes, each quoted as \xNN at
+// worst, so that every input exported as a native file can be read back.
+const maxNativeFile = 4*MaxFileSize + 64
+
 // ReadFile reads one corpus or crash file. It must be a regular file (or
-// a link to one) of at most MaxFileSize bytes: a FIFO or a device would
-// block or never end.
+// a link to one) of at most MaxFileSize bytes (a native file: as large as
+// the encoding of such an input): a FIFO or a device would block or never
+// end.
 func ReadFile(path string) ([]byte, error) {
 	refuse := func(why string) error { return &fs.PathError{Op: "read", Path: path, Err: errors.New(why)} }
 	st, err := os.Stat(path)
@@ -229,22 +240,44 @@ func ReadFile(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, refuse("not a regular file but " + fileKind(st.Mode()))
 	}
-	if st.Size() > MaxFileSize {
-		return nil, refuse(fmt.Sprintf("%d bytes, over the %d MiB limit of an input file", st.Size(), MaxFileSize>>20))
+	limit := int64(MaxFileSize)
+	if st.Size() > MaxFileSize && st.Size() <= maxNativeFile {
+		if native, err := hasNativeHeader(path); err == nil && native {
+			limit = maxNativeFile
+		}
+	}
+	if st.Size() > limit {
+		return nil, refuse(fmt.Sprintf("%d bytes, over the %d MiB limit of an input file", st.Size(), limit>>20))
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxFileSize { // it grew since the Stat
-		return nil, refuse(fmt.Sprintf("over the %d MiB limit of an input file", MaxFileSize>>20))
+	if int64(len(b)) > limit { // it grew since the Stat
+		return nil, refuse(fmt.Sprintf("over the %d MiB limit of an input file", limit>>20))
 	}
 	return b, nil
+}
+
+// hasNativeHeader reports whether the regular file at path starts with
+// the native header.
+func hasNativeHeader(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	head := make([]byte, len("go test fuzz v1\r\n"))
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return false, err
+	}
+	return isNative(head[:n]), nil
 }
 
 func fileKind(m fs.FileMode) string {
@@ -263,7 +296,7 @@ func fileKind(m fs.FileMode) string {
 
 // ReadInput reads one input file in any format and decodes it.
 func ReadInput(path string) ([]byte, Format, error) {
-	data, f, err := readInput(path, "")
+	data, f, err := readInput(path, "", true)
 	if err != nil && f != "" { // a decoding error does not name the file
 		err = fmt.Errorf("%s: %w", path, err)
 	}
@@ -271,9 +304,10 @@ func ReadInput(path string) ([]byte, Format, error) {
 }
 
 // readInput reads the file at path and decodes it as format as, or as the
-// format its content shows when as is "". The format is "" when the file
-// could not be read.
-func readInput(path string, as Format) ([]byte, Format, error) {
+// format its content shows when as is "" (where native false means that
+// a native-looking file is raw). The format is "" when the file could not
+// be read.
+func readInput(path string, as Format, native bool) ([]byte, Format, error) {
 	b, err := ReadFile(path)
 	if err != nil {
 		return nil, "", err
@@ -281,8 +315,14 @@ func readInput(path string, as Format) ([]byte, Format, error) {
 	f := as
 	if f == "" {
 		f = Detect(path, b)
+		if f == Native && !native {
+			f = Raw
+		}
 	}
 	data, err := Decode(f, b)
+	if err == nil && len(data) > MaxFileSize {
+		err = fmt.Errorf("the input is %d bytes, over the %d MiB limit of an input", len(data), MaxFileSize>>20)
+	}
 	return data, f, err
 }
 
@@ -293,6 +333,17 @@ func skipName(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".quoted") ||
 		strings.HasSuffix(name, ".output") || strings.HasSuffix(name, ".txt") ||
 		strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".md")
+}
+
+// skipFile is skipName for a directory read as format as: libFuzzer and
+// go-fuzz take every file of their corpora for an input (seeds named
+// *.json or *.txt are common), so only hidden and temporary files and
+// go-fuzz's siblings of its crashers are not.
+func skipFile(name string, as Format) bool {
+	if as == LibFuzzer || as == GoFuzz {
+		return strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".quoted") || strings.HasSuffix(name, ".output")
+	}
+	return skipName(name)
 }
 
 // TargetFromPath guesses the target of an input from its path: a

@@ -1,6 +1,7 @@
 package corpus_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
 )
@@ -45,6 +48,12 @@ func TestNativeRoundTrip(t *testing.T) {
 		if _, err := corpus.DecodeNative([]byte(bad)); err == nil {
 			t.Errorf("DecodeNative(%q) accepted it", bad)
 		}
+	}
+	// A file of a target with more arguments, as go test -fuzz writes it,
+	// is told as such, whatever its values' types.
+	multi := "go test fuzz v1\n[]byte(\"a\")\nint(1)\nmath.Float64frombits(0x7ff8000000000001)\n"
+	if _, err := corpus.DecodeNative([]byte(multi)); err == nil || !strings.Contains(err.Error(), `holds 3 values ("[]byte", "int", "math.Float64frombits")`) {
+		t.Errorf("DecodeNative(%q): %v", multi, err)
 	}
 }
 
@@ -97,8 +106,8 @@ func TestTargetFromPath(t *testing.T) {
 // TestReadDirsProblems checks that a bad file is reported and skipped, and
 // that the rest of the directory is still read.
 func TestReadDirsProblems(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "good"), []byte("ok"), 0o644)
+	dir := t.TempDir() // a native corpus, where a file that is not a []byte value is a Problem
+	os.WriteFile(filepath.Join(dir, "good"), corpus.EncodeNative([]byte("ok")), 0o644)
 	os.WriteFile(filepath.Join(dir, "bad-native"), []byte("go test fuzz v1\nint(3)\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("skip"), 0o644)
 	os.WriteFile(filepath.Join(dir, "x.output"), []byte("go-fuzz output"), 0o644)
@@ -113,7 +122,7 @@ func TestReadDirsProblems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 1 || es[0].Name != "good" {
+	if len(es) != 1 || es[0].Name != "good" || string(es[0].Data) != "ok" {
 		t.Fatalf("entries %+v", es)
 	}
 	want := 1
@@ -125,6 +134,50 @@ func TestReadDirsProblems(t *testing.T) {
 	}
 	if _, _, err := corpus.ReadDirs(filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("a missing directory is not an error")
+	}
+}
+
+// TestReadDirsReportsSkipped: what a corpus directory holds besides its
+// inputs (a subdirectory, say a libFuzzer corpus's nested one, or a
+// dangling link) is reported as a Problem, not passed over in silence.
+func TestReadDirsReportsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
+	os.Mkdir(filepath.Join(dir, "nested"), 0o755)
+	os.WriteFile(filepath.Join(dir, "nested", "b"), []byte("b"), 0o644)
+	if err := os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	es, probs, err := corpus.ReadDirs(dir)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("%+v, %v", es, err)
+	}
+	var msgs []string
+	for _, p := range probs {
+		msgs = append(msgs, p.String())
+	}
+	if len(msgs) != 2 || !strings.Contains(msgs[0], "link: no such file") || !strings.Contains(msgs[1], "nested: not a regular file but a directory") {
+		t.Fatalf("problems %q", msgs)
+	}
+}
+
+// TestReadZipNamed: a zip archive named as a source (a libFuzzer seed
+// corpus as OSS-Fuzz ships it) is reported, not taken for one input.
+func TestReadZipNamed(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "parser_seed_corpus.zip")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("seed")
+	w.Write([]byte("{}"))
+	zw.Close()
+	f.Close()
+	res, probs, err := corpus.Convert(corpus.LibFuzzer, corpus.Raw, filepath.Join(dir, "out"), p)
+	if err != nil || res.Written != 0 || len(probs) != 1 || !strings.Contains(probs[0].String(), "zip archive") {
+		t.Fatalf("%+v %v %v", res, probs, err)
 	}
 }
 
@@ -217,7 +270,7 @@ func TestReadDirsOddFiles(t *testing.T) {
 			return result{}
 		}
 	}
-	if r := read(dir); r.err != nil || len(r.es) != 1 || len(r.probs) != 1 || r.probs[0].Path != huge {
+	if r := read(dir); r.err != nil || len(r.es) != 1 || len(r.probs) != 2 || r.probs[0].Path != huge || r.probs[1].Path != fifo {
 		t.Fatalf("directory: %+v", r)
 	}
 	r := read(fifo, huge)
@@ -271,6 +324,33 @@ func TestLayout(t *testing.T) {
 		}
 		if d, f := corpus.Layout(c.dir, es); d != c.wantDir || f != c.want {
 			t.Errorf("Layout(%s) = %s, %s; want %s, %s", c.dir, d, f, c.wantDir, c.want)
+		}
+	}
+}
+
+// TestConvertKnowsWhatDstHolds: converting into a corpus that already
+// holds an input under another name (Go's engine names its files by hash,
+// qgafuzz's corpora by what they test) does not add it again.
+func TestConvertKnowsWhatDstHolds(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	for _, in := range []string{"x", "y"} {
+		os.WriteFile(filepath.Join(src, corpus.SHA1Name([]byte(in))), []byte(in), 0o644)
+	}
+	os.WriteFile(filepath.Join(dst, "vec-x"), []byte("x"), 0o644)
+	res, probs, err := corpus.Convert(corpus.LibFuzzer, corpus.Raw, dst, src)
+	if err != nil || len(probs) > 0 || res.Written != 1 || res.Existing != 1 {
+		t.Fatalf("import: %+v %v %v", res, probs, err)
+	}
+	nat := filepath.Join(t.TempDir(), "FuzzParser")
+	os.Mkdir(nat, 0o755)
+	os.WriteFile(filepath.Join(nat, "582528ddfad69eb5"), corpus.EncodeNative([]byte("y")), 0o644)
+	res, probs, err = corpus.Convert("", corpus.Native, nat, dst)
+	if err != nil || len(probs) > 0 || res.Written != 1 || res.Existing != 1 {
+		t.Fatalf("export: %+v %v %v", res, probs, err)
+	}
+	for dir, want := range map[string]int{dst: 2, nat: 2} {
+		if ents, _ := os.ReadDir(dir); len(ents) != want {
+			t.Errorf("%s: %d files, want %d", dir, len(ents), want)
 		}
 	}
 }
@@ -439,5 +519,121 @@ func TestConvertChecksSourcesFirst(t *testing.T) {
 	}
 	if _, err := os.Stat(dst); err == nil {
 		t.Errorf("%s was written before the missing source was noticed", dst)
+	}
+}
+
+// TestConvertRoundTripProperty exports sets of arbitrary inputs from a raw
+// corpus into every engine's format and imports them back: the same set,
+// byte for byte, including the empty input and inputs that look like a
+// native file. The engines' files may have any name (a libFuzzer seed
+// corpus often holds *.json or *.txt files). Native files are also
+// converted straight into the other engines' formats.
+func TestConvertRoundTripProperty(t *testing.T) {
+	special := []string{"", "\x00", "\xff", "\xff\xfe\x80", "\r\n", "\\", "`", "\"", "go test fuzz v1\n",
+		"go test fuzz v1\n[]byte(\"x\")\n", "go test fuzz v1\r\nstring(\"y\")\r\n", "go test fuzz v1\nint(1)\n",
+		"\n[]byte(\"\")\n", "é\u2028\U000e0000"}
+	input := rapid.OneOf(rapid.SampledFrom(special), rapid.String(),
+		rapid.Custom(func(t *rapid.T) string { return string(rapid.SliceOfN(rapid.Byte(), 0, 300).Draw(t, "bytes")) }),
+		rapid.Custom(func(t *rapid.T) string {
+			return rapid.SampledFrom(special).Draw(t, "head") + string(rapid.SliceOf(rapid.Byte()).Draw(t, "tail"))
+		}))
+	rapid.Check(t, func(rt *rapid.T) {
+		// A raw corpus, with at least one input that is plainly raw: a
+		// directory whose every file is a native file is taken for Go's
+		// (as merge's Layout takes it).
+		ins := append(rapid.SliceOfN(input, 0, 12).Draw(rt, "inputs"), "plain")
+		src := t.TempDir()
+		want := map[string]bool{}
+		for i, in := range ins {
+			if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("in-%02d", i)), []byte(in), 0o644); err != nil {
+				rt.Fatal(err)
+			}
+			want[in] = true
+		}
+		check := func(what, dir string, from corpus.Format) {
+			es, probs, err := corpus.ReadDirsAs(from, dir)
+			if err != nil || len(probs) > 0 {
+				rt.Fatalf("%s: %v %v", what, probs, err)
+			}
+			got := map[string]bool{}
+			for _, e := range es {
+				got[string(e.Data)] = true
+			}
+			if len(got) != len(es) || len(got) != len(want) {
+				rt.Fatalf("%s: %d files, %d inputs, want %d", what, len(es), len(got), len(want))
+			}
+			for in := range want {
+				if !got[in] {
+					rt.Fatalf("%s: lost %q", what, in)
+				}
+			}
+		}
+		for _, f := range corpus.ExportFormats {
+			out := filepath.Join(t.TempDir(), "out")
+			if _, probs, err := corpus.Convert("", f, out, src); err != nil || len(probs) > 0 {
+				rt.Fatalf("export %s: %v %v", f, probs, err)
+			}
+			if f == corpus.GoFuzz {
+				out = filepath.Join(out, "corpus")
+			}
+			check("export "+string(f), out, f)
+			if f != corpus.Native {
+				ents, _ := os.ReadDir(out)
+				for _, de := range ents {
+					if ext := rapid.SampledFrom([]string{"", ".json", ".txt", ".md"}).Draw(rt, "extension"); ext != "" {
+						os.Rename(filepath.Join(out, de.Name()), filepath.Join(out, de.Name()+ext))
+					}
+				}
+			}
+			back := filepath.Join(t.TempDir(), "back")
+			if _, probs, err := corpus.Convert(f, corpus.Raw, back, out); err != nil || len(probs) > 0 {
+				rt.Fatalf("import %s: %v %v", f, probs, err)
+			}
+			check("import "+string(f), back, corpus.Raw)
+			if f != corpus.Native {
+				continue
+			}
+			for _, g := range []corpus.Format{corpus.GoFuzz, corpus.LibFuzzer} {
+				other := filepath.Join(t.TempDir(), "other")
+				if _, probs, err := corpus.Convert("", g, other, out); err != nil || len(probs) > 0 {
+					rt.Fatalf("native to %s: %v %v", g, probs, err)
+				}
+				if g == corpus.GoFuzz {
+					other = filepath.Join(other, "corpus")
+				}
+				check("native to "+string(g), other, g)
+			}
+		}
+	})
+}
+
+// TestNativeLargeInput: an input whose native encoding is over
+// MaxFileSize (every byte quoted as \xff) still comes back from a native
+// corpus, and exporting it again finds it there.
+func TestNativeLargeInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 140 MiB")
+	}
+	src := t.TempDir()
+	in := bytes.Repeat([]byte{0xff}, corpus.MaxFileSize/4+1<<20)
+	if err := os.WriteFile(filepath.Join(src, "big"), in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nat := filepath.Join(t.TempDir(), "FuzzParser")
+	if res, probs, err := corpus.Convert("", corpus.Native, nat, src); err != nil || len(probs) > 0 || res.Written != 1 {
+		t.Fatalf("export: %+v %v %v", res, probs, err)
+	}
+	if st, err := os.Stat(filepath.Join(nat, "big")); err != nil || st.Size() <= corpus.MaxFileSize {
+		t.Fatalf("the native file is not over the limit of a raw one: %v", err)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	if res, probs, err := corpus.Convert(corpus.Native, corpus.Raw, back, nat); err != nil || len(probs) > 0 || res.Written != 1 {
+		t.Fatalf("import: %+v %v %v", res, probs, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(back, "big")); err != nil || !bytes.Equal(b, in) {
+		t.Fatalf("imported %d bytes, %v; want %d", len(b), err, len(in))
+	}
+	if res, probs, err := corpus.Convert("", corpus.Native, nat, src); err != nil || len(probs) > 0 || res.Existing != 1 || res.Written != 0 {
+		t.Fatalf("export again: %+v %v %v", res, probs, err)
 	}
 }

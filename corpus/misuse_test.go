@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
@@ -49,5 +50,19 @@ func TestDecodeUnknownFormat(t *testing.T) {
 		if b, err := corpus.Decode(f, []byte("x")); err != nil || string(b) != "x" {
 			t.Errorf("Decode(%s) = %q, %v", f, b, err)
 		}
+	}
+}
+
+// Minimize refuses an --out that is a file before measuring anything,
+// not when it renames the result into place at the end.
+func TestMinimizeOutIsAFile(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := os.WriteFile(out, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := (&corpus.Tool{}).Minimize(context.Background(), "parser", []string{dir}, out)
+	if err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Minimize into a file: %v", err)
 	}
 }

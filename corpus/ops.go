@@ -176,6 +176,10 @@ func checkOut(out string, dirs []string) error {
 	if err == nil && len(ents) > 0 {
 		return fmt.Errorf("corpus: --out %s is not empty; give a new directory", out)
 	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// A file, say: found now, not after measuring the whole corpus.
+		return fmt.Errorf("corpus: --out: %w", err)
+	}
 	return nil
 }
 
@@ -358,6 +362,7 @@ func isNativeDir(dir string) bool {
 // to tell each file's format from its content. For gofuzz, dst is a
 // go-fuzz workdir and the inputs go to its corpus/ directory. dst may not
 // be one of the sources: converting in place would mix formats in it.
+// An input dst already holds, under any name, counts as Existing.
 func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Problem, error) {
 	if to == GoFuzz {
 		dst = filepath.Join(dst, "corpus")
@@ -370,9 +375,21 @@ func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Proble
 	// One input at a time: a corpus of any size converts in the memory of
 	// its largest file.
 	res := WriteResult{Dir: dst}
-	seen := seenSet{}
+	seen, have := seenSet{}, seenSet{}
+	if st, err := os.Stat(dst); err == nil && st.IsDir() {
+		// What dst cannot give (an unreadable file) is not ours to
+		// report: it stays as it is.
+		walkDirs(to, []string{dst}, func(e Entry) error {
+			have.add(e.Data)
+			return nil
+		})
+	}
 	probs, err := walkDirs(from, srcs, func(e Entry) error {
 		if !seen.add(e.Data) {
+			return nil
+		}
+		if !have.add(e.Data) {
+			res.Existing++
 			return nil
 		}
 		return res.add(to, e)

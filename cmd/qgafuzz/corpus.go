@@ -4,9 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
@@ -34,8 +36,9 @@ another engine's corpus into raw files, export converts raw files into an
 engine's format (native: "go test fuzz v1" files for testdata/fuzz/FuzzX or
 the fuzz cache; gofuzz: a go-fuzz workdir's corpus/; libfuzzer: SHA-1-named
 files); stats counts files, bytes, duplicates and, with --target, coverage.
-Unreadable files, and files that are not regular or are over 128 MiB, are
-reported and skipped; nothing in the input directories is changed.
+Unreadable files, subdirectories, and files that are not regular or hold an
+input over 128 MiB, are reported and skipped; nothing in the input
+directories is changed. Measuring coverage prints its progress on stderr.
 
 Examples:
   qgafuzz corpus minimize --target parser out/corpus/parser --out /tmp/parser-min
@@ -202,6 +205,7 @@ func withTool(ctx context.Context, e *env, sub string, fn func(*corpus.Tool) (in
 		return exitUsage
 	}
 	defer tmp.Remove()
+	fmt.Fprintf(e.stderr, "qgafuzz corpus %s: building the coverage server\n", sub)
 	bin, err := corpus.Build(ctx, root, tmp.Path)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
@@ -209,13 +213,26 @@ func withTool(ctx context.Context, e *env, sub string, fn func(*corpus.Tool) (in
 	}
 	srv := &corpus.Server{Bin: bin}
 	defer srv.Close()
-	t := &corpus.Tool{Server: srv, Log: e.stderr}
+	t := &corpus.Tool{Server: srv, Log: e.stderr, Progress: measureProgress(e.stderr, sub, progressEvery)}
 	code, err := fn(t)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
 		return exitUsage
 	}
 	return code
+}
+
+// measureProgress prints how far measuring a set of inputs has come: at
+// its first input, at most once per every, and at its last.
+func measureProgress(w io.Writer, sub string, every time.Duration) func(target string, done, total int) {
+	var last time.Time
+	return func(target string, done, total int) {
+		if done > 1 && done < total && time.Since(last) < every {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "qgafuzz corpus %s: %s: measured %d of %d inputs\n", sub, target, done, total)
+	}
 }
 
 // parseInterleaved parses flags that may come after positional arguments

@@ -36,7 +36,9 @@ func TestCorpusMinimizeAndStats(t *testing.T) {
 	}
 	b, _ := os.ReadFile(filepath.Join("../../corpus/parser", "vec-ff.alone"))
 	os.WriteFile(filepath.Join(src, "dup"), b, 0o644)
-	os.WriteFile(filepath.Join(src, "broken"), []byte("go test fuzz v1\nint(1)\n"), 0o644)
+	// A dangling link: reported and skipped. (A file that merely starts
+	// like a native one is a raw input in a raw corpus.)
+	os.Symlink(filepath.Join(src, "gone"), filepath.Join(src, "broken"))
 
 	code, out, errOut = runCapture("corpus", "stats", "--target", "parser", src)
 	if !fuzzInstrumented() {
@@ -62,6 +64,10 @@ func TestCorpusMinimizeAndStats(t *testing.T) {
 	code, out, errOut = runCapture("corpus", "minimize", "--target", "parser", src, "--out", min)
 	if code != exitOK || !strings.Contains(out, "(unchanged)") || !strings.Contains(errOut, "skipping") {
 		t.Fatalf("minimize: %d\n%s%s", code, out, errOut)
+	}
+	// Measuring shows progress: the whole set, then the minimized one.
+	if n := len(regexp.MustCompile(`(?m)^qgafuzz corpus minimize: parser: measured (\d+) of (\d+) inputs$`).FindAllString(errOut, -1)); n < 2 {
+		t.Errorf("minimize: %d progress lines\n%s", n, errOut)
 	}
 	m := regexp.MustCompile(`(\d+) files, .* -> (\d+) files`).FindStringSubmatch(out)
 	// The seeds overlap a lot, so minimizing drops at least a third of them
