@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+)
+
+// This file is qgafuzz fuzz's differential mode: an agent behind a socket
+// (--agent, or one started by --agent-cmd) compared stream by stream with
+// the reference, and --replay of a stored divergence.
+
+// diffEndpoints returns the agent under test and the reference (nil: the
+// built-in one) of --agent or --agent-cmd and --reference; closeAll closes
+// both.
+func diffEndpoints(f fuzzFlags) (agent, ref fuzz.Endpoint, closeAll func(), err error) {
+	so := fuzz.SocketOptions{Hang: f.hang}
+	if f.agentCmd != "" {
+		ce, err := fuzz.StartCommandEndpoint(f.agentCmd, so)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		agent = ce
+	} else {
+		agent = fuzz.NewSocketEndpoint(f.agent, so)
+	}
+	if f.ref != "" {
+		ref = fuzz.NewSocketEndpoint(f.ref, so)
+	}
+	return agent, ref, func() {
+		agent.Close()
+		if ref != nil {
+			ref.Close()
+		}
+	}, nil
+}
+
+// replayCommand is the command that replays a stored divergence against
+// the same agents: qgafuzz repro replays in-process agents only.
+func replayCommand(f fuzzFlags, crasher string) string {
+	args := []string{"qgafuzz", "fuzz", "--target", "differential"}
+	if f.agentCmd != "" {
+		args = append(args, "--agent-cmd", f.agentCmd)
+	} else {
+		args = append(args, "--agent", absAddr(f.agent))
+	}
+	if f.ref != "" {
+		args = append(args, "--reference", absAddr(f.ref))
+	}
+	if f.hang != defaultHang {
+		args = append(args, "--hang", f.hang.String())
+	}
+	return shellJoin(append(args, "--replay", absPath(crasher)))
+}
+
+// runReplay plays one stored stream to the agent under test and the
+// reference, as the differential driver does: the reproduce line of its
+// findings.
+func runReplay(e *env, f fuzzFlags) int {
+	data, err := corpus.ReadFile(f.replay)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay:", err)
+		return exitUsage
+	}
+	st := fuzz.Chunks(data)
+	// Stored findings end with the fence already; anything else gets it,
+	// as every stream of the driver does.
+	if n := len(st.Ops); n == 0 || !bytes.Equal(st.Ops[n-1].Data, qgatest.Fence) {
+		st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
+	}
+	agent, ref, closeAll, err := diffEndpoints(f)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		return exitTransport
+	}
+	defer closeAll()
+	if ref == nil {
+		ref = fuzz.InProcessEndpoint(qga.AgentConfig{})
+	}
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: replay %s: %d writes to %s and %s\n", f.replay, len(st.Ops), agent.Name(), ref.Name())
+	d, err := fuzz.Replay(ref, agent, st)
+	switch {
+	case err != nil:
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		return exitTransport
+	case d != nil:
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: FAIL: the replies differ\n%s", d.Report())
+		return exitFinding
+	}
+	fmt.Fprintln(e.stdout, "qgafuzz fuzz: PASS: identical replies")
+	return exitOK
+}
+
+// runDiffer compares an agent behind a socket with the reference.
+func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
+	agent, ref, closeAll, err := diffEndpoints(f)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		return exitTransport
+	}
+	defer closeAll()
+	// The checked-in seeds as built in, not as found from the working
+	// directory: the same --seed gives the same streams anywhere.
+	seeds := corpus.DifferentialSeeds()
+	if f.corpus != "" {
+		_, more, err := fuzz.ReadCorpus(f.corpus)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+			return exitUsage
+		}
+		seeds = append(seeds, more...)
+	}
+	out := f.out
+	if out == "" {
+		out = filepath.Join("out", "crashers", "differential")
+	}
+	seed := f.seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	refName := "the built-in reference agent"
+	if ref != nil {
+		refName = ref.Name()
+	}
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: differential: %s vs %s for %v (%d seeds, seed %d)\n",
+		agent.Name(), refName, durationText(f.time), len(seeds), seed)
+	store := fuzz.CrashStore{Dir: out}
+	var storeErr error
+	st, err := fuzz.Differ(ctx, fuzz.DiffOptions{
+		Reference: ref, Agent: agent, Seeds: seeds, Seed: seed, Duration: f.time, StopAfter: f.maxFindings,
+		OnDivergence: func(d *fuzz.Divergence) {
+			input := fuzz.Encode(d.Input)
+			// "differential: " first, so that qgafuzz repro finds the
+			// target in the report.
+			report := "differential: reproduce with: " + replayCommand(f, store.PathOf(input)) + "\n" + d.Report()
+			c, err := store.Save(input, report)
+			if err != nil {
+				storeErr = err
+			}
+			fmt.Fprintf(e.stdout, "qgafuzz fuzz: FINDING (saved as %s)\n%s\n", c.Path, report)
+		},
+		OnProgress: func(s fuzz.DiffStats) { fmt.Fprintf(e.stdout, "qgafuzz fuzz: differential: %s\n", diffText(s)) },
+	})
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st))
+	switch {
+	case err != nil:
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		return exitTransport
+	case storeErr != nil:
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: storing a finding:", storeErr)
+		return exitTransport
+	case st.Divergences > 0:
+		return exitFinding
+	}
+	return exitOK
+}
+
+func diffText(s fuzz.DiffStats) string {
+	rate := 0.0
+	if s.Elapsed > 0 {
+		rate = float64(s.Streams) / s.Elapsed.Seconds()
+	}
+	return fmt.Sprintf("elapsed %v, streams %d (%.0f/s), bytes %d, divergences %d, agent deaths %d",
+		s.Elapsed.Round(time.Second), s.Streams, rate, s.Bytes, s.Divergences, s.AgentDeaths)
+}
