@@ -69,6 +69,10 @@ func (b *board) setCrashes(n int) {
 // line renders the progress line.
 func (b *board) line() string {
 	el := time.Since(b.begun)
+	if b.phase == simPhase { // seeds, which have no corpus or coverage
+		return fmt.Sprintf("nightly: %-12s %s/%s  %-8s seeds %d (%.0f/s)  crashes %d",
+			b.name, clock(el), clock(b.share), b.phase, b.execs, b.rate, b.crashes)
+	}
 	return fmt.Sprintf("nightly: %-12s %s/%s  %-8s execs %d (%.0f/s)  corpus %d  coverage %d  crashes %d",
 		b.name, clock(el), clock(b.share), b.phase, b.execs, b.rate, b.corpus, b.coverage, b.crashes)
 }

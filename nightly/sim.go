@@ -162,6 +162,9 @@ func simTarget(res simOutcome, d time.Duration) Target {
 	return tr
 }
 
+// simPhase is the progress phase of the simulation share.
+const simPhase = "swarm"
+
 // simulate runs the swarm simulation for d and stores one shrunk schedule
 // per violated invariant.
 func (n *night) simulate(ctx context.Context, d time.Duration) {
@@ -176,7 +179,7 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 	}
 	n.board.begin("sim", d)
 	res := runSim(ctx, seed, d, n.o.SimRuns, n.bug, func(st simStatus) {
-		n.board.update("swarm", int64(st.Runs), st.Rate, 0, 0)
+		n.board.update(simPhase, int64(st.Runs), st.Rate, 0, 0)
 	})
 	tr := simTarget(res, d)
 	n.replayStoredSchedules(res.failures, res.hits)

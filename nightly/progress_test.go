@@ -1,0 +1,25 @@
+package nightly
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The simulation's progress line counts seeds, and shows no corpus or
+// coverage, which a simulation does not have (it showed "corpus 0
+// coverage 0"); a fuzz target's line shows both.
+func TestProgressLine(t *testing.T) {
+	b := newBoard(nil, false, time.Minute)
+	b.begin("parser", 10*time.Second)
+	b.update("fuzzing", 1200, 400, 17, 2900)
+	if got := b.line(); !strings.Contains(got, "execs 1200 (400/s)  corpus 17  coverage 2900  crashes 0") {
+		t.Errorf("fuzz target: %q", got)
+	}
+	b.begin("sim", 10*time.Second)
+	b.update(simPhase, 5104, 1055, 0, 0)
+	got := b.line()
+	if !strings.Contains(got, "seeds 5104 (1055/s)  crashes 0") || strings.Contains(got, "corpus") || strings.Contains(got, "coverage") {
+		t.Errorf("simulation: %q", got)
+	}
+}
