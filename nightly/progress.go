@@ -69,12 +69,18 @@ func (b *board) setCrashes(n int) {
 // line renders the progress line.
 func (b *board) line() string {
 	el := time.Since(b.begun)
+	rate := b.rate
+	if rate == 0 && b.execs > 0 && el > 0 {
+		// An engine's last status, printed as it stops, can show 0/s:
+		// the average says more.
+		rate = float64(b.execs) / el.Seconds()
+	}
 	if b.phase == simPhase { // seeds, which have no corpus or coverage
 		return fmt.Sprintf("nightly: %-12s %s/%s  %-8s seeds %d (%.0f/s)  crashes %d",
-			b.name, clock(el), clock(b.share), b.phase, b.execs, b.rate, b.crashes)
+			b.name, clock(el), clock(b.share), b.phase, b.execs, rate, b.crashes)
 	}
 	return fmt.Sprintf("nightly: %-12s %s/%s  %-8s execs %d (%.0f/s)  corpus %d  coverage %d  crashes %d",
-		b.name, clock(el), clock(b.share), b.phase, b.execs, b.rate, b.corpus, b.coverage, b.crashes)
+		b.name, clock(el), clock(b.share), b.phase, b.execs, rate, b.corpus, b.coverage, b.crashes)
 }
 
 // bar renders the overall progress bar.

@@ -16,6 +16,11 @@ func TestProgressLine(t *testing.T) {
 	if got := b.line(); !strings.Contains(got, "execs 1200 (400/s)  corpus 17  coverage 2900  crashes 0") {
 		t.Errorf("fuzz target: %q", got)
 	}
+	b.begun = time.Now().Add(-4 * time.Second)
+	b.update("fuzzing", 2000, 0, 0, 0) // a last status, as the engine stops
+	if got := b.line(); !strings.Contains(got, "execs 2000 (500/s)  corpus 17  coverage 2900") {
+		t.Errorf("a 0/s status after 2000 execs in 4s: %q, want the average", got)
+	}
 	b.begin("sim", 10*time.Second)
 	b.update(simPhase, 5104, 1055, 0, 0)
 	got := b.line()
