@@ -308,6 +308,9 @@ func Size(es []Entry) int64 {
 type HarvestResult struct {
 	Added int // inputs new to the corpus, now written into it
 	Total int // the corpus's inputs after
+	// Problems are the files of src, and of the corpus, that could not
+	// be read (left where they are).
+	Problems []Problem
 }
 
 // Harvest copies the inputs of src (read as format from, so nothing is
@@ -324,11 +327,13 @@ func Harvest(into, src string, from Format, known ...string) (HarvestResult, err
 	// One input at a time, as everywhere a corpus is only copied.
 	seen := seenSet{}
 	if _, err := os.Stat(into); err == nil {
-		if _, err := walkDirs(Raw, []string{into}, func(e Entry) error {
+		probs, err := walkDirs(Raw, []string{into}, func(e Entry) error {
 			res.Total++
 			seen.add(e.Data)
 			return nil
-		}); err != nil {
+		})
+		res.Problems = append(res.Problems, probs...)
+		if err != nil {
 			return res, err
 		}
 	}
@@ -339,13 +344,14 @@ func Harvest(into, src string, from Format, known ...string) (HarvestResult, err
 		})
 	}
 	w := WriteResult{Dir: into}
-	_, err := walkDirs(from, []string{src}, func(e Entry) error {
+	probs, err := walkDirs(from, []string{src}, func(e Entry) error {
 		if !seen.add(e.Data) {
 			return nil
 		}
 		e.Name = fuzz.InputName(e.Data)
 		return w.add(Raw, e)
 	})
+	res.Problems = append(res.Problems, probs...)
 	res.Added = w.Written
 	res.Total += w.Written
 	return res, err

@@ -35,10 +35,10 @@ func fillCache(corpusDir, cache string) (int, []corpus.Problem, error) {
 
 // harvestCache copies the inputs of the engine's cache that the persistent
 // corpus lacks into it (raw, content-addressed names). It returns the
-// corpus size after.
-func harvestCache(cache, corpusDir string) (int, error) {
+// corpus size after, and the files it could not read.
+func harvestCache(cache, corpusDir string) (int, []corpus.Problem, error) {
 	r, err := corpus.Harvest(corpusDir, cache, corpus.Native)
-	return r.Total, err
+	return r.Total, r.Problems, err
 }
 
 func unwrapAll(err error) error {

@@ -3,6 +3,7 @@ package nightly
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
@@ -29,8 +30,12 @@ func TestCacheRoundTrip(t *testing.T) {
 	if err != nil || len(probs) != 0 || n != len(inputs) {
 		t.Fatalf("fillCache: %d inputs, %v, %v", n, probs, err)
 	}
-	if n, err := harvestCache(cache, back); err != nil || n != len(inputs) {
-		t.Fatalf("harvestCache: %d inputs, %v", n, err)
+	// A file the engine's cache cannot give back is said, not dropped
+	// in silence.
+	os.WriteFile(filepath.Join(cache, "broken"), []byte("go test fuzz v1\nint(3)\n"), 0o644)
+	n, probs, err = harvestCache(cache, back)
+	if err != nil || n != len(inputs) || len(probs) != 1 || !strings.Contains(probs[0].String(), "broken") {
+		t.Fatalf("harvestCache: %d inputs, problems %v, %v", n, probs, err)
 	}
 	es, _, err := corpus.ReadDirsAs(corpus.Raw, back)
 	if err != nil {
@@ -58,7 +63,7 @@ func TestCacheEmptyCorpus(t *testing.T) {
 	if err != nil || len(probs) != 0 || n != 0 {
 		t.Fatalf("fillCache: %d inputs, %v, %v", n, probs, err)
 	}
-	if n, err := harvestCache(cache, src); err != nil || n != 0 {
+	if n, _, err := harvestCache(cache, src); err != nil || n != 0 {
 		t.Fatalf("harvestCache after a run that added nothing: %d inputs, %v", n, err)
 	}
 }

@@ -80,7 +80,15 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 			break
 		}
 	}
-	if after, err := harvestCache(cache, corpusDir); err != nil {
+	after, probs, err := harvestCache(cache, corpusDir)
+	for i, p := range probs {
+		if i == 3 {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: saving the corpus: %d more files skipped", t.Name, len(probs)-i))
+			break
+		}
+		n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: saving the corpus: %s", t.Name, p))
+	}
+	if err != nil {
 		tr.Error = strings.TrimSpace(tr.Error + "\nsaving the corpus: " + err.Error())
 	} else if after > 0 {
 		tr.CorpusAfter = after

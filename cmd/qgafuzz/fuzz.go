@@ -326,6 +326,9 @@ func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) {
 	}
 	// go-fuzz's workdir also holds the seeds it started from.
 	r, err := corpus.Harvest(o.Corpus, src, from, fuzz.CorpusDir(o.Root, o.Target.Name))
+	for _, p := range r.Problems {
+		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs: %s\n", p)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs in %s: %v\n", o.Corpus, err)
 		return
