@@ -243,7 +243,7 @@ func DialClient(ctx context.Context, addr string, opts ClientOptions) (*Client, 
 		return nil, err
 	}
 	if opts.Redial == nil {
-		timeout := cmp.Or(opts.Timeout, DefaultTimeout)
+		timeout := cmp.Or(max(opts.Timeout, 0), DefaultTimeout) // as NewClient reads it
 		opts.Redial = func(ctx context.Context) (Transport, error) {
 			// Bounded here, on the real network only: the Client itself
 			// uses no timers, so that simulations can supply their own.
@@ -393,7 +393,10 @@ func interruptible(t Transport) bool {
 // when the call ends, waits for an interrupt in progress and makes the
 // next call set its deadlines again.
 func (c *Client) interruptOn(ctx context.Context) (stop func()) {
-	if ctx.Done() == nil || !interruptible(c.t) {
+	// A redial during the call may bring an interruptible transport (the
+	// first one, when the Client was made without one).
+	mayRedial := c.opts.Reconnect && c.opts.Redial != nil
+	if ctx.Done() == nil || !interruptible(c.t) && !mayRedial {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -505,7 +508,13 @@ func (c *Client) redial(ctx context.Context) error {
 		c.tdead = true
 	}
 	t, err := c.opts.Redial(ctx)
+	if err == nil && t == nil {
+		err = errNoRedialTransport
+	}
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return ctxError("reconnecting", cerr)
+		}
 		return closedError("reconnecting", err)
 	}
 	c.stats.Redials++

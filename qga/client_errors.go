@@ -134,6 +134,10 @@ var errBroken = errors.New("the transport failed earlier and ClientOptions.Recon
 // transport (the zero Client, or NewClient(nil, ...) without Redial).
 var errNoTransport = errors.New("the Client has no transport (create it with DialClient, or NewClient with a Transport or with Reconnect and Redial)")
 
+// errNoRedialTransport is the cause reported when ClientOptions.Redial
+// returns neither a transport nor an error.
+var errNoRedialTransport = errors.New("ClientOptions.Redial returned neither a transport nor an error")
+
 func timeoutError(op string, cause error) error { return &opError{ErrTimeout, op, cause} }
 
 // ctxError maps a done context: its deadline is a timeout, cancellation is

@@ -77,6 +77,15 @@ func DialTransport(ctx context.Context, addr string) (Transport, error) {
 		if err != nil {
 			return nil, fmt.Errorf("qga: %w", err)
 		}
+		// Anything else (a regular file, a disk) would have its first
+		// bytes overwritten by the resynchronisation.
+		if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("qga: %w", err)
+			}
+			return nil, fmt.Errorf("qga: %s is not a character device (file:PATH is for a virtio-serial port or a serial line)", path)
+		}
 		return f, nil
 	}
 	network, address, err := ParseAddr(addr)

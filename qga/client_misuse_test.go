@@ -158,6 +158,55 @@ func TestClientCancelMidCall(t *testing.T) {
 	}
 }
 
+// TestClientCancelAfterFirstDial: a Client made without a transport dials
+// on its first call; cancelling that call ends it at once, as on any
+// net.Conn, not at its deadline.
+func TestClientCancelAfterFirstDial(t *testing.T) {
+	a, b := socketPair(t) // b is a silent agent
+	defer b.Close()
+	dialed := false
+	c := qga.NewClient(nil, qga.ClientOptions{Timeout: 3 * time.Second, DrainTimeout: time.Millisecond, Reconnect: true,
+		Redial: func(context.Context) (qga.Transport, error) {
+			if dialed {
+				return nil, errors.New("dialed once already")
+			}
+			dialed = true
+			return a, nil
+		}})
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	err := c.Execute(ctx, qga.CmdPing, nil, nil)
+	if d := time.Since(start); !errors.Is(err, context.Canceled) || d > time.Second {
+		t.Fatalf("cancelled after 50ms: returned after %v with %v", d, err)
+	}
+}
+
+// TestClientRedialDeadline: a context that ends while the Client redials
+// gives the context's error (ErrTimeout for a deadline), not ErrClosed.
+func TestClientRedialDeadline(t *testing.T) {
+	c := qga.NewClient(nil, qga.ClientOptions{Reconnect: true,
+		Redial: func(ctx context.Context) (qga.Transport, error) {
+			<-ctx.Done()
+			return nil, fmt.Errorf("dial: %w", ctx.Err())
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := c.Execute(ctx, qga.CmdPing, nil, nil)
+	wantErr(t, err, qga.ErrTimeout)
+	if errors.Is(err, qga.ErrClosed) {
+		t.Errorf("a deadline during the redial: %v, which also matches ErrClosed", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	err = c.Execute(ctx, qga.CmdPing, nil, nil)
+	wantErr(t, err, context.Canceled)
+	if errors.Is(err, qga.ErrClosed) {
+		t.Errorf("a cancellation during the redial: %v, which also matches ErrClosed", err)
+	}
+}
+
 // TestClientHostileErrorBounded: a 16 MiB reply that is one broken string
 // of bytes that quote to four each gives a short ProtocolError and costs
 // little more than the reply itself.

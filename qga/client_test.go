@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -246,6 +247,34 @@ func TestClientCloseAfterFailedRedial(t *testing.T) {
 	}
 }
 
+// TestDialClientNegativeTimeout: a negative Timeout means DefaultTimeout,
+// for redials too (DialClient's redial once took it as a deadline already
+// passed, so a client whose calls worked could never reconnect).
+func TestDialClientNegativeTimeout(t *testing.T) {
+	addr := "unix:" + filepath.Join(shortTempDir(t), "agent.sock")
+	l, err := qga.Listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
+	done := make(chan error, 1)
+	go func() {
+		// The first connection is hung up at once, so the first call
+		// reads EOF and redials.
+		if conn, err := l.Accept(); err == nil {
+			conn.Close()
+		}
+		done <- srv.Serve(l)
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	c := newTestClient(t, addr, qga.ClientOptions{Timeout: -time.Second, Reconnect: true})
+	v, err := callValue(c, 0, qga.CmdSync, syncArgs(4))
+	wantSync(t, v, err, 4)
+	if s := c.Stats(); s.Redials != 1 {
+		t.Errorf("stats %+v: want one redial", s)
+	}
+}
+
 // TestClientFileTransport runs the client over an *os.File (here one end
 // of a socket pair, standing in for a virtio-serial port): deadlines work,
 // so a silent agent ends in a timeout.
@@ -268,6 +297,35 @@ func TestClientFileTransport(t *testing.T) {
 	_, err = callValue(c, 0, qga.CmdPing, nil)
 	wantErr(t, err, qga.ErrClosed)
 	c.Close()
+}
+
+// TestDialTransportNotADevice: file:PATH on a regular file is refused before
+// anything is written (the resynchronisation would overwrite the file's
+// first bytes), and so is a directory.
+func TestDialTransportNotADevice(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data")
+	const content = "important data\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, dir} {
+		if tr, err := qga.DialTransport(context.Background(), "file:"+p); err == nil {
+			tr.Close()
+			t.Errorf("DialTransport(file:%s) succeeded; want an error", p)
+		}
+	}
+	c, err := qga.DialClient(context.Background(), "file:"+path, qga.ClientOptions{Timeout: time.Second})
+	if err == nil {
+		c.Execute(context.Background(), qga.CmdPing, nil, nil)
+		c.Close()
+		t.Errorf("DialClient(file:%s) succeeded; want an error", path)
+	} else if !strings.Contains(err.Error(), "not a character device") {
+		t.Errorf("DialClient(file:%s): %v; want it to say the file is not a character device", path, err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != content {
+		t.Errorf("the file now holds %q; want %q", got, content)
+	}
 }
 
 // TestClientNoDeadlines runs the client over a stream without deadline

@@ -91,6 +91,21 @@ func TestNilTransport(t *testing.T) {
 	}
 }
 
+// A Redial that returns neither a transport nor an error fails the call
+// with ErrClosed instead of making the Client panic on a nil transport.
+func TestRedialNilTransport(t *testing.T) {
+	c := qga.NewClient(nil, qga.ClientOptions{Reconnect: true,
+		Redial: func(context.Context) (qga.Transport, error) { return nil, nil }})
+	for range 2 {
+		if err := c.Execute(context.Background(), qga.CmdPing, nil, nil); !errors.Is(err, qga.ErrClosed) {
+			t.Errorf("Execute with a Redial that returns nil, nil: %v, want ErrClosed", err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
 // The zero Agent is the default reference agent.
 func TestZeroAgent(t *testing.T) {
 	in := []byte("\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":7}}{\"execute\":\"guest-info\"}{")

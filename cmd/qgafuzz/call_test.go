@@ -136,6 +136,10 @@ func TestCallTransportErrors(t *testing.T) {
 	silent, _ := qgatest.ServeHostile(t, qgatest.HostileSilence, qgatest.HostileConfig{})
 	wrongID, _ := qgatest.ServeHostile(t, qgatest.HostileWrongID, qgatest.HostileConfig{})
 	ref := serveReferenceAgent(t)
+	regular := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(regular, []byte("data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		want string
@@ -144,6 +148,7 @@ func TestCallTransportErrors(t *testing.T) {
 		{[]string{"--connect", silent, "--timeout", "200ms", "guest-info"}, "no reply from"},
 		{[]string{"--connect", wrongID, "guest-info"}, "protocol error"},
 		{[]string{"--connect", ref, "--max-reply", "1KiB", "guest-info"}, "raise --max-reply"},
+		{[]string{"--connect", "file:" + regular, "guest-info"}, "not a character device"},
 	}
 	for _, tc := range cases {
 		start := time.Now()
@@ -155,6 +160,9 @@ func TestCallTransportErrors(t *testing.T) {
 		if took := time.Since(start); took > 3*time.Second {
 			t.Errorf("call %q took %v", tc.args, took)
 		}
+	}
+	if got, _ := os.ReadFile(regular); string(got) != "data\n" {
+		t.Errorf("call --connect file:%s wrote into the file: it holds %q", regular, got)
 	}
 }
 
