@@ -93,6 +93,11 @@ const (
 	// bytes), without which no call could resynchronise; it would wait
 	// for a reply it cannot read until its deadline.
 	MinReplySize = 64
+	// MinDiscard is the least MaxDiscard: room for the error replies an
+	// agent may send before the sync reply (its answer to the 0xFF, and to
+	// a partial request it held; qemu-ga's are under 1.1 KiB each),
+	// without which every resynchronisation would fail.
+	MinDiscard = 4 << 10
 )
 
 // ClientOptions configure a Client. The zero value is the careful client
@@ -100,7 +105,8 @@ const (
 type ClientOptions struct {
 	// Timeout bounds each call whose context has no deadline
 	// (DefaultTimeout if zero). It covers the resync, the request and the
-	// reply together.
+	// reply together; a reconnection (Redial) is bounded by the call's
+	// context only.
 	Timeout time.Duration
 	// MaxReplySize is the longest reply line accepted, in bytes
 	// (DefaultMaxReplySize if zero, MinReplySize if less). A longer reply fails the call with
@@ -110,7 +116,8 @@ type ClientOptions struct {
 	// qjson.DefaultLimits.MaxTokenCount).
 	MaxReplySize int
 	// MaxDiscard caps the bytes one call may skip (stale data before the
-	// sync reply, own stale replies), DefaultMaxDiscard if zero.
+	// sync reply, own stale replies), DefaultMaxDiscard if zero,
+	// MinDiscard if less.
 	MaxDiscard int64
 	// Resync is the synchronisation strategy; the zero value, and any
 	// value other than the four named ones, is ResyncDelimited.
@@ -141,7 +148,7 @@ type ClientOptions struct {
 
 // ClientStats count what a Client has done, for tests and simulations.
 type ClientStats struct {
-	Calls        int64 // Execute calls that reached the channel
+	Calls        int64 // Execute calls made on an open Client, including those that failed before sending
 	Syncs        int64 // resynchronisations attempted
 	Redials      int64 // transports replaced
 	Discarded    int64 // bytes skipped while resynchronising or as stale replies
@@ -196,6 +203,7 @@ func NewClient(t Transport, opts ClientOptions) *Client {
 	if opts.MaxDiscard <= 0 {
 		opts.MaxDiscard = DefaultMaxDiscard
 	}
+	opts.MaxDiscard = max(opts.MaxDiscard, MinDiscard)
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = DefaultDrainTimeout
 	}
@@ -328,12 +336,15 @@ func (c *Client) Stats() ClientStats {
 	return c.stats
 }
 
-// Close drains and closes the transport. It waits for a call in progress
-// (bounded by that call's deadline). Draining matters: qemu-ga 7.2 exits
-// when a client closes a connection with replies unread, so Close first
-// shuts down the write side when the transport allows it (the agent then
-// answers what it has and closes), and reads until EOF, DrainTimeout or
-// MaxDiscard bytes. Transports without deadlines are closed at once.
+// Close drains and closes the transport. It waits for a call in progress,
+// which ends at its deadline, or sooner when its context is cancelled
+// (cancel it to stop the call; on a transport without deadlines only
+// that ends a call the agent never answers). Draining matters: qemu-ga
+// 7.2 exits when a client closes a connection with replies unread, so
+// Close first shuts down the write side when the transport allows it (the
+// agent then answers what it has and closes), and reads until EOF,
+// DrainTimeout or MaxDiscard bytes. Transports without deadlines are
+// closed without draining.
 func (c *Client) Close() error {
 	if c.sem == nil {
 		return nil

@@ -448,3 +448,17 @@ func TestClientTinyReplyLimit(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestClientTinyDiscardLimit: a MaxDiscard below the size of the error
+// reply that the agent sends for the client's own 0xFF is raised to
+// MinDiscard; every resynchronisation failed with a ProtocolError.
+func TestClientTinyDiscardLimit(t *testing.T) {
+	addr := serveReference(t, qga.AgentConfig{}, false)
+	for _, limit := range []int64{1, 80} {
+		c := newTestClient(t, addr, qga.ClientOptions{MaxDiscard: limit, Timeout: 5 * time.Second})
+		if err := c.Execute(context.Background(), "guest-ping", nil, nil); err != nil {
+			t.Fatalf("MaxDiscard %d: guest-ping: %v", limit, err)
+		}
+		c.Close()
+	}
+}
