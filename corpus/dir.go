@@ -308,8 +308,9 @@ func Size(es []Entry) int64 {
 type HarvestResult struct {
 	Added int // inputs new to the corpus, now written into it
 	Total int // the corpus's inputs after
-	// Problems are the files of src, and of the corpus, that could not
-	// be read (left where they are).
+	// Problems are the files of src that could not be read (left where
+	// they are). Those of the corpus itself are not: whoever reads the
+	// corpus reports them.
 	Problems []Problem
 }
 
@@ -327,13 +328,11 @@ func Harvest(into, src string, from Format, known ...string) (HarvestResult, err
 	// One input at a time, as everywhere a corpus is only copied.
 	seen := seenSet{}
 	if _, err := os.Stat(into); err == nil {
-		probs, err := walkDirs(Raw, []string{into}, func(e Entry) error {
+		if _, err := walkDirs(Raw, []string{into}, func(e Entry) error {
 			res.Total++
 			seen.add(e.Data)
 			return nil
-		})
-		res.Problems = append(res.Problems, probs...)
-		if err != nil {
+		}); err != nil {
 			return res, err
 		}
 	}
