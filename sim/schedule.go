@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -67,20 +68,76 @@ func (r *Result) Schedule() *Schedule {
 	return s
 }
 
-// Replay re-runs a schedule. trace keeps the trace lines.
+// Replay re-runs a schedule. trace keeps the trace lines. A schedule no
+// run could have recorded (an event outside the workload or of another
+// kind than its fault, an unknown call) is an error, not a run in which
+// that event silently never fires.
 func Replay(s *Schedule, trace bool) (*Result, error) {
 	if s == nil {
 		return nil, errors.New("sim: Replay: no schedule (nil Schedule)")
 	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("sim: schedule: %w", err)
+	}
 	opts := &Options{Seed: s.Seed, Client: s.Client, Trace: trace, Steps: len(s.Ops)}
 	if s.AgentBug != "" {
-		b, ok := qga.ParseBug(s.AgentBug)
-		if !ok {
-			return nil, fmt.Errorf("sim: schedule: unknown agent bug %q", s.AgentBug)
-		}
-		opts.AgentBug = b
+		opts.AgentBug, _ = qga.ParseBug(s.AgentBug) // checked
 	}
 	return replayWith(s, opts)
+}
+
+// check reports what in s no run could have recorded.
+func (s *Schedule) check() error {
+	if _, err := s.Client.resync(); err != nil {
+		return err
+	}
+	if s.AgentBug != "" {
+		if _, ok := qga.ParseBug(s.AgentBug); !ok {
+			return fmt.Errorf("unknown agent bug %q", s.AgentBug)
+		}
+	}
+	names := make([]string, len(s.Faults))
+	for i, spec := range s.Faults {
+		f, err := NewFault(spec)
+		if err != nil {
+			return fmt.Errorf("faults[%d]: %w", i, err)
+		}
+		names[i] = f.Name()
+	}
+	for i, op := range s.Ops {
+		switch op.Kind {
+		case OpSync, OpSyncDelimited, OpPing, OpInfo, OpBadCommand, OpBadArgument, OpBadPing:
+		default:
+			return fmt.Errorf("ops[%d]: unknown kind %q (want %s, %s, %s, %s, %s, %s or %s)", i, op.Kind,
+				OpSync, OpSyncDelimited, OpPing, OpInfo, OpBadCommand, OpBadArgument, OpBadPing)
+		}
+		if op.Deadline <= 0 || op.Think < 0 {
+			return fmt.Errorf("ops[%d]: deadline_ns %d, think_ns %d: want a positive deadline and a think time of 0 or more",
+				i, op.Deadline, op.Think)
+		}
+	}
+	seen := map[int]map[planKey]int{}
+	for i, e := range s.Events {
+		switch {
+		case e.Fault < 0 || e.Fault >= len(names):
+			return fmt.Errorf("events[%d]: fault %d, but there are %d faults", i, e.Fault, len(names))
+		case e.Kind != names[e.Fault]:
+			return fmt.Errorf("events[%d]: kind %q, but fault %d is %s", i, e.Kind, e.Fault, names[e.Fault])
+		case e.Step < 1 || e.Step > len(s.Ops):
+			return fmt.Errorf("events[%d]: step %d is not one of the workload's %d steps: the event could never fire", i, e.Step, len(s.Ops))
+		case e.N < 1:
+			return fmt.Errorf("events[%d]: n %d: opportunities count from 1", i, e.N)
+		}
+		k := planKey{e.Step, e.N}
+		if j, ok := seen[e.Fault][k]; ok {
+			return fmt.Errorf("events[%d]: the same opportunity as events[%d] (fault %d, step %d, n %d)", i, j, e.Fault, e.Step, e.N)
+		}
+		if seen[e.Fault] == nil {
+			seen[e.Fault] = map[planKey]int{}
+		}
+		seen[e.Fault][k] = i
+	}
+	return nil
 }
 
 // replayWith re-runs s with opts (which may carry a test agent).
@@ -116,39 +173,100 @@ func (s *Schedule) Save(path string) error {
 }
 
 // LoadSchedule reads a schedule file, or the header of a trace file
-// written by WriteTrace.
+// written by WriteTrace. Its errors name the file, and the line where the
+// JSON does not parse.
 func LoadSchedule(path string) (*Schedule, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseSchedule(b)
+	s, err := parseSchedule(b)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // ParseSchedule decodes a schedule (JSON), or takes it from the first line
-// of a trace (JSON Lines whose header carries the schedule).
+// of a trace (JSON Lines whose header carries the schedule). A schedule of
+// another version, or one no run could have recorded, is an error.
 func ParseSchedule(b []byte) (*Schedule, error) {
-	b = bytes.TrimSpace(b)
-	var s *Schedule
-	first, _, _ := bytes.Cut(b, []byte{'\n'})
-	var head traceHeader
-	if err := json.Unmarshal(first, &head); err == nil && head.Actor == "sim" && head.Schedule != nil {
-		s = head.Schedule
-	} else {
-		s = new(Schedule)
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(s); err != nil {
-			return nil, fmt.Errorf("sim: not a schedule or a trace file: %w", err)
-		}
-	}
-	if s.Version != ScheduleVersion {
-		return nil, fmt.Errorf("sim: schedule version %d, want %d", s.Version, ScheduleVersion)
-	}
-	if _, err := s.Client.resync(); err != nil {
-		return nil, fmt.Errorf("sim: schedule: %w", err)
+	s, err := parseSchedule(b)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
 	}
 	return s, nil
+}
+
+func parseSchedule(b []byte) (*Schedule, error) {
+	lead := len(b) - len(bytes.TrimLeft(b, " \t\r\n"))
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 {
+		return nil, errors.New("empty: not a schedule or a trace file")
+	}
+	var s *Schedule
+	first, _, _ := bytes.Cut(t, []byte{'\n'})
+	var head struct {
+		Actor    string          `json:"actor"`
+		Schedule json.RawMessage `json:"schedule"`
+	}
+	if err := json.Unmarshal(first, &head); err == nil && head.Actor == "sim" && len(head.Schedule) > 0 && string(head.Schedule) != "null" {
+		s = new(Schedule)
+		if err := json.Unmarshal(head.Schedule, s); err != nil {
+			return nil, fmt.Errorf("line %d (the trace's header): %w", lineAt(b, int64(lead)), err)
+		}
+	} else {
+		s = new(Schedule)
+		dec := json.NewDecoder(bytes.NewReader(t))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(s); err != nil {
+			return nil, fmt.Errorf("not a schedule or a trace file: %w", jsonErrorAt(b, lead, dec.InputOffset(), err))
+		}
+		end := int(dec.InputOffset())
+		if rest := bytes.TrimLeft(t[end:], " \t\r\n"); len(rest) > 0 {
+			at := lead + len(t) - len(rest)
+			return nil, fmt.Errorf("line %d: data after the schedule", lineAt(b, int64(at)))
+		}
+	}
+	switch {
+	case s.Version > ScheduleVersion:
+		return nil, fmt.Errorf("schedule version %d: this qgafuzz reads version %d (a newer one wrote it?)", s.Version, ScheduleVersion)
+	case s.Version == 0:
+		return nil, errors.New("not a schedule or a trace file: no schedule version")
+	case s.Version != ScheduleVersion:
+		return nil, fmt.Errorf("schedule version %d, want %d", s.Version, ScheduleVersion)
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// jsonErrorAt prefixes err, from decoding b[lead:], with the line (and
+// column) of b where it lies; at is the decoder's offset when it failed.
+func jsonErrorAt(b []byte, lead int, at int64, err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+		off = at
+	)
+	switch {
+	case errors.As(err, &syn):
+		off = syn.Offset
+	case errors.As(err, &typ):
+		off = typ.Offset
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("line %d: the JSON ends early (a truncated file?): %w", lineAt(b, int64(len(bytes.TrimRight(b, " \t\r\n")))), err)
+	}
+	off += int64(lead)
+	line := lineAt(b, off)
+	col := off - int64(bytes.LastIndexByte(b[:min(off, int64(len(b)))], '\n'))
+	return fmt.Errorf("line %d, column %d: %w", line, col, err)
+}
+
+// lineAt returns the line (from 1) of b that holds byte offset off.
+func lineAt(b []byte, off int64) int {
+	return 1 + bytes.Count(b[:min(max(off, 0), int64(len(b)))], []byte{'\n'})
 }
 
 // FaultKinds returns the distinct fault kinds that fire in s, in order.

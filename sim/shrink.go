@@ -7,11 +7,11 @@ import (
 )
 
 // This file shrinks a failing schedule: it removes fault events and
-// workload steps while a replay still violates the same invariant, by
-// delta debugging over the events, then over the steps, until neither
-// shrinks. A replay fires only the events it is given, so every candidate
-// is a subset of what failed, and the result lists only what the failure
-// needs.
+// workload steps while a replay still violates the same invariant: it cuts
+// the steps after the failing one, then delta debugs over the events, then
+// over the steps, until neither shrinks or the budget of replays is used
+// up. A replay fires only the events it is given, so every candidate is a
+// subset of what failed, and the result lists only what the failure needs.
 
 // ShrinkStats say how much shrinking did.
 type ShrinkStats struct {
@@ -20,11 +20,18 @@ type ShrinkStats struct {
 	Events       int `json:"events"`
 	StepsBefore  int `json:"steps_before"`
 	Steps        int `json:"steps"`
+	// BudgetUsedUp is set when shrinking stopped because it had used its
+	// budget of replays: the schedule fails, but may not be minimal.
+	BudgetUsedUp bool `json:"budget_used_up,omitempty"`
 }
 
 func (s ShrinkStats) String() string {
-	return fmt.Sprintf("%d of %d fault events, %d of %d steps, %d replays",
+	out := fmt.Sprintf("%d of %d fault events, %d of %d steps, %d replays",
 		s.Events, s.EventsBefore, s.Steps, s.StepsBefore, s.Replays)
+	if s.BudgetUsedUp {
+		out += ", stopped at the replay budget: may not be minimal"
+	}
+	return out
 }
 
 // DefaultShrinkBudget bounds the replays one shrink may use.
@@ -66,6 +73,13 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 	sh.stats = ShrinkStats{Replays: 1, EventsBefore: len(s.Events), StepsBefore: len(s.Ops)}
 	cur := *s
 	cur.Events = first.Events
+	// The steps after the one that failed have not run when it fails:
+	// without them the run is the same up to the failure.
+	if v := first.First().Step; v >= 1 && v < len(cur.Ops) {
+		if ops, ev, ok := sh.cut(&cur, cur.Ops, cur.Events, v, len(cur.Ops)); ok {
+			cur.Ops, cur.Events = ops, ev
+		}
+	}
 	for changed := true; changed && sh.budget > 0; {
 		changed = false
 		if ev, ok := sh.events(&cur); ok {
@@ -86,6 +100,7 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 	}
 	min.Violation, min.TraceHash = res.First(), res.TraceHash
 	sh.stats.Events, sh.stats.Steps = len(min.Events), len(min.Ops)
+	sh.stats.BudgetUsedUp = sh.budget <= 0
 	return min, res, sh.stats, nil
 }
 
@@ -149,26 +164,14 @@ func (sh *shrinker) events(s *Schedule) ([]Event, bool) {
 	return ev, changed
 }
 
-// steps removes workload steps: the tail after the failure first, then
-// halves, then one at a time from the end.
-// Events of a removed step go with it; later events move up one step.
+// steps removes workload steps: halves from the end, then one at a time
+// from the end (shrinkWith has cut the tail after the failure first).
 func (sh *shrinker) steps(s *Schedule) ([]Op, []Event, bool) {
 	ops, ev, changed := s.Ops, s.Events, false
 	accept := func(from, to int) bool {
-		cand := slices.Concat(ops[:from], ops[to:])
-		var cev []Event
-		for _, e := range ev {
-			switch {
-			case e.Step <= from:
-				cev = append(cev, e)
-			case e.Step > to:
-				e.Step -= to - from
-				cev = append(cev, e)
-			}
-		}
-		got, ok := sh.try(s, cand, cev)
+		o, e, ok := sh.cut(s, ops, ev, from, to)
 		if ok {
-			ops, ev, changed = cand, got, true
+			ops, ev, changed = o, e, true
 		}
 		return ok
 	}
@@ -182,6 +185,25 @@ func (sh *shrinker) steps(s *Schedule) ([]Op, []Event, bool) {
 		}
 	}
 	return ops, ev, changed
+}
+
+// cut tries ops without steps from+1..to (ops[from:to]) and returns the
+// candidate's ops and the events that fired if it still fails. Events of
+// a removed step go with it; later events move up.
+func (sh *shrinker) cut(s *Schedule, ops []Op, ev []Event, from, to int) ([]Op, []Event, bool) {
+	cand := slices.Concat(ops[:from], ops[to:])
+	var cev []Event
+	for _, e := range ev {
+		switch {
+		case e.Step <= from:
+			cev = append(cev, e)
+		case e.Step > to:
+			e.Step -= to - from
+			cev = append(cev, e)
+		}
+	}
+	got, ok := sh.try(s, cand, cev)
+	return cand, got, ok
 }
 
 func faultsOf(ev []Event) []int {

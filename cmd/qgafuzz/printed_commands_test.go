@@ -51,6 +51,36 @@ func TestSimReplayLineQuoted(t *testing.T) {
 	}
 }
 
+// TestSimReplayLineRelativePath: files given by relative paths print
+// replay commands that work from another directory, and replay the same
+// failure to the same trace.
+func TestSimReplayLineRelativePath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, out, errs := runSimCommand("--seed", "1", "--client", "plain", "--trace", "t.jsonl", "--schedule", "s.json")
+	if code != exitFinding {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if _, line, ok := strings.Cut(l, "; replay: "); ok {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("want two replay lines in:\n%s", out)
+	}
+	_, violation, _ := strings.Cut(out, "    then ")
+	violation, _, _ = strings.Cut(violation, "\n")
+	t.Chdir(t.TempDir())
+	for _, line := range lines {
+		args := shellWords(t, line)
+		if code, out, errs := runCmdline(args[1:]...); code != exitFinding ||
+			!strings.Contains(out, "the replay's trace is the recorded one") || !strings.Contains(out, "violation: "+violation) {
+			t.Errorf("%s (from another directory): exit %d\n%s%s", line, code, out, errs)
+		}
+	}
+}
+
 // TestNightlySelfCommandQuoted: the command prefix of repro.txt is one
 // word to sh (or go -C ROOT run ...), whatever the path holds.
 func TestNightlySelfCommandQuoted(t *testing.T) {

@@ -22,7 +22,7 @@ func init() {
 
 const reproHelp = `
 Usage: qgafuzz repro FILE [--target T] [--agent bug:NAME|qemu-ga]
-       qgafuzz repro --seed N [--client C] [--faults LIST] [--agent bug:NAME]
+       qgafuzz repro --seed N [--client C] [--faults LIST] [--steps K] [--agent bug:NAME]
 
 Replays one crash and prints the panic stack or the violated property or
 invariant. FILE may be a raw crasher (qgafuzz's crashers/, corpus files), a
@@ -32,9 +32,10 @@ sim --schedule/--trace, crashers/sim/.../schedule.json). The target is taken
 from --target, else from the path (FuzzParser/, crashers/<target>/,
 corpus/<target>/), else from a report file beside FILE; a planted bug the
 report beside FILE names (qgafuzz fuzz --plant-bug) is planted again. --seed replays a
-simulation seed instead. --agent qemu-ga plays FILE (a request stream, as
-the differential target reads it) to a live qemu-ga and to the built-in
-agent and compares their replies, as the nightly job's qemu-ga share does.
+simulation seed instead, with the --client, --faults and --steps it ran
+with. --agent qemu-ga plays FILE (a request stream, as the differential
+target reads it) to a live qemu-ga and to the built-in agent and compares
+their replies, as the nightly job's qemu-ga share does.
 
 Examples:
   qgafuzz repro out/crashers/parser/panic-.../minimized
@@ -53,6 +54,7 @@ func runRepro(e *env, args []string) int {
 	seed := fs.Uint64("seed", 0, "replay this simulation seed")
 	client := fs.String("client", "delimited", "simulation client strategy (with --seed)")
 	faults := fs.String("faults", "swarm", "simulation faults (with --seed)")
+	steps := fs.Int("steps", sim.DefaultSteps, "simulation workload length (with --seed)")
 	pos, code, ok := parseInterleaved(fs, e, args)
 	if !ok {
 		return code
@@ -82,17 +84,20 @@ func runRepro(e *env, args []string) int {
 		if set["target"] || *agent == "qemu-ga" {
 			return usage("--seed replays a simulation seed: --target and --agent qemu-ga are for FILE")
 		}
-		r, err := sim.Run(sim.Options{Seed: *seed, Client: sim.Strategy(*client), Faults: *faults, AgentBug: bug})
+		if *steps < 1 || *steps > maxSteps {
+			return usage("--steps must be in 1..%d", maxSteps)
+		}
+		r, err := sim.Run(sim.Options{Seed: *seed, Client: sim.Strategy(*client), Faults: *faults, Steps: *steps, AgentBug: bug})
 		if err != nil {
 			return usage("%v", err)
 		}
-		return reportSim(e, fmt.Sprintf("seed %d (client %s, faults %s)", *seed, *client, *faults), r)
+		return reportSim(e, fmt.Sprintf("seed %d (client %s, faults %s, %d steps)", *seed, *client, *faults, *steps), r)
 	}
 	if len(pos) != 1 {
 		return usage("want one FILE (or --seed N); run 'qgafuzz repro --help'")
 	}
-	if set["client"] || set["faults"] {
-		return usage("--client and --faults go with --seed (a schedule file carries its own)")
+	if set["client"] || set["faults"] || set["steps"] {
+		return usage("--client, --faults and --steps go with --seed (a schedule file carries its own)")
 	}
 	path := pos[0]
 	b, err := corpus.ReadFile(path)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/sim"
 )
 
@@ -126,11 +127,47 @@ func TestReproErrors(t *testing.T) {
 		{[]string{"repro", "--seed", "3", "--agent", "qemu-ga"}, "--target and --agent qemu-ga are for FILE"},
 		{[]string{"repro", "--target", "parser", "--client", "plain", anon}, "go with --seed"},
 		{[]string{"repro", "--faults", "drop", anon}, "go with --seed"},
+		{[]string{"repro", "--steps", "100", anon}, "go with --seed"},
+		{[]string{"repro", "--seed", "3", "--steps", "0"}, "--steps must be in"},
 		{[]string{"repro", "--agent", "bug:silent-flush", sched}, "carries its own agent bug"},
 	} {
 		code, _, errOut := runCapture(c.args...)
 		if code != exitUsage || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// TestReproEditedSchedule: a schedule edited into one whose fault event
+// can never fire (a step past the workload) is a usage error naming the
+// file, not a replay without the event that passes and reads as fixed.
+func TestReproEditedSchedule(t *testing.T) {
+	r, err := sim.Run(sim.Options{Seed: 7, Client: sim.Plain})
+	if err != nil || !r.Failed() || len(r.Events) == 0 {
+		t.Fatalf("seed 7 plain: %v", err)
+	}
+	s := r.Schedule()
+	s.Events = append([]sim.Event(nil), s.Events...)
+	for i := range s.Events {
+		s.Events[i].Step += len(s.Ops)
+	}
+	p := filepath.Join(t.TempDir(), "schedule.json")
+	if err := s.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCapture("repro", p)
+	if code != exitUsage || !strings.Contains(errOut, p) || !strings.Contains(errOut, "could never fire") {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitUsage, out, errOut)
+	}
+}
+
+// TestReproSeedSteps: a seed that fails only past the default workload
+// (seed 8, plain, at step 86 of 100) replays with the --steps it ran with;
+// without them it would pass and read as fixed.
+func TestReproSeedSteps(t *testing.T) {
+	t.Setenv(fuzz.PlantBugEnv, "") // "repro --agent bug:NAME" in other tests sets it
+	code, out, errOut := runCapture("repro", "--seed", "8", "--client", "plain", "--steps", "100")
+	if code != exitFinding || !strings.Contains(out, "100 steps") || !strings.Contains(out, "safety") {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitFinding, out, errOut)
 	}
 }

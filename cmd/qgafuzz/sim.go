@@ -37,7 +37,11 @@ A failure is reported with its seed, fault mix, invariant, a command that
 reproduces it, and a minimal schedule found by shrinking (fault events and steps
 removed while it still fails). --trace writes the trace (of the minimal schedule
 when a failure was shrunk) as JSON Lines whose first line holds the schedule, so
-that --replay accepts it; --schedule writes the schedule alone.
+that --replay accepts it; --schedule writes the schedule alone. --replay takes
+the seed, client, faults, steps and planted bug from the file (the flags that
+set them are refused), and compares the replay's trace with the recorded one:
+exit 1 if it fails or its trace differs (after a change to the code it may);
+qgafuzz repro FILE only says whether the failure still happens.
 
 A batch (--seeds or --runs) lists its lowest 20 failing seeds; the failure
 count covers them all. Ctrl-C or SIGTERM stops a batch between seeds: the
@@ -385,7 +389,10 @@ func simReplay(e *env, f *simFlags) int {
 			fmt.Fprintln(out, "the replay's trace is the recorded one (same sha256)")
 		} else {
 			j.Determinism, code = "failed", exitFinding
-			fmt.Fprintf(out, "NONDETERMINISTIC: the recorded trace had sha256 %s\n", s.TraceHash)
+			fmt.Fprintf(out, "TRACE DIFFERS: the recorded trace had sha256 %s: the code changed since it was recorded, or the run is not deterministic\n", s.TraceHash)
+			if s.Violation != nil && !r.Failed() {
+				fmt.Fprintf(out, "the recorded failure does not happen (qgafuzz repro %s: fixed?): %s\n", sim.ShellQuote(absPath(f.replay)), s.Violation)
+			}
 		}
 	}
 	if c := writeFiles(e, f, r, nil, out, j.Files); c != exitOK {
@@ -400,7 +407,9 @@ func simReplay(e *env, f *simFlags) int {
 }
 
 // writeFiles writes --trace (the trace of r) and --schedule (the minimal
-// schedule of the failure, else r's schedule).
+// schedule of the failure, else r's schedule). The replay commands it
+// prints name the files by absolute path, so that they work from any
+// directory.
 func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Writer, files map[string]string) int {
 	if f.trace != "" && r != nil {
 		if err := sim.WriteTrace(f.trace, r); err != nil {
@@ -412,7 +421,7 @@ func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Wr
 			what = "the replay"
 		}
 		fmt.Fprintf(out, "trace of %s (seed %d, %d lines) written to %s; replay: qgafuzz sim --replay %s\n",
-			what, r.Seed, r.TraceLines, f.trace, sim.ShellQuote(f.trace))
+			what, r.Seed, r.TraceLines, f.trace, sim.ShellQuote(absPath(f.trace)))
 		files["trace"] = f.trace
 	}
 	if f.schedule != "" && r != nil {
@@ -424,7 +433,7 @@ func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Wr
 			fmt.Fprintln(e.stderr, "qgafuzz sim: --schedule:", err)
 			return exitUsage
 		}
-		fmt.Fprintf(out, "schedule written to %s; replay: qgafuzz sim --replay %s\n", f.schedule, sim.ShellQuote(f.schedule))
+		fmt.Fprintf(out, "schedule written to %s; replay: qgafuzz sim --replay %s\n", f.schedule, sim.ShellQuote(absPath(f.schedule)))
 		files["schedule"] = f.schedule
 	}
 	return exitOK

@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadScheduleErrors: a schedule or trace file that is empty, cut
+// short, of a later version, or edited into something no run records is
+// an error naming the file (and, where the JSON breaks, the line); never
+// a replay in which an event silently does not fire, a pass taken for a
+// fix.
+func TestLoadScheduleErrors(t *testing.T) {
+	r := firstFailing(t, Plain, "dup:rate=0.2,dir=a2h")
+	dir := t.TempDir()
+	good := filepath.Join(dir, "trace.jsonl")
+	if err := WriteTrace(good, r); err != nil {
+		t.Fatal(err)
+	}
+	trace, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := json.MarshalIndent(r.Schedule(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(f func(s *Schedule)) []byte {
+		s := r.Schedule()
+		s.Ops, s.Events = append([]Op(nil), s.Ops...), append([]Event(nil), s.Events...)
+		f(s)
+		b, _ := json.MarshalIndent(s, "", "  ")
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"truncated schedule", sched[:len(sched)/2], "line " + itoa(int64(strings.Count(string(sched[:len(sched)/2]), "\n")+1)) + ": the JSON ends early"},
+		{"truncated trace header", trace[:100], "line 1: the JSON ends early"},
+		{"syntax error", []byte(strings.Replace(string(sched), `"seed": `, `"seed" `, 1)), "line 3, column"},
+		{"data after the schedule", append(sched, "\n}\n"...), "line "},
+		{"later version", edit(func(s *Schedule) { s.Version = ScheduleVersion + 1 }), "a newer one wrote it"},
+		{"no version", []byte("{}"), "no schedule version"},
+		{"event after the workload", edit(func(s *Schedule) { s.Events[0].Step = len(s.Ops) + 1 }), "could never fire"},
+		{"event before the workload", edit(func(s *Schedule) { s.Events[0].Step = 0 }), "could never fire"},
+		{"event of another kind", edit(func(s *Schedule) { s.Events[0].Kind = "loss" }), `kind "loss", but fault 0 is dup`},
+		{"opportunity 0", edit(func(s *Schedule) { s.Events[0].N = 0 }), "count from 1"},
+		{"event twice", edit(func(s *Schedule) { s.Events = append(s.Events, s.Events[0]) }), "the same opportunity"},
+		{"unknown call", edit(func(s *Schedule) { s.Ops[0].Kind = "sink" }), `unknown kind "sink"`},
+		{"negative deadline", edit(func(s *Schedule) { s.Ops[0].Deadline = -1 }), "positive deadline"},
+		{"bad fault", edit(func(s *Schedule) { s.Faults = []string{"dup:rate=2"} }), "faults[0]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".json")
+			if err := os.WriteFile(path, c.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := LoadSchedule(path)
+			if err == nil || !strings.Contains(err.Error(), path+": ") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("LoadSchedule: %v, want an error naming %s and saying %q", err, path, c.want)
+			}
+			if s != nil {
+				t.Fatalf("LoadSchedule returned a schedule with its error")
+			}
+		})
+	}
+	// The untouched files load and replay.
+	if s, err := LoadSchedule(good); err != nil || s.TraceHash != r.TraceHash {
+		t.Fatalf("%s: %v", good, err)
+	}
+	if s, err := ParseSchedule(sched); err != nil || s.TraceHash != r.TraceHash {
+		t.Fatalf("the schedule: %v", err)
+	}
+}
+
+// TestReplayRejectsImpossibleEvents: Replay refuses a schedule whose event
+// could never fire, rather than running without it.
+func TestReplayRejectsImpossibleEvents(t *testing.T) {
+	r := firstFailing(t, Plain, "dup:rate=0.2,dir=a2h")
+	s := r.Schedule()
+	s.Events = append([]Event(nil), s.Events...)
+	s.Events[0].Step = len(s.Ops) + 5
+	if res, err := Replay(s, false); err == nil || !strings.Contains(err.Error(), "could never fire") {
+		t.Fatalf("Replay: %v (failed %v)", err, res != nil && res.Failed())
+	}
+}

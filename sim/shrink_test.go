@@ -1,0 +1,117 @@
+package sim
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/qgafuzz/qgafuzz/qga"
+)
+
+// TestShrinkProperties: over the first failing seeds of the weak clients
+// and of planted agent bugs, the shrunk schedule fails first with the
+// invariant the run failed first with, replays to its recorded trace, is
+// the same when shrunk again, and is 1-minimal: without any one of its
+// fault events, or any one of its steps (but the last), it no longer fails
+// that way.
+func TestShrinkProperties(t *testing.T) {
+	for _, c := range []struct {
+		client Strategy
+		bug    qga.Bug
+	}{
+		{Plain, qga.NoBug}, {Naive, qga.NoBug},
+		{Delimited, qga.BugDuplicateReply}, {Delimited, qga.BugDroppedNewline}, {Delimited, qga.BugNoDelimiterLargeID},
+	} {
+		failing := 0
+		for seed := uint64(1); seed <= 100 && failing < 8; seed++ {
+			r := mustRun(t, Options{Seed: seed, Client: c.client, AgentBug: c.bug})
+			if !r.Failed() {
+				continue
+			}
+			failing++
+			name := string(c.client) + "/" + c.bug.String() + "/seed " + itoa(int64(seed))
+			inv := r.First().Invariant
+			min, res, st, err := Shrink(r, 0)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if res.First().Invariant != inv || min.Violation.Invariant != inv || st.BudgetUsedUp {
+				t.Fatalf("%s: failed with %s, shrunk to %v (%s)", name, inv, res.First(), st)
+			}
+			if again, err := Replay(min, false); err != nil || again.TraceHash != min.TraceHash {
+				t.Fatalf("%s: the shrunk schedule replays to another trace (%v)", name, err)
+			}
+			min2, _, _, err := Shrink(r, 0)
+			a, _ := json.Marshal(min)
+			b, _ := json.Marshal(min2)
+			if err != nil || string(a) != string(b) {
+				t.Fatalf("%s: shrinking twice gave two schedules:\n%s\n%s", name, a, b)
+			}
+			stillFails := func(s *Schedule) bool {
+				r, err := Replay(s, false)
+				return err == nil && r.Failed() && r.First().Invariant == inv
+			}
+			for i := range min.Events {
+				c := *min
+				c.Events = slices.Delete(slices.Clone(min.Events), i, i+1)
+				if stillFails(&c) {
+					t.Errorf("%s: still fails without event %v", name, min.Events[i])
+				}
+			}
+			for i := 0; i < len(min.Ops) && len(min.Ops) > 1; i++ {
+				c := *min
+				c.Ops = slices.Delete(slices.Clone(min.Ops), i, i+1)
+				c.Events = nil
+				for _, e := range min.Events {
+					if e.Step != i+1 {
+						if e.Step > i+1 {
+							e.Step--
+						}
+						c.Events = append(c.Events, e)
+					}
+				}
+				if stillFails(&c) {
+					t.Errorf("%s: still fails without step %d", name, i+1)
+				}
+			}
+		}
+		if failing == 0 {
+			t.Errorf("%s with %s: no failing seed in 1..100", c.client, c.bug)
+		}
+	}
+}
+
+// TestShrinkCutsTailFirst: a failure early in a long workload shrinks in a
+// few replays of the steps up to it. Shrinking used to replay the whole
+// workload for every candidate, 1892 replays of 2000 steps here (half a
+// minute; hours at --steps 100000).
+func TestShrinkCutsTailFirst(t *testing.T) {
+	r := mustRun(t, Options{Seed: 1, Client: Plain, Steps: 2000})
+	if !r.Failed() || r.First().Step > 100 {
+		t.Fatalf("seed 1 (plain, 2000 steps) no longer fails early (%v); pick another seed", r.First())
+	}
+	min, res, st, err := Shrink(r, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.BudgetUsedUp || st.Replays > 100 || len(min.Ops) > 2 || res.First().Invariant != r.First().Invariant {
+		t.Fatalf("shrunk to %s: %v", st, res.First())
+	}
+}
+
+// TestShrinkSaysBudgetUsedUp: a shrink stopped by its budget says its
+// schedule may not be minimal (and it still fails).
+func TestShrinkSaysBudgetUsedUp(t *testing.T) {
+	r := mustRun(t, Options{Seed: 1, Client: Plain})
+	min, res, st, err := Shrink(r, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.BudgetUsedUp || !strings.Contains(st.String(), "may not be minimal") || !res.Failed() || min.Violation == nil {
+		t.Fatalf("budget of 2: %s, %v", st, res.First())
+	}
+	if _, _, st, _ := Shrink(r, 0); st.BudgetUsedUp || strings.Contains(st.String(), "minimal") {
+		t.Fatalf("default budget: %s", st)
+	}
+}
