@@ -434,6 +434,17 @@ func limitCases() []bsCase {
 	big("count-flush", func() []string {
 		return []string{"[" + rep("1,", 1048000) + "\xff" + "[" + rep("1,", 1000) + "1]" + ping}
 	})
+	// One token that trips two limits: the first check in qemu-ga's order
+	// (size, count, depth) names the error. Here the ',' is the 2097153rd
+	// token and brings the size to 64 MiB + 1 (2097151 one-byte tokens and
+	// a string of 64 MiB - 2097152 bytes before it)...
+	big("size-and-count-same-token", func() []string {
+		return []string{"[" + rep("1,", 1048575) + `"` + rep("a", maxToken-2097152-2) + `",1]` + ping}
+	})
+	// ...and here the 2097153rd token is the 1025th opener.
+	big("count-and-depth-same-token", func() []string {
+		return []string{rep("[", 1023) + rep("1,", 1048064) + "[[]]" + ping}
+	})
 	return cs
 }
 

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/qga"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 	"github.com/qgafuzz/qgafuzz/qjson"
 )
 
@@ -92,5 +94,57 @@ func TestClientSyncAfterCutDelimitedReply(t *testing.T) {
 		if err != nil {
 			t.Errorf("%q before the sync reply: %v", prefix, err)
 		}
+	}
+}
+
+// TestClientSyncReplyExact: only {"return": id} after a 0xFF ends a
+// delimited sync. The same id in a reply with more members (the answer to
+// a sync request that carried an "id" of its own) is skipped, and with
+// nothing else to read the sync times out.
+func TestClientSyncReplyExact(t *testing.T) {
+	clock := qgatest.NewVirtualClock()
+	tr := qgatest.NewLoopTransport(scriptPeer(func(r peerReq) string {
+		return "\xff{\"return\": " + strconv.FormatInt(r.syncID, 10) + ", \"id\": 1}\n"
+	}), clock)
+	c := qga.NewClient(tr, qga.ClientOptions{Now: clock.Now, Timeout: time.Second})
+	defer c.Close()
+	if err := c.Sync(context.Background()); !errors.Is(err, qga.ErrTimeout) {
+		t.Errorf("sync answered with {\"return\": id, \"id\": 1}: %v, want ErrTimeout", err)
+	}
+}
+
+// TestClientLateSyncReplyExact: a reply without an id is skipped as a late
+// reply to one of the client's syncs only when it is exactly
+// {"return": sync id}; with another member it is out of step.
+func TestClientLateSyncReplyExact(t *testing.T) {
+	var sync int64
+	clock := qgatest.NewVirtualClock()
+	tr := qgatest.NewLoopTransport(scriptPeer(func(r peerReq) string {
+		if r.cmd == qga.CmdSyncDelimited {
+			sync = r.syncID
+			return "\xff{\"return\": " + strconv.FormatInt(r.syncID, 10) + "}\n"
+		}
+		return `{"return": ` + strconv.FormatInt(sync, 10) + `, "x": 1}` + "\n"
+	}), clock)
+	c := qga.NewClient(tr, qga.ClientOptions{Now: clock.Now, Timeout: time.Second})
+	defer c.Close()
+	if err := c.Execute(context.Background(), qga.CmdPing, nil, nil); !errors.Is(err, qga.ErrProtocol) {
+		t.Errorf("ping answered with {\"return\": sync id, \"x\": 1}: %v, want ErrProtocol", err)
+	}
+}
+
+// TestClientRefusalLookalike: a CommandNotFound error whose desc only
+// begins like qemu-ga's "Command guest-sync-delimited has been disabled"
+// is junk before the 0xFF, not a refusal of the sync.
+func TestClientRefusalLookalike(t *testing.T) {
+	clock := qgatest.NewVirtualClock()
+	tr := qgatest.NewLoopTransport(scriptPeer(func(r peerReq) string {
+		return `{"error": {"class": "CommandNotFound", "desc": "Command guest-sync-delimited has been disabledX"}}` + "\n" +
+			"\xff{\"return\": " + strconv.FormatInt(r.syncID, 10) + "}\n"
+	}), clock)
+	c := qga.NewClient(tr, qga.ClientOptions{Now: clock.Now, Timeout: time.Second})
+	defer c.Close()
+	if err := c.Sync(context.Background()); err != nil {
+		t.Errorf("sync after a refusal lookalike: %v", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 // where the parser switches from a linear scan to a set, and that a huge
 // object parses (a quadratic check would take minutes).
 func TestLargeObjectDuplicateKeys(t *testing.T) {
-	build := func(n int, dupAt int) []byte {
+	build := func(n, dupAt, dupOf int) []byte {
 		var b strings.Builder
 		b.WriteByte('{')
 		for i := 0; i < n; i++ {
@@ -19,7 +19,7 @@ func TestLargeObjectDuplicateKeys(t *testing.T) {
 			}
 			k := i
 			if i == dupAt {
-				k = dupAt / 2
+				k = dupOf
 			}
 			b.WriteString(`"k` + strconv.Itoa(k) + `":1`)
 		}
@@ -27,14 +27,18 @@ func TestLargeObjectDuplicateKeys(t *testing.T) {
 		return []byte(b.String())
 	}
 	for _, dupAt := range []int{5, 31, 32, 33, 100, 199999} {
-		d := NewDecoder()
-		ev, ok := feedOne(d, build(200000, dupAt))
-		if !ok || ev.Err == nil || ev.Err.Desc != "JSON parse error, duplicate key" {
-			t.Errorf("duplicate at member %d: got %+v", dupAt, ev)
+		// a key from the middle, and the first (which the set must
+		// hold too once the parser switches to it)
+		for _, dupOf := range []int{dupAt / 2, 0} {
+			d := NewDecoder()
+			ev, ok := feedOne(d, build(200000, dupAt, dupOf))
+			if !ok || ev.Err == nil || ev.Err.Desc != "JSON parse error, duplicate key" {
+				t.Errorf("member %d repeats member %d: got %+v", dupAt, dupOf, ev)
+			}
 		}
 	}
 	// With a quadratic check this alone would run for minutes.
-	ev, ok := feedOne(NewDecoder(), build(400000, -1))
+	ev, ok := feedOne(NewDecoder(), build(400000, -1, 0))
 	if !ok || ev.Err != nil || ev.Value.Len() != 400000 {
 		t.Fatalf("400000 distinct members: got ok=%v err=%v len=%d", ok, ev.Err, ev.Value.Len())
 	}

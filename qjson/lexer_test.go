@@ -333,6 +333,8 @@ func TestLexerStrings(t *testing.T) {
 		{in: "'\xff'", want: []string{stray(`'\uFFFD`)}, pending: true},
 		{in: "\"a\\\x01\"", want: []string{stray(`\"a\\\u0001`)}, pending: true},
 		{in: "\"a\\\xff\"", want: []string{stray(`\"a\\\uFFFD`)}, pending: true},
+		{in: "\"a\\\xfe\"", want: []string{stray(`\"a\\\uFFFD`)}, pending: true},
+		{in: "'a\\\xfe'", want: []string{stray(`'a\\\uFFFD`)}, pending: true},
 		// raw 0x7F..0xFD pass the lexer
 		{in: "\"\x7f\"", want: []string{val(`"\u007F"`)}},
 		{in: "\"\xfd\"", want: []string{perr("invalid UTF-8 sequence in string")}},
@@ -507,6 +509,11 @@ func TestStreamerLimits(t *testing.T) {
 			{in: "[[[]]]", want: []string{limCount}, offs: []int64{5}},
 			{in: `["abcdef","ghi"]`, want: []string{limSize}, offs: []int64{15}},
 			{in: `"` + strings.Repeat("a", 20) + `" x"`, want: []string{limSize, perr("invalid keyword 'aaaa'"), val(`" x"`)}},
+			// one token tripping several limits: size is checked first,
+			// then count, then depth (spec 3.4)
+			{in: `[1,2,"abcdefghij"]`, want: []string{limSize, expVal}, offs: []int64{16, 17}},
+			{in: `[[["abcdefghi",[`, want: []string{limSize}, offs: []int64{15}},
+			{in: "[1,[[[", want: []string{limCount}, offs: []int64{5}},
 		}, limits(16, 5, 3))
 	})
 }

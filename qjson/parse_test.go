@@ -80,6 +80,10 @@ func TestParseErrors(t *testing.T) {
 		{in: `{"a":1,"\u0061":2}`, want: []string{perr("duplicate key")}},
 		{in: "{\"\\u0000\":1,\"\xc0\x80\":2}", want: []string{perr("duplicate key")}},
 		{in: `{"execute":"guest-ping","id":1,"id":2}`, want: []string{perr("duplicate key")}},
+		// a container's key is checked once the container is complete
+		{in: `{"a":1,"a":[]}`, want: []string{perr("duplicate key")}},
+		{in: `{"a":1,"a":{}}`, want: []string{perr("duplicate key")}},
+		{in: `{"x":{"a":[1],"a":[2]}}`, want: []string{perr("duplicate key")}},
 		{in: "nul ", want: []string{perr("invalid keyword 'nul'")}},
 		{in: "[nul]", want: []string{perr("invalid keyword 'nul'")}},
 		{in: `{"a":truefalse}`, want: []string{perr("invalid keyword 'truefalse'")}},
