@@ -6,12 +6,10 @@ import "strings"
 // the signature that tells one bug from another, and the shrinking of a
 // failing input that keeps the signature.
 //
-// Failure.Signature takes the innermost qgafuzz frames of the whole stack,
-// so for a short stack it also takes the frames of whoever called Run (a
-// native fuzz function, the coverage server, the repro command), and the
-// same bug found by two engines got two signatures. TriageSignature keeps
-// only the frames above Run: the code under test, which do not depend on
-// the engine.
+// TriageSignature, like Failure.Signature, takes only the frames above Run:
+// the code under test, not whoever called Run (a native fuzz function, the
+// coverage server, the repro command), so that the same bug found by two
+// engines gets one signature.
 //
 // MinimizeInput is delta debugging over the input's bytes (removing chunks
 // of halving size, then single bytes), keeping each smaller candidate that

@@ -10,8 +10,8 @@
 //	out := a.Feed(nil, []byte("\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":7}}"))
 //	// out is the error reply for the 0xFF, then "\xff{\"return\": 7}\n".
 //
-// Serve puts an Agent on a listener, one client at a time, like qemu-ga in
-// unix-listen mode.
+// A Server puts an Agent on a listener (Server.Serve), one client at a
+// time, like qemu-ga in unix-listen mode.
 //
 // Client is the careful host end of the channel: it resynchronises with
 // guest-sync-delimited whenever it does not know where the channel stands,

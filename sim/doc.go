@@ -67,9 +67,12 @@
 // # Failures
 //
 // A failing run's Schedule (seed, client, fault mix, workload, and the
-// fault events that fired) replays exactly (Replay). Shrink removes fault
-// events and workload steps while the same invariant still fails. The
-// Proxy applies the same byte faults to real connections, so a real host
+// fault events that fired) replays exactly (Replay); ParseSchedule,
+// LoadSchedule and Replay refuse a schedule no run could have recorded.
+// Shrink cuts the steps after the failing one, then removes fault events
+// and workload steps while the same invariant still fails, within a budget
+// of replays (ShrinkStats.BudgetUsedUp says when it ran out). The Proxy
+// applies the same byte faults to real connections, so a real host
 // and a real qemu-ga can be put under them too.
 //
 // A run of one seed:

@@ -37,8 +37,11 @@ engine's format (native: "go test fuzz v1" files for testdata/fuzz/FuzzX or
 the fuzz cache; gofuzz: a go-fuzz workdir's corpus/; libfuzzer: SHA-1-named
 files); stats counts files, bytes, duplicates and, with --target, coverage.
 Unreadable files, subdirectories, and files that are not regular or hold an
-input over 128 MiB, are reported and skipped; nothing in the input
-directories is changed. Measuring coverage prints its progress on stderr.
+input over 128 MiB, are reported and skipped; hidden files and reports
+(*.txt, *.json, *.md, go-fuzz's .quoted and .output) are passed over, except
+that import --format libfuzzer|gofuzz takes *.txt, *.json and *.md files too;
+nothing in the input directories is changed. Measuring coverage prints its
+progress on stderr.
 
 Examples:
   qgafuzz corpus minimize --target parser out/corpus/parser --out /tmp/parser-min

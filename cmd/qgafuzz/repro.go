@@ -44,8 +44,9 @@ Examples:
   qgafuzz repro out/crashers/sim/safety-1a2b3c4d/schedule.json
   qgafuzz repro --seed 7 --client plain
 
-Exit codes: 0 it no longer fails (fixed), 1 it still fails, 2 usage error or
-unreadable file.`
+Exit codes: 0 it no longer fails (fixed), 1 it still fails, 2 usage error, a
+file that cannot be read or decoded, or (--agent qemu-ga) a qemu-ga that cannot
+be started, 3 qemu-ga failed mid-stream.`
 
 func runRepro(e *env, args []string) int {
 	fs := newFlagSet(e, "repro", reproHelp)

@@ -34,14 +34,16 @@ the same seed and flags give the same trace, byte for byte. Every run checks:
   liveness  once faults stop, a call succeeds within 5 round trips
   agent     no panic, bounded memory, well-formed replies
 A failure is reported with its seed, fault mix, invariant, a command that
-reproduces it, and a minimal schedule found by shrinking (fault events and steps
-removed while it still fails). --trace writes the trace (of the minimal schedule
-when a failure was shrunk) as JSON Lines whose first line holds the schedule, so
-that --replay accepts it; --schedule writes the schedule alone. --replay takes
-the seed, client, faults, steps and planted bug from the file (the flags that
-set them are refused), and compares the replay's trace with the recorded one:
-exit 1 if it fails or its trace differs (after a change to the code it may);
-qgafuzz repro FILE only says whether the failure still happens.
+reproduces it, and a minimal schedule found by shrinking (the steps after the
+failure cut, then fault events and steps removed while it still fails, within
+4000 replays; one that runs out says it may not be minimal). --trace writes the
+trace (of the minimal schedule when a failure was shrunk) as JSON Lines whose
+first line holds the schedule, so that --replay accepts it; --schedule writes
+the schedule alone. --replay takes the seed, client, faults, steps and planted
+bug from the file (the flags that set them are refused; so is a schedule no run
+could have recorded, exit 2), and compares the replay's trace with the recorded
+one: exit 1 if it fails or its trace differs (after a change to the code it
+may); qgafuzz repro FILE only says whether the failure still happens.
 
 A batch (--seeds or --runs) lists its lowest 20 failing seeds; the failure
 count covers them all. Ctrl-C or SIGTERM stops a batch between seeds: the

@@ -2,11 +2,17 @@
 // a loader for the recorded qemu-ga 7.2 vectors (shared/vectors/qga72.jsonl),
 // a socket runner that replays a vector exactly like shared/vectors/probe.py
 // against any agent listening on a unix socket, and a helper that runs a
-// real qemu-ga as a child process for differential tests.
+// real qemu-ga as a child process for differential tests. It also has the
+// hostile agent the host client is tested against (HostileAgent,
+// ServeHostile), and seeded request streams (GenStream) with a Session that
+// plays them to an agent behind a socket.
 //
 // The real agent is always started in unix-listen mode, in its own
 // temporary directory, never daemonized, and with every RPC except
 // guest-sync, guest-sync-delimited, guest-ping and guest-info blocked.
+// StartQemuGAProcess, given no directory, makes one (qgafuzz-qemuga-*) with
+// package tmpdir, so that one left by a killed process is removed by the
+// next such start.
 // Tests skip when qemu-ga is not installed, unless $CI is set.
 //
 // Parser state in qemu-ga lives for the whole process, not per connection,
