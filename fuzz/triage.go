@@ -6,27 +6,23 @@ import "strings"
 // the signature that tells one bug from another, and the shrinking of a
 // failing input that keeps the signature.
 //
-// TriageSignature, like Failure.Signature, takes only the frames above Run:
-// the code under test, not whoever called Run (a native fuzz function, the
-// coverage server, the repro command), so that the same bug found by two
-// engines gets one signature.
+// A signature takes only the stack frames above Run: the code under test,
+// not whoever called Run (a native fuzz function, the coverage server, the
+// repro command), so that the same bug found by two engines gets one
+// signature.
 //
 // MinimizeInput is delta debugging over the input's bytes (removing chunks
 // of halving size, then single bytes), keeping each smaller candidate that
 // still fails the same way. "The same way" is the caller's predicate, so
 // that a crash is never minimized into a different bug; the nightly job
 // compares TriageSignature.
-// TriageSignature returns the engine-independent signature of a failure:
-// the target and property of a violation, or the target, the panic's kind
-// and the top three frames of the code under test (function names only,
-// without line numbers or arguments) for a panic.
-func TriageSignature(f *Failure) string {
-	if f.Violation != nil {
-		return f.Signature()
-	}
-	frames := StackFrames(stackAboveRun(f.Stack), 3)
-	return f.Target + "/panic " + panicKind(f.Panic) + " at " + strings.Join(frames, " < ")
-}
+
+// TriageSignature returns the engine-independent signature of a failure,
+// which is Failure.Signature: the target and property of a violation, or
+// the target, the panic's kind and the top three frames of the code under
+// test (function names only, without line numbers or arguments) for a
+// panic.
+func TriageSignature(f *Failure) string { return f.Signature() }
 
 // stackAboveRun cuts a debug.Stack dump at the frame of Run, so that only
 // the frames of the code under test (and the panic machinery) are left.
