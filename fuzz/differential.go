@@ -25,11 +25,18 @@ import (
 // comparison.
 
 func init() {
-	register(Target{
-		Name: "differential",
-		Doc:  "reference agent vs agent under test on split/reconnecting request streams: byte-identical replies",
-		Fn:   fuzzDifferential,
-	})
+	register(Target{Name: "differential", Doc: differentialDoc, Fn: fuzzDifferential})
+}
+
+const differentialDoc = "reference agent vs agent under test on split/reconnecting request streams: byte-identical replies"
+
+// DifferentialTarget returns the differential target with bug planted in
+// its agent under test (NoBug: the reference agent behind qga.Server),
+// whatever $QGAFUZZ_PLANT_BUG says. A replay in process uses it rather
+// than setting the variable, which the registered target reads once and
+// which would stay set for what the process does next.
+func DifferentialTarget(bug qga.Bug) Target {
+	return Target{Name: "differential", Doc: differentialDoc, Fn: func(data []byte) error { return differential(data, bug) }}
 }
 
 // PlantBugEnv names the environment variable that selects the in-process
@@ -63,7 +70,9 @@ type diffBufs struct{ want, got []byte }
 
 var diffScratch scratch[diffBufs]
 
-func fuzzDifferential(data []byte) error {
+func fuzzDifferential(data []byte) error { return differential(data, plantedBug()) }
+
+func differential(data []byte, bug qga.Bug) error {
 	st := Chunks(data)
 	st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
 	bufs := diffScratch.get()
@@ -75,7 +84,7 @@ func fuzzDifferential(data []byte) error {
 	want := referenceReplies(bufs.want[:0], qga.AgentConfig{}, st)
 	bufs.want = want
 	var got []byte
-	if bug := plantedBug(); bug != qga.NoBug {
+	if bug != qga.NoBug {
 		got = referenceReplies(bufs.got[:0], qga.AgentConfig{Bug: bug}, st)
 	} else {
 		got = serveStream(bufs.got[:0], qga.NewAgent(qga.AgentConfig{}), st)

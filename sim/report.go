@@ -29,7 +29,7 @@ type Failure struct {
 
 // NewFailure describes the failing run r, made with options o; when
 // shrink is set it also shrinks it (trace keeps the minimal replay's
-// trace lines).
+// trace lines), reporting to o.ShrinkProgress.
 func NewFailure(r *Result, o Options, shrink, trace bool) *Failure {
 	f := &Failure{Seed: r.Seed, Faults: r.Faults, Reproduce: ReproduceCommand(o, r.Seed)}
 	if v := r.First(); v != nil {
@@ -38,7 +38,7 @@ func NewFailure(r *Result, o Options, shrink, trace bool) *Failure {
 	if !shrink || !r.Failed() {
 		return f
 	}
-	min, _, st, err := Shrink(r, 0)
+	min, _, st, err := shrinkReporting(r, o, 0)
 	if err != nil {
 		f.ShrinkError = err.Error()
 		return f

@@ -69,6 +69,11 @@ type Options struct {
 	// AgentLimits are the parser limits the memory invariant checks
 	// against (qjson.DefaultLimits if zero).
 	AgentLimits qjson.Limits
+	// ShrinkProgress, if set, is called every ShrinkProgressEvery (2s if
+	// zero) of real time, between two replays, while NewFailure shrinks
+	// a failure of these options. Shrink itself reports nothing.
+	ShrinkProgress      func(ShrinkProgress)
+	ShrinkProgressEvery time.Duration
 }
 
 // ResolveFaults returns the fault mix of spec for seed.

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 )
 
 // This file shrinks a failing schedule: it removes fault events and
-// workload steps while a replay still violates the same invariant: it cuts
+// workload steps while a replay still fails the same way (the same
+// invariant, and for a panic the same place, see failureSig): it cuts
 // the steps after the failing one, then delta debugs over the events, then
 // over the steps, until neither shrinks or the budget of replays is used
 // up. A replay fires only the events it is given, so every candidate is a
@@ -37,24 +40,42 @@ func (s ShrinkStats) String() string {
 // DefaultShrinkBudget bounds the replays one shrink may use.
 const DefaultShrinkBudget = 4000
 
+// ShrinkProgress is a snapshot of a running shrink (Options.ShrinkProgress).
+type ShrinkProgress struct {
+	Replays, Budget int // replays so far, and the budget of replays
+	Events, Steps   int // the fault events and steps of the smallest failing schedule so far
+	Elapsed         time.Duration
+}
+
 type shrinker struct {
 	opts   *Options
 	target string
 	budget int
 	stats  ShrinkStats
+	// For progress: the budget, the size of the last candidate that
+	// failed, and when shrinking started and last reported.
+	total               int
+	curEvents, curSteps int
+	start, lastLog      time.Time
 }
 
 // Shrink minimises the failing run r and returns the minimal schedule and
 // its replay (a run that did not fail is an error). budget bounds the
 // replays (DefaultShrinkBudget if zero or less).
 func Shrink(r *Result, budget int) (*Schedule, *Result, ShrinkStats, error) {
+	return shrinkReporting(r, Options{}, budget)
+}
+
+// shrinkReporting is Shrink reporting its progress to o.ShrinkProgress.
+func shrinkReporting(r *Result, o Options, budget int) (*Schedule, *Result, ShrinkStats, error) {
 	switch {
 	case r == nil:
 		return nil, nil, ShrinkStats{}, errors.New("sim: Shrink: no run (nil Result)")
 	case !r.Failed():
 		return nil, nil, ShrinkStats{}, fmt.Errorf("sim: Shrink: the run of seed %d did not fail: there is nothing to shrink", r.Seed)
 	}
-	return shrinkWith(r.Schedule(), &Options{Seed: r.Seed, Client: r.Client, AgentBug: r.AgentBug}, budget)
+	return shrinkWith(r.Schedule(), &Options{Seed: r.Seed, Client: r.Client, AgentBug: r.AgentBug,
+		ShrinkProgress: o.ShrinkProgress, ShrinkProgressEvery: o.ShrinkProgressEvery}, budget)
 }
 
 // shrinkWith shrinks s under opts (which may carry a test agent).
@@ -69,7 +90,9 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 	if !first.Failed() {
 		return nil, nil, ShrinkStats{}, fmt.Errorf("sim: the schedule of seed %d does not fail when replayed", s.Seed)
 	}
-	sh := &shrinker{opts: opts, target: first.First().Invariant, budget: budget}
+	sh := &shrinker{opts: opts, target: failureSig(first.First()), budget: budget,
+		total: budget, curEvents: len(first.Events), curSteps: len(s.Ops), start: time.Now()}
+	sh.lastLog = sh.start
 	sh.stats = ShrinkStats{Replays: 1, EventsBefore: len(s.Events), StepsBefore: len(s.Ops)}
 	cur := *s
 	cur.Events = first.Events
@@ -95,7 +118,7 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 		return nil, nil, sh.stats, err
 	}
 	sh.stats.Replays++
-	if !res.Failed() || res.First().Invariant != sh.target {
+	if !res.Failed() || failureSig(res.First()) != sh.target {
 		return nil, nil, sh.stats, fmt.Errorf("sim: internal error: the shrunk schedule of seed %d no longer fails", s.Seed)
 	}
 	min.Violation, min.TraceHash = res.First(), res.TraceHash
@@ -105,10 +128,11 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 }
 
 // try replays s with ops and events and reports whether its first
-// violation is still of the target invariant, returning the events that
-// actually fired. A candidate that fails another invariant first is
-// refused: the final schedule must fail as the original did (its first
-// violation is what the report shows, and what shrinkWith checks).
+// violation still has the target signature, returning the events that
+// actually fired. A candidate that fails another invariant first, or
+// panics elsewhere, is refused: the final schedule must fail as the
+// original did (its first violation is what the report shows, and what
+// shrinkWith checks).
 func (sh *shrinker) try(s *Schedule, ops []Op, events []Event) ([]Event, bool) {
 	if sh.budget <= 0 {
 		return nil, false
@@ -118,13 +142,31 @@ func (sh *shrinker) try(s *Schedule, ops []Op, events []Event) ([]Event, bool) {
 	c := *s
 	c.Ops, c.Events = ops, events
 	r, err := replayWith(&c, sh.opts)
-	if err != nil || !r.Failed() {
-		return nil, false
+	ok := err == nil && r.Failed() && failureSig(r.First()) == sh.target
+	if ok {
+		sh.curEvents, sh.curSteps = len(r.Events), len(ops)
 	}
-	if r.First().Invariant != sh.target {
+	sh.progress()
+	if !ok {
 		return nil, false
 	}
 	return r.Events, true
+}
+
+// progress calls opts.ShrinkProgress when its interval has passed.
+func (sh *shrinker) progress() {
+	f := sh.opts.ShrinkProgress
+	if f == nil {
+		return
+	}
+	every := sh.opts.ShrinkProgressEvery
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	if now := time.Now(); now.Sub(sh.lastLog) >= every {
+		sh.lastLog = now
+		f(ShrinkProgress{Replays: sh.stats.Replays, Budget: sh.total, Events: sh.curEvents, Steps: sh.curSteps, Elapsed: now.Sub(sh.start)})
+	}
 }
 
 // events removes fault events: whole faults first, then delta debugging
@@ -234,4 +276,51 @@ func compact(s *Schedule) *Schedule {
 		c.Events[i] = e
 	}
 	return &c
+}
+
+// failureSig tells one failure from another while shrinking: the
+// invariant, and for a panic the top three frames of the code that
+// panicked (function names only), so that a panic is never shrunk into
+// another one. It is fuzz.TriageSignature's rule, which this package
+// cannot import (fuzz imports sim).
+func failureSig(v *Violation) string {
+	switch v.Invariant {
+	case InvAgentPanic:
+		return v.Invariant + " at " + strings.Join(panicFrames(v.Detail, "github.com/qgafuzz/qgafuzz/sim.(*world).agentStep"), " < ")
+	case InvPanic:
+		return v.Invariant + " at " + strings.Join(panicFrames(v.Detail, "github.com/qgafuzz/qgafuzz/sim.(*world).main"), " < ")
+	}
+	return v.Invariant
+}
+
+// panicFrames returns up to three function names from a debug.Stack dump
+// taken by the recover in harness, innermost first: the frames above
+// harness, without the runtime, the panic machinery and harness's own
+// deferred function.
+func panicFrames(stack, harness string) []string {
+	// The first occurrence is the deferred recover (harness.func1); the
+	// frame of harness itself is the last one.
+	if i := strings.LastIndex(stack, "\n"+harness+"("); i >= 0 {
+		stack = stack[:i+1]
+	}
+	var out []string
+	for _, line := range strings.Split(stack, "\n") {
+		if line == "" || line[0] == '\t' || strings.HasPrefix(line, "goroutine ") {
+			continue
+		}
+		fn := line
+		if i := strings.LastIndexByte(fn, '('); i > 0 {
+			fn = fn[:i]
+		}
+		switch {
+		case strings.HasPrefix(fn, "runtime."), strings.HasPrefix(fn, "panic"),
+			strings.HasPrefix(fn, "runtime/debug."), strings.HasPrefix(fn, harness+"."):
+			continue
+		}
+		out = append(out, fn)
+		if len(out) == 3 {
+			break
+		}
+	}
+	return out
 }

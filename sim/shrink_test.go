@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/qga"
 )
@@ -113,5 +114,75 @@ func TestShrinkSaysBudgetUsedUp(t *testing.T) {
 	}
 	if _, _, st, _ := Shrink(r, 0); st.BudgetUsedUp || strings.Contains(st.String(), "minimal") {
 		t.Fatalf("default budget: %s", st)
+	}
+}
+
+// twoPanicAgent panics when it answers guest-info: in panicAfterPings
+// once it has answered three pings, else in panicEarly.
+type twoPanicAgent struct {
+	*qga.Agent
+	pings int
+}
+
+func (a *twoPanicAgent) Step(p []byte) (int, []byte) {
+	n, r := a.Agent.Step(p)
+	switch {
+	case strings.HasPrefix(string(r), `{"return": {}`):
+		a.pings++
+	case strings.Contains(string(r), "guest-info") && a.pings >= 3:
+		panicAfterPings()
+	case strings.Contains(string(r), "guest-info"):
+		panicEarly()
+	}
+	return n, r
+}
+
+//go:noinline
+func panicAfterPings() { panic("after pings") }
+
+//go:noinline
+func panicEarly() { panic("early") }
+
+// TestShrinkKeepsPanicSite: a schedule that panics in one place is not
+// shrunk into one that panics in another (without a ping, guest-info
+// panics elsewhere), although both violate the same invariant.
+func TestShrinkKeepsPanicSite(t *testing.T) {
+	ping := func(n int64) Op { return Op{Kind: OpPing, N: n, Deadline: 3 * time.Second} }
+	s := &Schedule{Version: ScheduleVersion, Seed: 1, Client: Delimited, Events: []Event{},
+		Ops: []Op{ping(1), ping(2), ping(3), {Kind: OpInfo, N: 4, Deadline: 3 * time.Second}}}
+	opts := &Options{Seed: 1, Client: Delimited, NewAgent: func() Agent { return &twoPanicAgent{Agent: qga.NewAgent(qga.AgentConfig{})} }}
+	r, err := replayWith(s, opts)
+	if err != nil || !r.Failed() || !strings.Contains(r.First().Detail, "panicAfterPings") {
+		t.Fatalf("the schedule does not panic in panicAfterPings: %v, %v", err, r.First())
+	}
+	min, res, st, err := shrinkWith(s, opts, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.First(); v.Invariant != InvAgentPanic || !strings.Contains(v.Detail, "panicAfterPings") || len(min.Ops) != 4 {
+		t.Fatalf("shrunk to %d steps (%s), failing with %v\n%s", len(min.Ops), st, v, v.Detail)
+	}
+	if got, want := failureSig(res.First()), "agent-panic at github.com/qgafuzz/qgafuzz/sim.panicAfterPings < github.com/qgafuzz/qgafuzz/sim.(*twoPanicAgent).Step"; got != want {
+		t.Errorf("signature %q, want %q", got, want)
+	}
+}
+
+// TestShrinkProgress: NewFailure reports the progress of its shrinking to
+// Options.ShrinkProgress, with the replays so far and the size of the
+// smallest failing schedule so far.
+func TestShrinkProgress(t *testing.T) {
+	o := Options{Seed: 1, Client: Plain}
+	r := mustRun(t, o)
+	var got []ShrinkProgress
+	o.ShrinkProgress = func(p ShrinkProgress) { got = append(got, p) }
+	o.ShrinkProgressEvery = time.Nanosecond
+	f := NewFailure(r, o, true, false)
+	if f.Minimal == nil || len(got) == 0 {
+		t.Fatalf("shrunk to %v (%s), %d progress reports", f.Minimal, f.ShrinkError, len(got))
+	}
+	last := got[len(got)-1]
+	if last.Budget != DefaultShrinkBudget || last.Replays < 2 || last.Replays > f.Shrink.Replays ||
+		last.Steps != f.Shrink.Steps || last.Events != f.Shrink.Events || got[0].Steps > f.Shrink.StepsBefore {
+		t.Fatalf("progress %+v ... %+v; shrink %s", got[0], last, f.Shrink)
 	}
 }

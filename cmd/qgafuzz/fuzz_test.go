@@ -227,8 +227,7 @@ func storedReport(t *testing.T, dir string) (crasher, report string) {
 // TestFuzzEngineReproLine: a crasher of a planted-bug engine run comes
 // with a printed and stored command that names the target and the planted
 // bug, and running that command really fails (exit 1). Run as a separate
-// process: repro plants the bug through the environment, which the fuzz
-// package reads once per process.
+// process, as a user runs it.
 func TestFuzzEngineReproLine(t *testing.T) {
 	bin := buildQgafuzz(t)
 	out := t.TempDir()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -74,7 +75,6 @@ func runRepro(e *env, args []string) int {
 			return usage("--agent %q: want bug:NAME with NAME one of %v", *agent, qga.Bugs())
 		}
 		bug = b
-		os.Setenv(fuzz.PlantBugEnv, b.String())
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -111,6 +111,11 @@ func runRepro(e *env, args []string) int {
 		// The user says what the file is: a fuzz input that happens to
 		// look like a schedule.
 		format = corpus.Raw
+	}
+	if format == corpus.Raw && *target == "" && brokenSchedule(path, b) {
+		// A truncated or hand-edited schedule or trace: what is wrong
+		// with it says more than that it has no target.
+		format = corpus.SimTrace
 	}
 	if format == corpus.SimTrace {
 		if *agent != "" {
@@ -158,9 +163,14 @@ func runRepro(e *env, args []string) int {
 		// A crasher found with a planted bug names it in its report;
 		// without it the crasher would pass and look fixed.
 		if b := plantedFromReport(report); b != qga.NoBug {
-			os.Setenv(fuzz.PlantBugEnv, b.String())
+			bug = b
 			fmt.Fprintf(e.stdout, "repro: agent with the planted bug %s (from %s)\n", b, filepath.Base(path)+".txt")
 		}
+	}
+	if bug != qga.NoBug && t.Name == "differential" {
+		// The bug goes to the target itself: set in the environment, it
+		// would outlive this call.
+		t = fuzz.DifferentialTarget(bug)
 	}
 	f := fuzz.Run(t, data)
 	if f == nil {
@@ -185,6 +195,17 @@ func reportSim(e *env, what string, r *sim.Result) int {
 		}
 	}
 	return exitFinding
+}
+
+// brokenSchedule reports whether b, which corpus.Detect did not take for
+// a schedule or a trace, still looks like one (a JSON object that names
+// the schedule's version key) and its path names no fuzz target.
+func brokenSchedule(path string, b []byte) bool {
+	if _, ok := corpus.TargetFromPath(path); ok {
+		return false
+	}
+	t := bytes.TrimSpace(b)
+	return len(t) > 0 && t[0] == '{' && bytes.Contains(t, []byte(`"version"`))
 }
 
 // reportTargetRE finds target names in reports ("fuzz/parser: ...",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,11 +162,81 @@ func TestReproEditedSchedule(t *testing.T) {
 	}
 }
 
+// TestReproBrokenSchedule: a truncated or hand-broken schedule or trace
+// is reported with what is wrong with it (file, line), not as a fuzz
+// input whose target cannot be told.
+func TestReproBrokenSchedule(t *testing.T) {
+	r, err := sim.Run(sim.Options{Seed: 7, Client: sim.Plain, Trace: true})
+	if err != nil || !r.Failed() {
+		t.Fatalf("seed 7 plain: %v", err)
+	}
+	dir := t.TempDir()
+	sched, trace := filepath.Join(dir, "schedule.json"), filepath.Join(dir, "trace.jsonl")
+	if err := r.Schedule().Save(sched); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.WriteTrace(trace, r); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(sched)
+	tr, _ := os.ReadFile(trace)
+	head, rest, _ := bytes.Cut(tr, []byte("\n"))
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"truncated.json", good[:len(good)/2], "ends early"},
+		{"edited.json", bytes.Replace(good, []byte(`"seed": 7`), []byte(`"seed": seven`), 1), "line 3, column "},
+		{"trace.jsonl", slices.Concat(head[:len(head)/2], []byte("\n"), rest), "line 2"},
+	} {
+		p := filepath.Join(dir, c.name)
+		if err := os.WriteFile(p, c.b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCapture("repro", p)
+		if code != exitUsage || !strings.Contains(errOut, p+": sim: ") || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "cannot tell the target") {
+			t.Errorf("%s: exit %d, want %d and %q\n%s%s", c.name, code, exitUsage, c.want, out, errOut)
+		}
+	}
+}
+
+// TestReproAgentBugInProcess: "repro --agent bug:NAME" plants the bug for
+// its own replay only: it leaves the environment as it was, and a later
+// replay in the same process runs the agent without the bug.
+func TestReproAgentBugInProcess(t *testing.T) {
+	before, wasSet := os.LookupEnv(fuzz.PlantBugEnv)
+	t.Cleanup(func() {
+		if wasSet {
+			os.Setenv(fuzz.PlantBugEnv, before)
+		} else {
+			os.Unsetenv(fuzz.PlantBugEnv)
+		}
+	})
+	p := filepath.Join(t.TempDir(), "input")
+	if err := os.WriteFile(p, []byte(`{"execute":"guest-ping","id":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCapture("repro", "--target", "differential", "--agent", "bug:duplicate-reply", p)
+	if code != exitFinding || !strings.Contains(out, "repro: FAIL") {
+		t.Fatalf("with the bug: exit %d, want %d\n%s%s", code, exitFinding, out, errOut)
+	}
+	if now, set := os.LookupEnv(fuzz.PlantBugEnv); now != before || set != wasSet {
+		t.Errorf("$%s is %q (set %v) after the replay, was %q (set %v)", fuzz.PlantBugEnv, now, set, before, wasSet)
+	}
+	if before == "" {
+		code, out, errOut = runCapture("repro", "--target", "differential", p)
+		if code != exitOK || !strings.Contains(out, "repro: PASS") {
+			t.Errorf("without the bug: exit %d, want %d\n%s%s", code, exitOK, out, errOut)
+		}
+	}
+}
+
 // TestReproSeedSteps: a seed that fails only past the default workload
 // (seed 8, plain, at step 86 of 100) replays with the --steps it ran with;
 // without them it would pass and read as fixed.
 func TestReproSeedSteps(t *testing.T) {
-	t.Setenv(fuzz.PlantBugEnv, "") // "repro --agent bug:NAME" in other tests sets it
+	t.Setenv(fuzz.PlantBugEnv, "") // a planted bug from outside would change the run
 	code, out, errOut := runCapture("repro", "--seed", "8", "--client", "plain", "--steps", "100")
 	if code != exitFinding || !strings.Contains(out, "100 steps") || !strings.Contains(out, "safety") {
 		t.Fatalf("exit %d, want %d\n%s%s", code, exitFinding, out, errOut)

@@ -119,6 +119,9 @@ func runSim(e *env, args []string) int {
 		if f.schedule != "" {
 			return usage("--replay reads its schedule from %s; drop --schedule (--trace writes the replay's trace)", f.replay)
 		}
+		if f.checkDet {
+			return usage("--replay compares the replay's trace with the one recorded in %s; drop --check-determinism", f.replay)
+		}
 		return simReplay(e, &f)
 	}
 	o := sim.Options{Client: sim.Strategy(f.client), Faults: f.faults, Steps: f.steps}
@@ -150,6 +153,14 @@ func runSim(e *env, args []string) int {
 	from, to, single, err := seedRange(&f)
 	if err != nil {
 		return usage("%v", err)
+	}
+	if f.progress > 0 {
+		// Shrinking may take thousands of replays.
+		o.ShrinkProgress = func(p sim.ShrinkProgress) {
+			fmt.Fprintf(e.stderr, "qgafuzz sim: shrinking: %d/%d replays, now %d fault events and %d steps, %.0fs\n",
+				p.Replays, p.Budget, p.Events, p.Steps, p.Elapsed.Seconds())
+		}
+		o.ShrinkProgressEvery = f.progress
 	}
 	if single {
 		o.Seed = from

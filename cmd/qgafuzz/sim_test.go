@@ -318,6 +318,20 @@ func TestSimReplayRejectsSchedule(t *testing.T) {
 	}
 }
 
+// TestSimReplayRejectsCheckDeterminism: --replay already compares the
+// replay's trace with the recorded one, and does not run twice, so
+// --check-determinism with it is a usage error rather than ignored.
+func TestSimReplayRejectsCheckDeterminism(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.json")
+	if code, _, errs := runSimCommand("--seed", "1", "--client", "plain", "--no-shrink", "--schedule", in); code != exitFinding {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	code, out, errs := runSimCommand("--replay", in, "--check-determinism")
+	if code != exitUsage || !strings.Contains(errs, "--replay") || !strings.Contains(errs, "--check-determinism") || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
 // TestSimFailingSeedsCapIsExplicit: the JSON list of failing seeds is cut
 // to the lowest ones, and says how many it leaves out; so does the text.
 func TestSimFailingSeedsCapIsExplicit(t *testing.T) {
@@ -380,5 +394,19 @@ func TestSimReplayAfterFix(t *testing.T) {
 	if code != exitFinding || strings.Contains(out, "NONDETERMINISTIC") || !strings.Contains(out, "TRACE DIFFERS") ||
 		!strings.Contains(out, "the recorded failure does not happen") || !strings.Contains(out, "ok: every invariant held") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestSimShrinkProgress: shrinking prints progress lines on standard
+// error (every --progress; none with --progress 0), never on standard
+// output.
+func TestSimShrinkProgress(t *testing.T) {
+	code, out, errs := runSimCommand("--seed", "1", "--client", "plain", "--progress", "1ns")
+	if code != exitFinding || !strings.Contains(errs, "qgafuzz sim: shrinking: ") || !strings.Contains(errs, "/4000 replays, now ") ||
+		strings.Contains(out, "shrinking:") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if code, _, errs := runSimCommand("--seed", "1", "--client", "plain", "--progress", "0"); code != exitFinding || errs != "" {
+		t.Fatalf("--progress 0: exit %d, stderr %q", code, errs)
 	}
 }
