@@ -251,10 +251,11 @@ func jsonErrorAt(b []byte, lead int, at int64, err error) error {
 		off = at
 	)
 	switch {
+	// Their offsets count the bytes read, the one at fault included.
 	case errors.As(err, &syn):
-		off = syn.Offset
+		off = syn.Offset - 1
 	case errors.As(err, &typ):
-		off = typ.Offset
+		off = typ.Offset - 1
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("line %d: the JSON ends early (a truncated file?): %w", lineAt(b, int64(len(bytes.TrimRight(b, " \t\r\n")))), err)
 	}

@@ -90,3 +90,23 @@ func TestReplayRejectsImpossibleEvents(t *testing.T) {
 		t.Fatalf("Replay: %v (failed %v)", err, res != nil && res.Failed())
 	}
 }
+
+// A JSON error is placed at the byte at fault: it was one column to the
+// right, and an error at a line's end was put on the next line.
+func TestJSONErrorPlace(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"{\n  \"a\" 1}", "line 2, column 7:"},
+		{"{\"a\": 1,\n}", "line 2, column 1:"},
+		{"{\"a\": 1\n\"b\": 2}", "line 2, column 1:"},
+		{"{\"a\": [1 2]}", "line 1, column 10:"},
+	} {
+		var v map[string]any
+		err := json.Unmarshal([]byte(tc.in), &v)
+		if err == nil {
+			t.Fatalf("%q decoded", tc.in)
+		}
+		if got := jsonErrorAt([]byte(tc.in), 0, 0, err).Error(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%q: %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
