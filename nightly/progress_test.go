@@ -1,6 +1,8 @@
 package nightly
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +20,20 @@ func TestProgressLine(t *testing.T) {
 	}
 	b.begun = time.Now().Add(-4 * time.Second)
 	b.update("fuzzing", 2000, 0, 0, 0) // a last status, as the engine stops
-	if got := b.line(); !strings.Contains(got, "execs 2000 (500/s)  corpus 17  coverage 2900") {
-		t.Errorf("a 0/s status after 2000 execs in 4s: %q, want the average", got)
+	// The average is over the time elapsed when the line is made: 4s,
+	// and a little more on a loaded machine (4.005s is 499/s already).
+	got := b.line()
+	m := regexp.MustCompile(`execs 2000 \((\d+)/s\)  corpus 17  coverage 2900`).FindStringSubmatch(got)
+	rate := 0
+	if m != nil {
+		rate, _ = strconv.Atoi(m[1])
+	}
+	if rate <= 400 || rate > 500 {
+		t.Errorf("a 0/s status after 2000 execs in 4s: %q, want the average (500/s)", got)
 	}
 	b.begin("sim", 10*time.Second)
 	b.update(simPhase, 5104, 1055, 0, 0)
-	got := b.line()
+	got = b.line()
 	if !strings.Contains(got, "seeds 5104 (1055/s)  crashes 0") || strings.Contains(got, "corpus") || strings.Contains(got, "coverage") {
 		t.Errorf("simulation: %q", got)
 	}

@@ -220,7 +220,7 @@ func parseSchedule(b []byte) (*Schedule, error) {
 		dec := json.NewDecoder(bytes.NewReader(t))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(s); err != nil {
-			return nil, fmt.Errorf("not a schedule or a trace file: %w", jsonErrorAt(b, lead, dec.InputOffset(), err))
+			return nil, fmt.Errorf("not a schedule or a trace file: %w", jsonErrorAt(b, lead, err))
 		}
 		end := int(dec.InputOffset())
 		if rest := bytes.TrimLeft(t[end:], " \t\r\n"); len(rest) > 0 {
@@ -243,12 +243,12 @@ func parseSchedule(b []byte) (*Schedule, error) {
 }
 
 // jsonErrorAt prefixes err, from decoding b[lead:], with the line (and
-// column) of b where it lies; at is the decoder's offset when it failed.
-func jsonErrorAt(b []byte, lead int, at int64, err error) error {
+// column) of b where it lies, when err tells it.
+func jsonErrorAt(b []byte, lead int, err error) error {
 	var (
 		syn *json.SyntaxError
 		typ *json.UnmarshalTypeError
-		off = at
+		off int64
 	)
 	switch {
 	// Their offsets count the bytes read, the one at fault included.
@@ -258,6 +258,11 @@ func jsonErrorAt(b []byte, lead int, at int64, err error) error {
 		off = typ.Offset - 1
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("line %d: the JSON ends early (a truncated file?): %w", lineAt(b, int64(len(bytes.TrimRight(b, " \t\r\n")))), err)
+	default:
+		// An unknown field, say: the decoder had read the whole
+		// schedule, so its offset is the schedule's end, not the
+		// field's place. The error names the field.
+		return err
 	}
 	off += int64(lead)
 	line := lineAt(b, off)

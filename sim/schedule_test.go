@@ -45,6 +45,9 @@ func TestLoadScheduleErrors(t *testing.T) {
 		{"truncated trace header", trace[:100], "line 1: the JSON ends early"},
 		{"syntax error", []byte(strings.Replace(string(sched), `"seed": `, `"seed" `, 1)), "line 3, column"},
 		{"data after the schedule", append(sched, "\n}\n"...), "line "},
+		// The decoder finds an unknown field once it has read the whole
+		// schedule: no line rather than the last one.
+		{"unknown field", []byte(strings.Replace(string(sched), `"seed": `, `"sed": 1, "seed": `, 1)), `not a schedule or a trace file: json: unknown field "sed"`},
 		{"later version", edit(func(s *Schedule) { s.Version = ScheduleVersion + 1 }), "a newer one wrote it"},
 		{"no version", []byte("{}"), "no schedule version"},
 		{"event after the workload", edit(func(s *Schedule) { s.Events[0].Step = len(s.Ops) + 1 }), "could never fire"},
@@ -105,7 +108,7 @@ func TestJSONErrorPlace(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%q decoded", tc.in)
 		}
-		if got := jsonErrorAt([]byte(tc.in), 0, 0, err).Error(); !strings.HasPrefix(got, tc.want) {
+		if got := jsonErrorAt([]byte(tc.in), 0, err).Error(); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%q: %s, want %s", tc.in, got, tc.want)
 		}
 	}

@@ -199,9 +199,10 @@ func reportSim(e *env, what string, r *sim.Result) int {
 
 // brokenSchedule reports whether b, which corpus.Detect did not take for
 // a schedule or a trace, still looks like one (a JSON object that names
-// the schedule's version key) and its path names no fuzz target.
+// the schedule's version key) and neither its path nor a report beside it
+// names a fuzz target (a crasher of JSON input, stored by fuzz --out DIR).
 func brokenSchedule(path string, b []byte) bool {
-	if _, ok := corpus.TargetFromPath(path); ok {
+	if name, _ := detectTarget(path); name != "" {
 		return false
 	}
 	t := bytes.TrimSpace(b)

@@ -48,6 +48,10 @@ func TestReproFormats(t *testing.T) {
 		{[]string{write("fuzz/testdata/fuzz/FuzzAgent/crlf", fmt.Appendf(nil, "go test fuzz v1\r\n[]byte(%q)\r\n", input))}, "native", "29 bytes, target agent (from the path)"},
 		// Schedule-like names in a request, and --target says what it is.
 		{[]string{"--target", "agent", write("x/request", []byte(`{"execute":"guest-info","arguments":{"version":1,"seed":2,"ops":[]}}`))}, "raw", "target agent (from --target)"},
+		// A JSON input that names "version" (as guest-info's reply does),
+		// outside crashers/<target>/ (fuzz --out DIR): the report beside
+		// it tells the target; it is no broken schedule.
+		{[]string{reportedCrasher(t, dir)}, "raw", "target parser (from crash-1a2b3c4d.txt)"},
 	}
 	for _, c := range cases {
 		code, out, errOut := runCapture(append([]string{"repro"}, c.args...)...)
@@ -55,6 +59,20 @@ func TestReproFormats(t *testing.T) {
 			t.Errorf("repro %v: exit %d\n%s%s", c.args, code, out, errOut)
 		}
 	}
+}
+
+// reportedCrasher writes a raw crasher that holds JSON naming "version",
+// with the report qgafuzz fuzz stores beside it, and returns its path.
+func reportedCrasher(t *testing.T, dir string) string {
+	p := filepath.Join(dir, "elsewhere", "crash-1a2b3c4d")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(`{"return": {"version": "7.2.0", "supported_commands": []}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p+".txt", []byte("fuzz/parser: property x violated\nsignature: parser/x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // TestReproNoGuess checks that a directory merely named after a target,
@@ -188,7 +206,9 @@ func TestReproBrokenSchedule(t *testing.T) {
 	}{
 		{"truncated.json", good[:len(good)/2], "ends early"},
 		{"edited.json", bytes.Replace(good, []byte(`"seed": 7`), []byte(`"seed": seven`), 1), "line 3, column "},
-		{"trace.jsonl", slices.Concat(head[:len(head)/2], []byte("\n"), rest), "line 2"},
+		// The header's string is cut by the end of its line: the error
+		// is that newline's, on line 1 (not the line after it).
+		{"trace.jsonl", slices.Concat(head[:len(head)/2], []byte("\n"), rest), fmt.Sprintf("line 1, column %d: ", len(head)/2+1)},
 	} {
 		p := filepath.Join(dir, c.name)
 		if err := os.WriteFile(p, c.b, 0o644); err != nil {

@@ -13,6 +13,6 @@
 //	sock := filepath.Join(d.Path, "agent.sock")
 //
 // The lock is the kernel's (flock), so it dies with the process, whatever
-// killed it. Where flock is missing (Windows) directories are made and
-// removed as with os.MkdirTemp, and never swept.
+// killed it. Where flock is missing (Windows, or a file system without it)
+// directories are made and removed as with os.MkdirTemp, and never swept.
 package tmpdir

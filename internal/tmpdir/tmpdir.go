@@ -1,10 +1,10 @@
 package tmpdir
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/qgafuzz/qgafuzz/internal/flock"
 )
@@ -40,20 +40,26 @@ func makeIn(parent, prefix string) (*Dir, error) {
 		os.RemoveAll(path)
 		return nil, err
 	}
-	if err = flock.TryLock(f); err == nil {
-		err = os.Rename(f.Name(), filepath.Join(path, ownerName))
-	}
-	if err != nil {
+	if err := tryLock(f); err != nil {
+		// No locks here: Windows (ErrUnsupported), or a file system
+		// without flock (ENOLCK on an NFS mount without a lock manager,
+		// EOPNOTSUPP). A plain temporary directory, never swept, as
+		// os.MkdirTemp made before, rather than no directory at all.
 		f.Close()
-		if !errors.Is(err, errors.ErrUnsupported) {
-			os.RemoveAll(path)
-			return nil, err
-		}
-		os.Remove(f.Name()) // no locks here: a plain temporary directory
-		f = nil
+		os.Remove(f.Name())
+		return &Dir{Path: path}, nil
+	}
+	if err := os.Rename(f.Name(), filepath.Join(path, ownerName)); err != nil {
+		f.Close()
+		os.RemoveAll(path)
+		return nil, err
 	}
 	return &Dir{Path: path, owner: f}, nil
 }
+
+// tryLock is flock.TryLock; tests replace it to play a file system
+// without locks.
+var tryLock = flock.TryLock
 
 // Remove removes the directory and everything in it, then lets go of it.
 // It is safe to call more than once.
@@ -83,11 +89,13 @@ func Sweep(parent, prefix string) []string {
 			continue
 		}
 		path := filepath.Join(parent, e.Name())
-		f, err := os.Open(filepath.Join(path, ownerName))
+		// Without waiting: in a shared temporary directory anyone may
+		// put a FIFO there, and opening it would block.
+		f, err := os.OpenFile(filepath.Join(path, ownerName), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			continue // being made, or not ours
 		}
-		if flock.TryLock(f) == nil && os.RemoveAll(path) == nil {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && tryLock(f) == nil && os.RemoveAll(path) == nil {
 			removed = append(removed, path)
 		}
 		f.Close()

@@ -4,15 +4,24 @@ package tmpdir
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/internal/flock"
 )
 
 // When TMPDIR_TEST_CHILD is set, the test binary makes a directory in it,
-// prints its path and waits to be killed.
+// prints its path and waits to be killed (or for its standard input to
+// close). It must not wait in "select {}": with no other goroutine the
+// runtime ends such a process at once ("all goroutines are asleep"), and
+// its directory would be abandoned while the test takes its owner for
+// alive.
 func TestMain(m *testing.M) {
 	if parent := os.Getenv("TMPDIR_TEST_CHILD"); parent != "" {
 		d, err := makeIn(parent, "run-")
@@ -20,7 +29,8 @@ func TestMain(m *testing.M) {
 			os.Exit(3)
 		}
 		os.Stdout.WriteString(d.Path + "\n")
-		select {}
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -36,6 +46,11 @@ func TestSweepRemovesOnlyAbandoned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdin, err := child.StdinPipe() // never written: the child waits on it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +60,8 @@ func TestSweepRemovesOnlyAbandoned(t *testing.T) {
 		t.Fatalf("child: %v", err)
 	}
 	dead := line[:len(line)-1]
+	// A child that did not wait would be gone by now.
+	time.Sleep(100 * time.Millisecond)
 	if got := Sweep(parent, "run-"); len(got) != 0 {
 		t.Errorf("swept %v while its owner ran", got)
 	}
@@ -101,5 +118,56 @@ func TestMakeAndRemove(t *testing.T) {
 	}
 	if _, err := os.Stat(d.Path); !os.IsNotExist(err) {
 		t.Errorf("%s is still there (%v)", d.Path, err)
+	}
+}
+
+// Where the file system has no locks (flock fails with ENOLCK on an NFS
+// mount without a lock manager), Make still makes a directory, as
+// os.MkdirTemp did, without a lock file, so that no sweep removes it;
+// it failed, and every command that needs one failed with it.
+func TestMakeWithoutLocks(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	tryLock = func(*os.File) error { return syscall.ENOLCK }
+	t.Cleanup(func() { tryLock = flock.TryLock })
+	d, err := Make("qgafuzz-test-")
+	if err != nil {
+		t.Fatalf("Make on a file system without locks: %v", err)
+	}
+	if ents, _ := os.ReadDir(d.Path); len(ents) != 0 {
+		t.Errorf("a directory without a lock holds %v, want nothing", ents)
+	}
+	tryLock = flock.TryLock // a sweeper where locks work
+	if got := Sweep(os.TempDir(), "qgafuzz-test-"); len(got) != 0 {
+		t.Errorf("swept the live directory that has no lock: %v", got)
+	}
+	if err := d.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.Path); !os.IsNotExist(err) {
+		t.Errorf("%s is still there (%v)", d.Path, err)
+	}
+}
+
+// A FIFO in place of the lock file (anyone may make one in a shared
+// temporary directory) is passed over: opening it to read would have
+// blocked every later start.
+func TestSweepPassesOverFIFO(t *testing.T) {
+	parent := t.TempDir()
+	d := filepath.Join(parent, "run-fifo")
+	if err := os.Mkdir(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(d, ownerName), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string, 1)
+	go func() { done <- Sweep(parent, "run-") }()
+	select {
+	case got := <-done:
+		if len(got) != 0 {
+			t.Errorf("swept %v", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Sweep blocked on a FIFO")
 	}
 }

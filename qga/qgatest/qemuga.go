@@ -131,7 +131,7 @@ type QemuGA struct {
 
 	ctx     context.Context
 	args    []string
-	ownDir  *tmpdir.Dir // Dir, when StartQemuGAProcess made it; Stop removes it
+	ownDir  *tmpdir.Dir // Dir, when StartQemuGAProcess made it; Close removes it
 	output  bytes.Buffer
 	outMu   sync.Mutex
 	done    <-chan struct{} // closed when Cmd has been waited for
