@@ -243,8 +243,9 @@ func (n *night) setup(ctx context.Context) error {
 	}
 	n.server = &corpus.Server{Bin: bin, Env: env}
 	took := time.Since(built).Round(100 * time.Millisecond)
-	if left := time.Until(n.deadln).Round(time.Second); left > 0 {
-		n.board.printf("nightly: built in %s; %s left for fuzzing and simulation", took, left)
+	// The reserve is kept for triage and reports at the end.
+	if left := (time.Until(n.deadln) - n.reserve).Round(time.Second); left > 0 {
+		n.board.printf("nightly: built in %s; %s left for fuzzing and simulation (%s kept for triage and reports)", took, left, n.reserve)
 	} else {
 		n.board.printf("nightly: built in %s, past the budget: each part gets its minimum share (2s); raise --budget", took)
 	}

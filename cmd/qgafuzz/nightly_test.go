@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -210,9 +211,14 @@ func TestNightlyClean(t *testing.T) {
 	os.Truncate(bad, corpus.MaxFileSize+1)
 	// 30s: building the engine takes most of it on a loaded machine, and the
 	// parser share must still grow the corpus.
-	code, _ := runNightlyCmd(t, nil, "--budget", "30s", "--out", out, "--targets", "parser", "--sim-runs", "100")
+	code, output := runNightlyCmd(t, nil, "--budget", "30s", "--out", out, "--targets", "parser", "--sim-runs", "100")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0", code)
+	}
+	// The time left for the shares leaves out the triage reserve (5s of
+	// a 30s budget); it was the whole rest of the budget.
+	if !regexp.MustCompile(`built in [0-9.]+s; (1?[0-9]|2[0-5])s left for fuzzing and simulation \(5s kept for triage and reports\)|past the budget`).MatchString(output) {
+		t.Errorf("no build line with the time left:\n%s", output)
 	}
 	r := readReport(t, out)
 	if r.ExitCode != 0 || r.NewCrashes != 0 || len(r.Crashes) != 0 || len(crashDirs(t, out)) != 0 {
