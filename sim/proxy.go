@@ -42,7 +42,8 @@ type Proxy struct {
 	// Drain bounds how long the upstream is still read, for replies to
 	// arrive, once the host's side has ended or the proxy is stopping,
 	// before the upstream is closed anyway (5s if zero). Replies read
-	// then still reach a host that reads on.
+	// then still reach a host that reads on, unless a pause (stall,
+	// late) holds them beyond it.
 	Drain time.Duration
 }
 
@@ -184,19 +185,23 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 	})
 	defer stop()
 	var drainBy atomic.Int64 // when the upstream is closed even if it is still open (unix ns; 0: not yet)
+	// draining is closed once drainBy is set.
+	draining := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.pump(conn, SiteA2H, up, client, hangup, gone, &drainBy)
+		p.pump(conn, SiteA2H, up, client, hangup, gone, &drainBy, draining)
 		if cw, ok := client.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
 	}()
 	// A stopping proxy drops the host's bytes still held by a pause
 	// (stall, delay) rather than waiting it out: the host is cut anyway.
-	p.pump(conn, SiteH2A, client, up, hangup, ctx.Done(), nil)
+	p.pump(conn, SiteH2A, client, up, hangup, ctx.Done(), nil, nil)
 	deadline := time.Now().Add(p.drain())
 	drainBy.Store(deadline.UnixNano())
+	// A pause (stall, late) in the replies ends at the deadline too.
+	close(draining)
 	up.SetReadDeadline(deadline) // wakes the reply pump to take the deadline in
 	// A host that half-closed but reads nothing would otherwise block the
 	// reply pump in a write for as long as it keeps the connection open.
@@ -211,9 +216,10 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 }
 
 // pump copies src to dst chunk by chunk, through the faults of dir. Once
-// gone is closed, dst is not written, nor waited for. Once drainBy is set,
-// src is read until then at most.
-func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone <-chan struct{}, drainBy *atomic.Int64) {
+// gone is closed, dst is not written, nor waited for. Once drainBy is set
+// (and draining closed), src is read until then at most, and a pause
+// ends then, with the bytes it holds dropped.
+func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone <-chan struct{}, drainBy *atomic.Int64, draining <-chan struct{}) {
 	var insts []*faultInst
 	seen := map[string]uint64{}
 	for i, f := range p.Faults {
@@ -235,6 +241,15 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 	var sp splitter
 	if dir == SiteH2A {
 		sp.dec = qjson.NewDecoder(qjson.BoundaryOnly())
+	}
+	drainTime := func() time.Time {
+		if drainBy == nil {
+			return time.Time{}
+		}
+		if ns := drainBy.Load(); ns != 0 {
+			return time.Unix(0, ns)
+		}
+		return time.Time{}
 	}
 	dstOK := true
 	send := func(b []byte) {
@@ -260,13 +275,7 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 		}
 		for _, s := range c.Segs {
 			if s.Gap > 0 && dstOK {
-				t := time.NewTimer(s.Gap)
-				select {
-				case <-t.C:
-				case <-gone:
-					t.Stop()
-					dstOK = false
-				}
+				dstOK = p.pause(s.Gap, gone, draining, drainTime)
 			}
 			if dstOK && len(s.Data) > 0 {
 				if _, err := dst.Write(s.Data); err != nil {
@@ -274,15 +283,6 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 				}
 			}
 		}
-	}
-	drainTime := func() time.Time {
-		if drainBy == nil {
-			return time.Time{}
-		}
-		if ns := drainBy.Load(); ns != 0 {
-			return time.Unix(0, ns)
-		}
-		return time.Time{}
 	}
 	// withDrain returns t, or the drain deadline when that comes first (a
 	// zero t waits for ever).
@@ -328,6 +328,30 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 				p.logf("conn %d %s: %v", conn, dir, err)
 			}
 			return
+		}
+	}
+}
+
+// pause waits d, and reports whether the bytes after it are still to be
+// written: not when gone is closed first, nor when the drain deadline
+// (set once draining is closed) comes first.
+func (p *Proxy) pause(d time.Duration, gone, draining <-chan struct{}, drainTime func() time.Time) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var drained <-chan time.Time
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-gone:
+			return false
+		case <-draining:
+			draining = nil
+			dt := time.NewTimer(time.Until(drainTime()))
+			defer dt.Stop()
+			drained = dt.C
+		case <-drained:
+			return false
 		}
 	}
 }

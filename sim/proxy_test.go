@@ -464,6 +464,12 @@ func TestProxyAcceptErrorEndsServe(t *testing.T) {
 // host's connection, the proxy's log, and where Serve's end comes.
 func drainProxy(t *testing.T, serve func(net.Conn)) (net.Conn, *proxyLog, <-chan error) {
 	t.Helper()
+	return drainProxyFaults(t, "none", serve)
+}
+
+// drainProxyFaults is drainProxy with faults.
+func drainProxyFaults(t *testing.T, faults string, serve func(net.Conn)) (net.Conn, *proxyLog, <-chan error) {
+	t.Helper()
 	dir := t.TempDir()
 	ul, err := net.Listen("unix", filepath.Join(dir, "up.sock"))
 	if err != nil {
@@ -478,7 +484,7 @@ func drainProxy(t *testing.T, serve func(net.Conn)) (net.Conn, *proxyLog, <-chan
 		defer c.Close()
 		serve(c)
 	}()
-	p := newTestProxy(t, "none", 1, filepath.Join(dir, "up.sock"))
+	p := newTestProxy(t, faults, 1, filepath.Join(dir, "up.sock"))
 	p.MaxConns, p.Drain = 1, 300*time.Millisecond
 	log := &proxyLog{}
 	p.Log = log.add
@@ -542,5 +548,31 @@ func TestProxyDrainBoundedHostNotReading(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("the proxy waits for ever on a host that half-closed and reads nothing:\n%s", strings.Join(log.lines, "\n"))
+	}
+}
+
+// TestProxyDrainBoundedDuringPause: a reply held by a pause (a stall, a
+// late reply) when the host goes away cannot hold the connection, and the
+// agent behind it, for longer than the drain.
+func TestProxyDrainBoundedDuringPause(t *testing.T) {
+	c, log, done := drainProxyFaults(t, "stall:rate=1,dir=a2h,min=30s,max=30s", func(c net.Conn) {
+		if _, err := c.Read(make([]byte, 100)); err != nil {
+			return
+		}
+		c.Write([]byte("{\"return\": {}}\n"))
+		io.Copy(io.Discard, c)
+	})
+	if _, err := c.Write([]byte(`{"execute":"guest-ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the reply is stalled in the proxy
+	c.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("a stalled reply holds the connection after the host left, beyond the drain:\n%s", strings.Join(log.lines, "\n"))
 	}
 }

@@ -32,10 +32,21 @@ or the proxy is stopped with Ctrl-C or SIGTERM), the upstream connection is
 half-closed and drained (for 5s at most) before it is closed, so that qemu-ga 7.2
 (which exits when a client leaves replies unread) survives.
 
+The seed (which also picks the mix for "swarm") fixes the decisions for each
+chunk, not a whole run: which bytes make up a chunk depends on real time (a
+partial message or line held longer than --idle is sent on as a chunk of its
+own), connections are numbered in the order they are accepted, and delays,
+stalls and the agent's and host's own timing are real time.
+
 SPEC is a fault list as for "qgafuzz sim --faults" (e.g.
 "fragment:rate=1,max=1" or "ff:rate=0.3,dir=h2a,late:rate=0.1"), "swarm" or "all"
 (the kinds a proxy can apply), or "none". The agent-side kinds (restart, reboot)
-need a simulated agent and are refused. Kinds:
+need a simulated agent and are refused. Rates are per chunk. The proxy does not
+know the host's deadlines, so late holds a reply for up to extra (set extra above
+the host's timeout for a reply that comes after its call gave up), and reconnect
+cuts the client connection at once (the host reconnects as it will; within and
+delay are not used; the replies left unread are drained, not passed to the next
+client). Kinds:
 `
 
 const proxyExamples = `
@@ -51,7 +62,7 @@ func runProxy(e *env, args []string) int {
 	listen := fs.String("listen", "", "address to listen on: unix:PATH or tcp:HOST:PORT")
 	upstream := fs.String("upstream", "", "the agent's address: unix:PATH or tcp:HOST:PORT")
 	faults := fs.String("faults", "none", "fault `SPEC`: a list, swarm, all or none")
-	seed := fs.Uint64("seed", 1, "seed of the fault decisions")
+	seed := fs.Uint64("seed", 1, "seed of the fault decisions (and of the swarm mix)")
 	maxConns := fs.Int("max-conns", 0, "exit after serving this many connections (0: run until interrupted)")
 	idle := fs.Duration("idle", 20*time.Millisecond, "hold a partial message this long before sending it on")
 	verbose := fs.Bool("v", false, "log connections and every fault on standard error")
@@ -77,22 +88,35 @@ func runProxy(e *env, args []string) int {
 	if *maxConns < 0 {
 		return usage("--max-conns must not be negative")
 	}
+	if *idle <= 0 {
+		// sim.Proxy takes a non-positive Idle as its default, which
+		// would hide the mistake.
+		return usage("--idle must be positive")
+	}
 	fl, err := sim.ProxyFaults(*faults, *seed)
 	if err != nil {
 		return usage("--faults: %v", err)
 	}
 	up := *upstream
-	p, err := sim.NewProxy(fl, *seed, func(ctx context.Context) (net.Conn, error) { return qga.Dial(ctx, up) })
-	if err != nil {
-		return usage("--faults: %v", err)
-	}
-	p.MaxConns, p.Idle = *maxConns, *idle
 	var mu sync.Mutex
 	logf := func(s string) {
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Fprintln(e.stderr, "qgafuzz proxy: "+s)
 	}
+	p, err := sim.NewProxy(fl, *seed, func(ctx context.Context) (net.Conn, error) {
+		c, err := qga.Dial(ctx, up)
+		if err != nil && !*verbose && ctx.Err() == nil {
+			// The proxy logs it only with -v; without, a wrong
+			// --upstream would show only as clients cut at once.
+			logf("upstream: " + err.Error())
+		}
+		return c, err
+	})
+	if err != nil {
+		return usage("--faults: %v", err)
+	}
+	p.MaxConns, p.Idle = *maxConns, *idle
 	if *verbose {
 		p.Log = logf
 	}

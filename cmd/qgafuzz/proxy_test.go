@@ -94,6 +94,10 @@ func TestProxyCommandUsage(t *testing.T) {
 		{"--listen", "unix:/tmp/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", "nope"},
 		{"--listen", "bogus", "--upstream", "unix:/tmp/y.sock"},
 		{"--listen", "tcp:127.0.0.1", "--upstream", "unix:/tmp/y.sock"},
+		// A listen path that cannot be created: without the check the
+		// proxy fails there, with a transport error, instead of running.
+		{"--listen", "unix:/nonexistent-qgafuzz/x.sock", "--upstream", "unix:/tmp/y.sock", "--idle", "0"},
+		{"--listen", "unix:/nonexistent-qgafuzz/x.sock", "--upstream", "unix:/tmp/y.sock", "--idle", "-1ms"},
 	} {
 		var out, errb syncBuffer
 		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
@@ -106,5 +110,44 @@ func TestProxyCommandUsage(t *testing.T) {
 	run(e, []string{"proxy", "--listen", "unix:/tmp/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", "reboot"})
 	if !strings.Contains(errb.String(), "simulated agent") {
 		t.Fatalf("reboot in a proxy: %s", errb.String())
+	}
+}
+
+// TestProxyCommandUpstreamError checks that a failing upstream is reported
+// without -v: otherwise a wrong --upstream shows only as clients cut at once.
+func TestProxyCommandUpstreamError(t *testing.T) {
+	dir, err := os.MkdirTemp("", "qgpx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock, missing := filepath.Join(dir, "p.sock"), filepath.Join(dir, "missing.sock")
+	stderr := &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(e, []string{"proxy", "--listen", "unix:" + sock, "--upstream", "unix:" + missing, "--max-conns", "1"})
+	}()
+	var c net.Conn
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if c, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy did not start: %v\n%s", err, stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer c.Close()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("proxy exit %d: %s", code, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("proxy did not exit after --max-conns 1: %s", stderr)
+	}
+	if !strings.Contains(stderr.String(), "upstream: ") || !strings.Contains(stderr.String(), missing) {
+		t.Fatalf("the upstream's failure is not reported:\n%s", stderr)
 	}
 }
