@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -347,14 +348,7 @@ func stopQuickly(t *testing.T, cancel context.CancelFunc, done <-chan error) {
 	t.Helper()
 	start := time.Now()
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the proxy does not stop: it waits out the stall")
-	}
+	proxyStopsWithin(t, done, 10*time.Second, func() string { return "the proxy does not stop: it waits out the stall" })
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the proxy took %v to stop: it waited out the stall", d)
 	}
@@ -511,14 +505,7 @@ func TestProxyDrainBounded(t *testing.T) {
 	})
 	c.Write([]byte(`{"execute":"guest-ping"}`))
 	c.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the proxy waits for ever on an upstream that stays open")
-	}
+	proxyStopsWithin(t, done, 5*time.Second, func() string { return "the proxy waits for ever on an upstream that stays open" })
 	if log.count("still open") != 1 {
 		t.Fatalf("the give-up is not logged:\n%s", strings.Join(log.lines, "\n"))
 	}
@@ -541,14 +528,9 @@ func TestProxyDrainBoundedHostNotReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.(*net.UnixConn).CloseWrite() // and never read
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("the proxy waits for ever on a host that half-closed and reads nothing:\n%s", strings.Join(log.lines, "\n"))
-	}
+	proxyStopsWithin(t, done, 5*time.Second, func() string {
+		return fmt.Sprintf("the proxy waits for ever on a host that half-closed and reads nothing:\n%s", strings.Join(log.lines, "\n"))
+	})
 }
 
 // TestProxyDrainBoundedDuringPause: a reply held by a pause (a stall, a
@@ -567,12 +549,21 @@ func TestProxyDrainBoundedDuringPause(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // the reply is stalled in the proxy
 	c.Close()
+	proxyStopsWithin(t, done, 5*time.Second, func() string {
+		return fmt.Sprintf("a stalled reply holds the connection after the host left, beyond the drain:\n%s", strings.Join(log.lines, "\n"))
+	})
+}
+
+// proxyStopsWithin waits for the proxy's Serve (or one connection) to end
+// without an error, failing with why when it takes longer than d.
+func proxyStopsWithin(t *testing.T, done <-chan error, d time.Duration, why func() string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("a stalled reply holds the connection after the host left, beyond the drain:\n%s", strings.Join(log.lines, "\n"))
+	case <-time.After(d):
+		t.Fatal(why()) // read then: it may quote the log
 	}
 }

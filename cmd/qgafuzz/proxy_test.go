@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -63,14 +64,7 @@ func TestProxyCommandQemuGA(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("proxy exit %d: %s", code, stderr)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("proxy did not exit after --max-conns 1: %s", stderr)
-	}
+	proxyExitsOK(t, done, stderr)
 	for _, want := range []string{"conn 1 h2a fragment", "conn 1 a2h fragment", "conn 1 a2h dup", "conn 1: closed"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, stderr)
@@ -139,6 +133,15 @@ func TestProxyCommandUpstreamError(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	defer c.Close()
+	proxyExitsOK(t, done, stderr)
+	if !strings.Contains(stderr.String(), "upstream: ") || !strings.Contains(stderr.String(), missing) {
+		t.Fatalf("the upstream's failure is not reported:\n%s", stderr)
+	}
+}
+
+// proxyExitsOK waits for a proxy run with --max-conns 1 to exit 0.
+func proxyExitsOK(t *testing.T, done <-chan int, stderr fmt.Stringer) {
+	t.Helper()
 	select {
 	case code := <-done:
 		if code != exitOK {
@@ -146,8 +149,5 @@ func TestProxyCommandUpstreamError(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("proxy did not exit after --max-conns 1: %s", stderr)
-	}
-	if !strings.Contains(stderr.String(), "upstream: ") || !strings.Contains(stderr.String(), missing) {
-		t.Fatalf("the upstream's failure is not reported:\n%s", stderr)
 	}
 }
