@@ -25,3 +25,6 @@ func FuzzAgent(data []byte) int        { return Check("agent", data) }
 func FuzzDelimiter(data []byte) int    { return Check("delimiter", data) }
 func FuzzScenario(data []byte) int     { return Check("scenario", data) }
 func FuzzDifferential(data []byte) int { return Check("differential", data) }
+
+// FuzzPlanted is the planted-bug fixture (run with QGAFUZZ_PLANT_CRASH=1).
+func FuzzPlanted(data []byte) int { return Check(PlantedTarget, data) }

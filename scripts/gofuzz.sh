@@ -50,8 +50,16 @@ funcname() { # parser -> FuzzParser
 
 check_target() {
   [ -n "${1:-}" ] || die "missing TARGET (one of: $targets)"
+  # planted: the test fixture of fuzz/triage_planted.go, seeded like FuzzPlanted.
+  if [ "$1" = planted ]; then
+    [ "${QGAFUZZ_PLANT_CRASH:-}" = 1 ] || die "target 'planted' needs QGAFUZZ_PLANT_CRASH=1"
+    return
+  fi
   case " $targets " in *" $1 "*) ;; *) die "unknown target '$1' (one of: $targets)";; esac
 }
+
+# seeddir is the seed corpus of a target (the planted fixture uses the parser's).
+seeddir() { if [ "$1" = planted ]; then echo corpus/parser; else echo "corpus/$1"; fi; }
 
 # install_tools puts go-fuzz and go-fuzz-build, at the version in go.mod,
 # into out/bin.
@@ -102,7 +110,7 @@ run() {
   [ -z "${GOFUZZ_WORKDIR:-}" ] || work=$(abspath "$GOFUZZ_WORKDIR")
   build "$t"
   mkdir -p "$work/corpus"
-  cp -f corpus/"$t"/* "$work/corpus/"
+  cp -f "$(seeddir "$t")"/* "$work/corpus/"
   if [ -n "$seeds" ]; then
     find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp -f {} "$work/corpus/" \;
   fi

@@ -48,8 +48,16 @@ funcname() { local t=$1; echo "Fuzz$(tr '[:lower:]' '[:upper:]' <<<"${t:0:1}")${
 
 check_target() {
   [ -n "${1:-}" ] || die "missing TARGET (one of: $targets)"
+  # planted: the test fixture of fuzz/triage_planted.go, seeded like FuzzPlanted.
+  if [ "$1" = planted ]; then
+    [ "${QGAFUZZ_PLANT_CRASH:-}" = 1 ] || die "target 'planted' needs QGAFUZZ_PLANT_CRASH=1"
+    return
+  fi
   case " $targets " in *" $1 "*) ;; *) die "unknown target '$1' (one of: $targets)";; esac
 }
+
+# seeddir is the seed corpus of a target (the planted fixture uses the parser's).
+seeddir() { if [ "$1" = planted ]; then echo corpus/parser; else echo "corpus/$1"; fi; }
 
 # fuzzer_ok reports whether the compiler $1 links a libFuzzer target.
 fuzzer_ok() {
@@ -161,8 +169,8 @@ run() {
   local flags=(-dict=corpus/qga.dict -artifact_prefix="$crashes/" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 -max_len="${LIBFUZZER_MAX_LEN:-2048}")
   [ "$secs" = 0 ] || flags+=(-max_total_time="$secs")
   [ "${LIBFUZZER_FORK:-0}" = 0 ] || flags+=(-fork="$LIBFUZZER_FORK" -ignore_crashes=1)
-  echo "libfuzzer.sh: $out/$t ${flags[*]} $* $corp corpus/$t" >&2
-  "$out/$t" "${flags[@]}" "$@" "$corp" "corpus/$t"
+  echo "libfuzzer.sh: $out/$t ${flags[*]} $* $corp $(seeddir "$t")" >&2
+  "$out/$t" "${flags[@]}" "$@" "$corp" "$(seeddir "$t")"
 }
 
 merge() {

@@ -359,3 +359,28 @@ func TestNightlyShStaleReports(t *testing.T) {
 		t.Errorf("printed the last night's summary:\n%s", log)
 	}
 }
+
+// The planted-bug fixture (fuzz/triage_planted.go) runs under both
+// scripts when $QGAFUZZ_PLANT_CRASH=1 registers it, seeded like the native
+// FuzzPlanted from corpus/parser; without the variable the scripts say
+// what is missing.
+func TestScriptsPlantedTarget(t *testing.T) {
+	s := newSandbox(t)
+	for _, script := range []string{"gofuzz.sh", "libfuzzer.sh"} {
+		if code, out := s.run(t, nil, script, "run", "planted", "1"); code != 2 || !strings.Contains(out, "QGAFUZZ_PLANT_CRASH=1") {
+			t.Errorf("%s run planted without QGAFUZZ_PLANT_CRASH: exit %d, want 2 naming the variable\n%s", script, code, out)
+		}
+	}
+	plant := []string{"QGAFUZZ_PLANT_CRASH=1"}
+	code, out := s.run(t, append(plant, "GOFUZZ_WORKDIR=wd"), "gofuzz.sh", "run", "planted", "1s")
+	if got := s.recorded("go-fuzz"); code != 0 || !hasArg(got, "FuzzPlanted") {
+		t.Errorf("gofuzz.sh run planted: exit %d, go-fuzz args %q, want -func FuzzPlanted\n%s", code, got, out)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.caller, "wd", "corpus")); len(ents) == 0 {
+		t.Errorf("gofuzz.sh run planted: no seeds copied from corpus/parser\n%s", out)
+	}
+	code, out = s.run(t, plant, "libfuzzer.sh", "run", "planted", "1")
+	if got := s.recorded("fuzzer"); code != 0 || !hasArg(got, "corpus/parser") {
+		t.Errorf("libfuzzer.sh run planted: exit %d, fuzzer args %q, want the seeds corpus/parser\n%s", code, got, out)
+	}
+}

@@ -265,7 +265,12 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 		if f.plant != "" {
 			args = append(args, "--agent", "bug:"+f.plant)
 		}
-		return shellJoin(append(args, crasher))
+		line := shellJoin(append(args, crasher))
+		if t.Name == fuzz.PlantedTarget {
+			// The planted target exists only with this variable set.
+			line = fuzz.PlantCrashEnv + "=1 " + line
+		}
+		return line
 	}
 	if f.verbose {
 		o.Log = e.stderr

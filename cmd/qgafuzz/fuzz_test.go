@@ -492,3 +492,46 @@ func TestProgressPrinterThrottles(t *testing.T) {
 		t.Errorf("printed:\n%s", out.String())
 	}
 }
+
+// TestFuzzPlantedReproLine: the planted target exists only with
+// $QGAFUZZ_PLANT_CRASH=1, so the reproduce line of its crasher must set the
+// variable: pasted into a shell without it, from another directory, it
+// still fails (exit 1).
+func TestFuzzPlantedReproLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the native engine")
+	}
+	bin := buildQgafuzz(t)
+	out := t.TempDir()
+	cmd := exec.Command(bin, "fuzz", "--target", fuzz.PlantedTarget, "--time", "20s", "--corpus", t.TempDir(), "--out", out)
+	cmd.Env = append(withoutEnv(os.Environ(), fuzz.PlantCrashEnv), fuzz.PlantCrashEnv+"=1")
+	b, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != exitFinding {
+		t.Fatalf("exit %d, want %d\n%s", code, exitFinding, b)
+	}
+	_, line, ok := strings.Cut(string(b), "reproduce with: ")
+	if !ok {
+		t.Fatalf("no reproduce line in:\n%s", b)
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	// The line names the binary as qgafuzz: put the built one on $PATH.
+	sh := exec.Command("sh", "-c", line)
+	sh.Dir = t.TempDir()
+	sh.Env = append(withoutEnv(os.Environ(), fuzz.PlantCrashEnv, "PATH"), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	b, err := sh.CombinedOutput()
+	if sh.ProcessState == nil || sh.ProcessState.ExitCode() != exitFinding || !strings.Contains(string(b), "repro: FAIL") {
+		t.Errorf("%s: %v, want exit %d and FAIL\n%s", line, err, exitFinding, b)
+	}
+}
+
+// withoutEnv returns env without the variables named.
+func withoutEnv(env []string, names ...string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
