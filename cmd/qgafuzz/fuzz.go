@@ -276,7 +276,12 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 		o.Log = e.stderr
 	}
 	o.Progress = progressPrinter(e.stdout, t.Name, progressEvery)
-	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s)\n", f.engine, t.Name, durationText(f.time), t.Name)
+	seeds := t.Name
+	if t.Name == fuzz.PlantedTarget {
+		seeds = "parser" // the fixture starts from the parser's seeds
+	}
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s)\n", f.engine, t.Name, durationText(f.time), seeds)
+	start := time.Now()
 	res, err := fuzz.RunEngine(ctx, f.engine, o)
 	harvestEngineCorpus(e, f.engine, o)
 	for _, c := range res.Crashers {
@@ -286,11 +291,22 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
 		return exitTransport
 	}
-	fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: %s/%s\n", t.Name, res.Last)
+	fmt.Fprintln(e.stdout, doneLine(t.Name, f.engine, res.Last, time.Since(start)))
 	if len(res.Crashers) > 0 || res.Last.Crashes > 0 {
 		return exitFinding
 	}
 	return exitOK
+}
+
+// doneLine is the summary of an engine's run. An engine that stopped
+// before its first status line (a crash within its first second) has no
+// counts to give, and "elapsed 0s, execs 0" would understate what ran.
+func doneLine(target, engine string, last fuzz.Progress, took time.Duration) string {
+	if last.Elapsed == 0 && last.Execs == 0 {
+		return fmt.Sprintf("qgafuzz fuzz: done: %s/%s: stopped after %v (build included), before its first status line",
+			target, engine, took.Round(100*time.Millisecond))
+	}
+	return fmt.Sprintf("qgafuzz fuzz: done: %s/%s", target, last)
 }
 
 // progressEvery is how often a progress line is printed at most:

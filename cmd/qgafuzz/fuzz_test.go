@@ -535,3 +535,16 @@ func withoutEnv(env []string, names ...string) []string {
 	}
 	return out
 }
+
+// An engine that stopped before its first status line gets a summary that
+// says so, not "elapsed 0s, execs 0"; one with counts shows them.
+func TestFuzzDoneLine(t *testing.T) {
+	got := doneLine("planted", "native", fuzz.Progress{Engine: "native"}, 2340*time.Millisecond)
+	if want := "qgafuzz fuzz: done: planted/native: stopped after 2.3s (build included), before its first status line"; got != want {
+		t.Errorf("no status: %q, want %q", got, want)
+	}
+	got = doneLine("parser", "native", fuzz.Progress{Engine: "native", Elapsed: 10 * time.Second, Execs: 5000, ExecsPerSec: 500}, 12*time.Second)
+	if !strings.HasPrefix(got, "qgafuzz fuzz: done: parser/native: elapsed 10s, execs 5000 (500/s)") {
+		t.Errorf("with status: %q", got)
+	}
+}
