@@ -215,6 +215,19 @@ func (s seenSet) add(data []byte) bool {
 	return true
 }
 
+// addDir records the inputs of dir, read as format as, and returns how
+// many it read. Files that cannot be read are left out; a directory that
+// cannot be listed is the error.
+func (s seenSet) addDir(as Format, dir string) (int, error) {
+	n := 0
+	_, err := walkDirs(as, []string{dir}, func(e Entry) error {
+		n++
+		s.add(e.Data)
+		return nil
+	})
+	return n, err
+}
+
 // Dedup returns the entries with distinct content (the first of each) and
 // the number of duplicates dropped.
 func Dedup(es []Entry) ([]Entry, int) {
@@ -328,19 +341,12 @@ func Harvest(into, src string, from Format, known ...string) (HarvestResult, err
 	// One input at a time, as everywhere a corpus is only copied.
 	seen := seenSet{}
 	if _, err := os.Stat(into); err == nil {
-		if _, err := walkDirs(Raw, []string{into}, func(e Entry) error {
-			res.Total++
-			seen.add(e.Data)
-			return nil
-		}); err != nil {
+		if res.Total, err = seen.addDir(Raw, into); err != nil {
 			return res, err
 		}
 	}
 	for _, dir := range known {
-		walkDirs("", []string{dir}, func(e Entry) error { // an absent seed directory knows nothing
-			seen.add(e.Data)
-			return nil
-		})
+		seen.addDir("", dir) // an absent seed directory knows nothing
 	}
 	w := WriteResult{Dir: into}
 	probs, err := walkDirs(from, []string{src}, func(e Entry) error {

@@ -379,10 +379,7 @@ func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Proble
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		// What dst cannot give (an unreadable file) is not ours to
 		// report: it stays as it is.
-		walkDirs(to, []string{dst}, func(e Entry) error {
-			have.add(e.Data)
-			return nil
-		})
+		have.addDir(to, dst)
 	}
 	probs, err := walkDirs(from, srcs, func(e Entry) error {
 		if !seen.add(e.Data) {

@@ -9,6 +9,8 @@ import (
 	"runtime/metrics"
 	"sort"
 	"strings"
+
+	"github.com/qgafuzz/qgafuzz/internal/stack"
 )
 
 // This file is the target registry and the one way to run an input: every
@@ -114,7 +116,7 @@ func (f *Failure) Signature() string {
 	if f.Violation != nil {
 		return f.Target + "/" + f.Violation.Property
 	}
-	return f.Target + "/panic " + panicKind(f.Panic) + " at " + strings.Join(StackFrames(stackAboveRun(f.Stack), 3), " < ")
+	return f.Target + "/panic " + panicKind(f.Panic) + " at " + strings.Join(stack.Frames(stack.Above(string(f.Stack), runFrame), 3, runFrame, checkFrame), " < ")
 }
 
 // Report renders the failure for a person: what failed, the input in hex,
@@ -146,30 +148,15 @@ func panicKind(v any) string {
 // StackFrames returns up to n function names from a debug.Stack dump,
 // innermost first, skipping the runtime, the panic machinery and this
 // package's harness (Run, Check).
-func StackFrames(stack []byte, n int) []string {
-	var out []string
-	for _, line := range bytes.Split(stack, []byte("\n")) {
-		if len(line) == 0 || line[0] == '\t' || bytes.HasPrefix(line, []byte("goroutine ")) {
-			continue
-		}
-		fn := string(line)
-		if i := strings.LastIndexByte(fn, '('); i > 0 {
-			fn = fn[:i]
-		}
-		switch {
-		case strings.HasPrefix(fn, "runtime."), strings.HasPrefix(fn, "panic"),
-			strings.HasPrefix(fn, "runtime/debug."),
-			strings.HasPrefix(fn, "github.com/qgafuzz/qgafuzz/fuzz.Run"),
-			strings.HasPrefix(fn, "github.com/qgafuzz/qgafuzz/fuzz.Check"):
-			continue
-		}
-		out = append(out, fn)
-		if len(out) == n {
-			break
-		}
-	}
-	return out
+func StackFrames(dump []byte, n int) []string {
+	return stack.Frames(string(dump), n, runFrame, checkFrame)
 }
+
+// The harness's functions, whose frames no signature shows.
+const (
+	runFrame   = "github.com/qgafuzz/qgafuzz/fuzz.Run"
+	checkFrame = "github.com/qgafuzz/qgafuzz/fuzz.Check"
+)
 
 // Run runs one input through t and returns its failure, or nil. A panic is
 // recovered and returned with its stack.

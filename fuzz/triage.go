@@ -1,7 +1,5 @@
 package fuzz
 
-import "strings"
-
 // This file triages a failure for the nightly job and `qgafuzz repro`:
 // the signature that tells one bug from another, and the shrinking of a
 // failing input that keeps the signature.
@@ -23,19 +21,6 @@ import "strings"
 // test (function names only, without line numbers or arguments) for a
 // panic.
 func TriageSignature(f *Failure) string { return f.Signature() }
-
-// stackAboveRun cuts a debug.Stack dump at the frame of Run, so that only
-// the frames of the code under test (and the panic machinery) are left.
-func stackAboveRun(stack []byte) []byte {
-	const run = "\ngithub.com/qgafuzz/qgafuzz/fuzz.Run("
-	s := string(stack)
-	// The first occurrence is Run's deferred recover (fuzz.Run.func1); the
-	// frame of Run itself is the last one.
-	if i := strings.LastIndex(s, run); i >= 0 {
-		return stack[:i+1]
-	}
-	return stack
-}
 
 // MinimizeInput returns the smallest input found that still satisfies
 // fails, trying at most budget candidates (4096 if zero or less). data

@@ -184,13 +184,12 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 		up.SetWriteDeadline(time.Now().Add(p.drain())) // an upstream that reads nothing cannot hold the stop
 	})
 	defer stop()
-	var drainBy atomic.Int64 // when the upstream is closed even if it is still open (unix ns; 0: not yet)
-	// draining is closed once drainBy is set.
-	draining := make(chan struct{})
+	var drainBy atomic.Int64       // when the upstream is closed even if it is still open (unix ns; 0: not yet)
+	drained := make(chan struct{}) // closed at drainBy
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.pump(conn, SiteA2H, up, client, hangup, gone, &drainBy, draining)
+		p.pump(conn, SiteA2H, up, client, hangup, gone, &drainBy, drained)
 		if cw, ok := client.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
@@ -201,7 +200,7 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 	deadline := time.Now().Add(p.drain())
 	drainBy.Store(deadline.UnixNano())
 	// A pause (stall, late) in the replies ends at the deadline too.
-	close(draining)
+	defer time.AfterFunc(time.Until(deadline), func() { close(drained) }).Stop()
 	up.SetReadDeadline(deadline) // wakes the reply pump to take the deadline in
 	// A host that half-closed but reads nothing would otherwise block the
 	// reply pump in a write for as long as it keeps the connection open.
@@ -216,10 +215,10 @@ func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 }
 
 // pump copies src to dst chunk by chunk, through the faults of dir. Once
-// gone is closed, dst is not written, nor waited for. Once drainBy is set
-// (and draining closed), src is read until then at most, and a pause
-// ends then, with the bytes it holds dropped.
-func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone <-chan struct{}, drainBy *atomic.Int64, draining <-chan struct{}) {
+// gone is closed, dst is not written, nor waited for. Once drainBy is set,
+// src is read until then at most; a pause ends then (when drained is
+// closed), with the bytes it holds dropped.
+func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone <-chan struct{}, drainBy *atomic.Int64, drained <-chan struct{}) {
 	var insts []*faultInst
 	seen := map[string]uint64{}
 	for i, f := range p.Faults {
@@ -241,15 +240,6 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 	var sp splitter
 	if dir == SiteH2A {
 		sp.dec = qjson.NewDecoder(qjson.BoundaryOnly())
-	}
-	drainTime := func() time.Time {
-		if drainBy == nil {
-			return time.Time{}
-		}
-		if ns := drainBy.Load(); ns != 0 {
-			return time.Unix(0, ns)
-		}
-		return time.Time{}
 	}
 	dstOK := true
 	send := func(b []byte) {
@@ -275,7 +265,7 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 		}
 		for _, s := range c.Segs {
 			if s.Gap > 0 && dstOK {
-				dstOK = p.pause(s.Gap, gone, draining, drainTime)
+				dstOK = pause(s.Gap, gone, drained)
 			}
 			if dstOK && len(s.Data) > 0 {
 				if _, err := dst.Write(s.Data); err != nil {
@@ -283,6 +273,15 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 				}
 			}
 		}
+	}
+	drainTime := func() time.Time {
+		if drainBy == nil {
+			return time.Time{}
+		}
+		if ns := drainBy.Load(); ns != 0 {
+			return time.Unix(0, ns)
+		}
+		return time.Time{}
 	}
 	// withDrain returns t, or the drain deadline when that comes first (a
 	// zero t waits for ever).
@@ -333,26 +332,17 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 }
 
 // pause waits d, and reports whether the bytes after it are still to be
-// written: not when gone is closed first, nor when the drain deadline
-// (set once draining is closed) comes first.
-func (p *Proxy) pause(d time.Duration, gone, draining <-chan struct{}, drainTime func() time.Time) bool {
+// written: not when gone or drained is closed first.
+func pause(d time.Duration, gone, drained <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	var drained <-chan time.Time
-	for {
-		select {
-		case <-t.C:
-			return true
-		case <-gone:
-			return false
-		case <-draining:
-			draining = nil
-			dt := time.NewTimer(time.Until(drainTime()))
-			defer dt.Stop()
-			drained = dt.C
-		case <-drained:
-			return false
-		}
+	select {
+	case <-t.C:
+		return true
+	case <-gone:
+		return false
+	case <-drained:
+		return false
 	}
 }
 

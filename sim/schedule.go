@@ -76,85 +76,97 @@ func Replay(s *Schedule, trace bool) (*Result, error) {
 	if s == nil {
 		return nil, errors.New("sim: Replay: no schedule (nil Schedule)")
 	}
-	if err := s.check(); err != nil {
+	faults, err := s.check()
+	if err != nil {
 		return nil, fmt.Errorf("sim: schedule: %w", err)
 	}
 	opts := &Options{Seed: s.Seed, Client: s.Client, Trace: trace, Steps: len(s.Ops)}
 	if s.AgentBug != "" {
 		opts.AgentBug, _ = qga.ParseBug(s.AgentBug) // checked
 	}
-	return replayWith(s, opts)
+	return replayFaults(s, faults, opts)
 }
 
-// check reports what in s no run could have recorded.
-func (s *Schedule) check() error {
+// check reports what in s no run could have recorded, and returns the
+// faults of s when there is nothing.
+func (s *Schedule) check() ([]Fault, error) {
 	if _, err := s.Client.resync(); err != nil {
-		return err
+		return nil, err
 	}
 	if s.AgentBug != "" {
 		if _, ok := qga.ParseBug(s.AgentBug); !ok {
-			return fmt.Errorf("unknown agent bug %q", s.AgentBug)
+			return nil, fmt.Errorf("unknown agent bug %q", s.AgentBug)
 		}
 	}
-	names := make([]string, len(s.Faults))
-	for i, spec := range s.Faults {
-		f, err := NewFault(spec)
-		if err != nil {
-			return fmt.Errorf("faults[%d]: %w", i, err)
-		}
-		names[i] = f.Name()
+	faults, err := s.newFaults()
+	if err != nil {
+		return nil, err
 	}
 	for i, op := range s.Ops {
 		switch op.Kind {
 		case OpSync, OpSyncDelimited, OpPing, OpInfo, OpBadCommand, OpBadArgument, OpBadPing:
 		default:
-			return fmt.Errorf("ops[%d]: unknown kind %q (want %s, %s, %s, %s, %s, %s or %s)", i, op.Kind,
+			return nil, fmt.Errorf("ops[%d]: unknown kind %q (want %s, %s, %s, %s, %s, %s or %s)", i, op.Kind,
 				OpSync, OpSyncDelimited, OpPing, OpInfo, OpBadCommand, OpBadArgument, OpBadPing)
 		}
 		if op.Deadline <= 0 || op.Think < 0 {
-			return fmt.Errorf("ops[%d]: deadline_ns %d, think_ns %d: want a positive deadline and a think time of 0 or more",
+			return nil, fmt.Errorf("ops[%d]: deadline_ns %d, think_ns %d: want a positive deadline and a think time of 0 or more",
 				i, op.Deadline, op.Think)
 		}
 	}
 	seen := map[int]map[planKey]int{}
 	for i, e := range s.Events {
 		switch {
-		case e.Fault < 0 || e.Fault >= len(names):
-			return fmt.Errorf("events[%d]: fault %d, but there are %d faults", i, e.Fault, len(names))
-		case e.Kind != names[e.Fault]:
-			return fmt.Errorf("events[%d]: kind %q, but fault %d is %s", i, e.Kind, e.Fault, names[e.Fault])
+		case e.Fault < 0 || e.Fault >= len(faults):
+			return nil, fmt.Errorf("events[%d]: fault %d, but there are %d faults", i, e.Fault, len(faults))
+		case e.Kind != faults[e.Fault].Name():
+			return nil, fmt.Errorf("events[%d]: kind %q, but fault %d is %s", i, e.Kind, e.Fault, faults[e.Fault].Name())
 		case e.Step < 1 || e.Step > len(s.Ops):
-			return fmt.Errorf("events[%d]: step %d is not one of the workload's %d steps: the event could never fire", i, e.Step, len(s.Ops))
+			return nil, fmt.Errorf("events[%d]: step %d is not one of the workload's %d steps: the event could never fire", i, e.Step, len(s.Ops))
 		case e.N < 1:
-			return fmt.Errorf("events[%d]: n %d: opportunities count from 1", i, e.N)
+			return nil, fmt.Errorf("events[%d]: n %d: opportunities count from 1", i, e.N)
 		}
 		k := planKey{e.Step, e.N}
 		if j, ok := seen[e.Fault][k]; ok {
-			return fmt.Errorf("events[%d]: the same opportunity as events[%d] (fault %d, step %d, n %d)", i, j, e.Fault, e.Step, e.N)
+			return nil, fmt.Errorf("events[%d]: the same opportunity as events[%d] (fault %d, step %d, n %d)", i, j, e.Fault, e.Step, e.N)
 		}
 		if seen[e.Fault] == nil {
 			seen[e.Fault] = map[planKey]int{}
 		}
 		seen[e.Fault][k] = i
 	}
-	return nil
+	return faults, nil
 }
 
-// replayWith re-runs s with opts (which may carry a test agent).
-func replayWith(s *Schedule, opts *Options) (*Result, error) {
+// newFaults makes the faults of s.
+func (s *Schedule) newFaults() ([]Fault, error) {
 	faults := make([]Fault, len(s.Faults))
 	for i, spec := range s.Faults {
 		f, err := NewFault(spec)
 		if err != nil {
-			return nil, fmt.Errorf("sim: schedule: %w", err)
+			return nil, fmt.Errorf("faults[%d]: %w", i, err)
 		}
 		faults[i] = f
+	}
+	return faults, nil
+}
+
+// replayWith re-runs s with opts (which may carry a test agent).
+func replayWith(s *Schedule, opts *Options) (*Result, error) {
+	faults, err := s.newFaults()
+	if err != nil {
+		return nil, fmt.Errorf("sim: schedule: %w", err)
 	}
 	for _, e := range s.Events {
 		if e.Fault < 0 || e.Fault >= len(faults) {
 			return nil, fmt.Errorf("sim: schedule: event for fault %d, but there are %d faults", e.Fault, len(faults))
 		}
 	}
+	return replayFaults(s, faults, opts)
+}
+
+// replayFaults re-runs s with its faults, made from s.Faults.
+func replayFaults(s *Schedule, faults []Fault, opts *Options) (*Result, error) {
 	plan := s.Events
 	if plan == nil {
 		plan = []Event{}
@@ -236,7 +248,7 @@ func parseSchedule(b []byte) (*Schedule, error) {
 	case s.Version != ScheduleVersion:
 		return nil, fmt.Errorf("schedule version %d, want %d", s.Version, ScheduleVersion)
 	}
-	if err := s.check(); err != nil {
+	if _, err := s.check(); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/qgafuzz/qgafuzz/internal/stack"
 )
 
 // This file shrinks a failing schedule: it removes fault events and
@@ -280,47 +282,18 @@ func compact(s *Schedule) *Schedule {
 
 // failureSig tells one failure from another while shrinking: the
 // invariant, and for a panic the top three frames of the code that
-// panicked (function names only), so that a panic is never shrunk into
-// another one. It is fuzz.TriageSignature's rule, which this package
-// cannot import (fuzz imports sim).
+// panicked (function names only, above the recover that took it), so that
+// a panic is never shrunk into another one; the fuzz targets' signatures
+// follow the same rule.
 func failureSig(v *Violation) string {
+	var harness string
 	switch v.Invariant {
 	case InvAgentPanic:
-		return v.Invariant + " at " + strings.Join(panicFrames(v.Detail, "github.com/qgafuzz/qgafuzz/sim.(*world).agentStep"), " < ")
+		harness = "github.com/qgafuzz/qgafuzz/sim.(*world).agentStep"
 	case InvPanic:
-		return v.Invariant + " at " + strings.Join(panicFrames(v.Detail, "github.com/qgafuzz/qgafuzz/sim.(*world).main"), " < ")
+		harness = "github.com/qgafuzz/qgafuzz/sim.(*world).main"
+	default:
+		return v.Invariant
 	}
-	return v.Invariant
-}
-
-// panicFrames returns up to three function names from a debug.Stack dump
-// taken by the recover in harness, innermost first: the frames above
-// harness, without the runtime, the panic machinery and harness's own
-// deferred function.
-func panicFrames(stack, harness string) []string {
-	// The first occurrence is the deferred recover (harness.func1); the
-	// frame of harness itself is the last one.
-	if i := strings.LastIndex(stack, "\n"+harness+"("); i >= 0 {
-		stack = stack[:i+1]
-	}
-	var out []string
-	for _, line := range strings.Split(stack, "\n") {
-		if line == "" || line[0] == '\t' || strings.HasPrefix(line, "goroutine ") {
-			continue
-		}
-		fn := line
-		if i := strings.LastIndexByte(fn, '('); i > 0 {
-			fn = fn[:i]
-		}
-		switch {
-		case strings.HasPrefix(fn, "runtime."), strings.HasPrefix(fn, "panic"),
-			strings.HasPrefix(fn, "runtime/debug."), strings.HasPrefix(fn, harness+"."):
-			continue
-		}
-		out = append(out, fn)
-		if len(out) == 3 {
-			break
-		}
-	}
-	return out
+	return v.Invariant + " at " + strings.Join(stack.Frames(stack.Above(v.Detail, harness), 3, harness+"."), " < ")
 }
