@@ -203,6 +203,7 @@ func writeDirAtomic(out string, es []Entry) error {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("corpus: %w", err)
 	}
+	fuzz.SyncDir(parent)
 	return nil
 }
 

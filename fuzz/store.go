@@ -15,8 +15,9 @@ import (
 // This file is the one place where inputs are written to and read from
 // disk: corpora (one raw input per file, the format of every engine) and
 // crashers. Every file is written atomically (a temporary file in the same
-// directory, synced, then renamed), so a reader never sees a partially
-// written input, even if qgafuzz is killed mid-write.
+// directory, synced, then renamed, then the directory synced), so a reader
+// never sees a partially written input, even if qgafuzz is killed
+// mid-write.
 
 // WriteFileAtomic writes data to path through a temporary file and a
 // rename.
@@ -44,7 +45,19 @@ func WriteFileAtomic(path string, data []byte) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("fuzz: writing %s: %w", path, err)
 	}
+	SyncDir(dir)
 	return nil
+}
+
+// SyncDir flushes the directory dir's entries to disk, so that a rename
+// into it survives a power cut as well as a kill. It is best effort: some
+// systems cannot open or sync a directory (Windows, some network file
+// systems), and the rename itself already succeeded.
+func SyncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
 
 // TempPattern is the pattern (for os.CreateTemp and os.MkdirTemp) of the

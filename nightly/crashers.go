@@ -153,6 +153,7 @@ func (s crashStore) save(target, slug string, files map[string][]byte) (string, 
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("storing crash %s: %w", final, err)
 	}
+	fuzz.SyncDir(filepath.Dir(final))
 	return final, nil
 }
 
