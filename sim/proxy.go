@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -45,6 +46,40 @@ type Proxy struct {
 	// then still reach a host that reads on, unless a pause (stall,
 	// late) holds them beyond it.
 	Drain time.Duration
+
+	mu    sync.Mutex
+	stats ProxyStats
+}
+
+// ProxyStats counts what a Proxy has done, for the summary a user reads
+// when it stops.
+type ProxyStats struct {
+	Conns  int // client connections accepted
+	Failed int // of those, the ones whose upstream could not be dialled
+	// Chunks and Bytes count what was read from each side, by direction
+	// ("h2a", "a2h"), before the faults acted on it.
+	Chunks, Bytes map[string]int64
+	// Faults counts the faults that acted, by kind.
+	Faults map[string]int64
+}
+
+// Stats returns a snapshot of the Proxy's counters.
+func (p *Proxy) Stats() ProxyStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.stats
+	st.Chunks, st.Bytes, st.Faults = maps.Clone(st.Chunks), maps.Clone(st.Bytes), maps.Clone(st.Faults)
+	return st
+}
+
+// count updates the counters under the lock.
+func (p *Proxy) count(f func(st *ProxyStats)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stats.Chunks == nil {
+		p.stats.Chunks, p.stats.Bytes, p.stats.Faults = map[string]int64{}, map[string]int64{}, map[string]int64{}
+	}
+	f(&p.stats)
 }
 
 func (p *Proxy) drain() time.Duration {
@@ -166,8 +201,10 @@ func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 // unread (qemu-ga 7.2 exits on that).
 func (p *Proxy) serveConn(ctx context.Context, conn int, client net.Conn) {
 	defer client.Close()
+	p.count(func(st *ProxyStats) { st.Conns++ })
 	up, err := p.Dial(ctx)
 	if err != nil {
+		p.count(func(st *ProxyStats) { st.Failed++ })
 		p.logf("conn %d: upstream: %v", conn, err)
 		return
 	}
@@ -243,6 +280,7 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 	}
 	dstOK := true
 	send := func(b []byte) {
+		p.count(func(st *ProxyStats) { st.Chunks[dir.String()]++; st.Bytes[dir.String()] += int64(len(b)) })
 		c := NewChunk(b, TagNone)
 		for _, site := range []Site{dir, SiteConn} {
 			op := Opportunity{Site: site, Now: time.Since(start), Chunk: c}
@@ -256,6 +294,7 @@ func (p *Proxy) pump(conn int, dir Site, src, dst net.Conn, hangup func(), gone 
 				}
 				prmSrc.Seed(seed, 0x5eed)
 				if desc := fi.f.Apply(&op, prm); desc != "" {
+					p.count(func(st *ProxyStats) { st.Faults[fi.f.Name()]++ })
 					p.logf("conn %d %s %s #%d: %s", conn, dir, fi.f.Name(), fi.n, desc)
 				}
 			}

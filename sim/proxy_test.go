@@ -87,6 +87,13 @@ func startProxy(t *testing.T, faults string, seed uint64, upstream string) (stri
 	p := newTestProxy(t, faults, seed, upstream)
 	log := &proxyLog{}
 	p.Log = log.add
+	return serveProxy(t, p), log
+}
+
+// serveProxy runs p until the test ends and returns the path it listens
+// on.
+func serveProxy(t *testing.T, p *Proxy) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "qgap")
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +113,7 @@ func startProxy(t *testing.T, faults string, seed uint64, upstream string) (stri
 		}
 		os.RemoveAll(dir)
 	})
-	return path, log
+	return path
 }
 
 // exchange writes in on a new connection to path, reads until want bytes
@@ -182,6 +189,40 @@ func TestProxyQemuGAFragmented(t *testing.T) {
 	}
 	if !ga.Alive() {
 		t.Fatal("qemu-ga exited")
+	}
+}
+
+// TestProxyStats: the counters a stopping proxy reports match what went
+// through it and the faults it logged.
+func TestProxyStats(t *testing.T) {
+	ga := qgatest.StartQemuGA(t)
+	want := qga.NewAgent(qga.AgentConfig{}).Feed(nil, proxyInput)
+	p := newTestProxy(t, "fragment:rate=1,max=3,gap=0s;dup:rate=1,dir=a2h,gap=0s", 4, ga.Socket)
+	log := &proxyLog{}
+	p.Log = log.add
+	path := serveProxy(t, p)
+	exchange(t, path, proxyInput, 2*len(want), 2*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for log.count("conn 1: closed") == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := p.Stats()
+	if st.Conns != 1 || st.Failed != 0 {
+		t.Errorf("Conns %d, Failed %d; want 1, 0", st.Conns, st.Failed)
+	}
+	if st.Bytes["h2a"] != int64(len(proxyInput)) || st.Bytes["a2h"] != int64(len(want)) {
+		t.Errorf("bytes h2a %d, a2h %d; want %d, %d", st.Bytes["h2a"], st.Bytes["a2h"], len(proxyInput), len(want))
+	}
+	if st.Chunks["h2a"] < 6 || st.Chunks["a2h"] < 6 {
+		t.Errorf("chunks %v: want one per request and reply at least", st.Chunks)
+	}
+	for kind, n := range map[string]int{"fragment": log.count(" fragment #"), "dup": log.count(" dup #")} {
+		if n == 0 || st.Faults[kind] != int64(n) {
+			t.Errorf("faults %v; the log shows %d %s", st.Faults, n, kind)
+		}
+	}
+	if int64(log.count(" dup #")) != st.Chunks["a2h"] {
+		t.Errorf("dup at rate 1 acted %d times on %d replies", log.count(" dup #"), st.Chunks["a2h"])
 	}
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -30,7 +32,9 @@ that hit the n-th chunk of connection c in one direction depend only on the seed
 c, the direction and n. When a client goes away (or the reconnect fault cuts it,
 or the proxy is stopped with Ctrl-C or SIGTERM), the upstream connection is
 half-closed and drained (for 5s at most) before it is closed, so that qemu-ga 7.2
-(which exits when a client leaves replies unread) survives.
+(which exits when a client leaves replies unread) survives. When it stops, the
+proxy prints one summary line: connections served, bytes and chunks in each
+direction, and how often each fault acted (-v logs each one).
 
 The seed (which also picks the mix for "swarm") fixes the decisions for each
 chunk, not a whole run: which bytes make up a chunk depends on real time (a
@@ -129,11 +133,40 @@ func runProxy(e *env, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logf("listening on " + listenAddr(l) + ", upstream " + up + ", faults " + specList(fl) + ", seed " + strconv.FormatUint(*seed, 10))
-	if err := p.Serve(ctx, l); err != nil {
+	start := time.Now()
+	err = p.Serve(ctx, l)
+	logf(proxySummary(p.Stats(), time.Since(start)))
+	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz proxy:", err)
 		return exitTransport
 	}
 	return exitOK
+}
+
+// proxySummary is the line the proxy prints when it stops: what it
+// served and which faults acted, so that a run without -v still says
+// whether the faults did anything.
+func proxySummary(st sim.ProxyStats, elapsed time.Duration) string {
+	conns := "connections"
+	if st.Conns == 1 {
+		conns = "connection"
+	}
+	s := fmt.Sprintf("served %d %s in %.1fs", st.Conns, conns, elapsed.Seconds())
+	if st.Failed > 0 {
+		s += fmt.Sprintf(" (%d could not reach the upstream)", st.Failed)
+	}
+	for _, d := range []struct{ key, name string }{{"h2a", "host to agent"}, {"a2h", "agent to host"}} {
+		s += fmt.Sprintf("; %s: %d bytes in %d chunks", d.name, st.Bytes[d.key], st.Chunks[d.key])
+	}
+	if len(st.Faults) == 0 {
+		return s + "; no fault acted"
+	}
+	kinds := slices.Sorted(maps.Keys(st.Faults))
+	s += "; faults:"
+	for _, k := range kinds {
+		s += fmt.Sprintf(" %s %d", k, st.Faults[k])
+	}
+	return s
 }
 
 func specList(fl []sim.Fault) string {

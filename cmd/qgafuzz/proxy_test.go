@@ -65,7 +65,8 @@ func TestProxyCommandQemuGA(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxyExitsOK(t, done, stderr)
-	for _, want := range []string{"conn 1 h2a fragment", "conn 1 a2h fragment", "conn 1 a2h dup", "conn 1: closed"} {
+	for _, want := range []string{"conn 1 h2a fragment", "conn 1 a2h fragment", "conn 1 a2h dup", "conn 1: closed",
+		"served 1 connection in ", "; faults: dup ", " fragment "} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, stderr)
 		}
@@ -136,6 +137,10 @@ func TestProxyCommandUpstreamError(t *testing.T) {
 	proxyExitsOK(t, done, stderr)
 	if !strings.Contains(stderr.String(), "upstream: ") || !strings.Contains(stderr.String(), missing) {
 		t.Fatalf("the upstream's failure is not reported:\n%s", stderr)
+	}
+	if !strings.Contains(stderr.String(), "served 1 connection in ") || !strings.Contains(stderr.String(), "(1 could not reach the upstream)") ||
+		!strings.Contains(stderr.String(), "no fault acted") {
+		t.Fatalf("the summary does not say the upstream failed:\n%s", stderr)
 	}
 }
 
