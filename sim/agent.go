@@ -38,6 +38,11 @@ type agentActor struct {
 	upAt    time.Duration
 	held    int // non-blank bytes consumed since the last reply or restart
 	memBad  bool
+	// lastTag is the provenance of the last byte the agent consumed. A
+	// reply the agent makes before consuming anything of a piece was
+	// made on look-ahead (a number or keyword ends only at the next
+	// byte): it answers bytes consumed earlier, not the piece's write.
+	lastTag int32
 }
 
 func (ag *agentActor) receive(pc piece, now time.Duration) {
@@ -103,9 +108,15 @@ func (w *world) agentProcess() {
 			}
 			w.countHeld(data[:k])
 			data = data[k:]
+			tag := pc.tag
+			if k == 0 {
+				tag = ag.lastTag
+			} else {
+				ag.lastTag = pc.tag
+			}
 			if reply != nil {
 				ag.held = 0
-				if w.emitReply(reply, pc.tag) {
+				if w.emitReply(reply, tag) {
 					return // restarted mid-reply
 				}
 			}
@@ -179,7 +190,7 @@ func (w *world) emitReply(reply []byte, tag int32) bool {
 func (w *world) agentDown(d time.Duration, why string) {
 	ag := &w.agent
 	lost := ag.inLen
-	ag.in, ag.inLen, ag.busy, ag.held = nil, 0, false, 0
+	ag.in, ag.inLen, ag.busy, ag.held, ag.lastTag = nil, 0, false, 0, TagNone
 	ag.a.Reset()
 	up := w.now + d
 	if !ag.down || up > ag.upAt {
