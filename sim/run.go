@@ -67,7 +67,8 @@ type Options struct {
 	// NewAgent replaces the reference agent (tests of the invariants).
 	NewAgent func() Agent
 	// AgentLimits are the parser limits the memory invariant checks
-	// against (qjson.DefaultLimits if zero).
+	// against (qjson.DefaultLimits if zero); the reference agent runs
+	// with them.
 	AgentLimits qjson.Limits
 	// ShrinkProgress, if set, is called every ShrinkProgressEvery (2s if
 	// zero) of real time, between two replays, while NewFailure shrinks
@@ -142,13 +143,19 @@ func newWorld(cfg *runConfig) (*world, error) {
 	if cfg.opts.NewAgent != nil {
 		a = cfg.opts.NewAgent()
 	} else {
-		a = qga.NewAgent(qga.AgentConfig{Bug: cfg.opts.AgentBug})
+		// The reference agent runs with the limits the memory invariant
+		// checks: with others it would hold more than the check allows.
+		a = qga.NewAgent(qga.AgentConfig{Bug: cfg.opts.AgentBug, Limits: cfg.opts.AgentLimits})
 	}
 	lim := cfg.opts.AgentLimits
 	if lim == (qjson.Limits{}) {
 		lim = qjson.DefaultLimits
 	}
-	w.agent = agentActor{a: a, maxHeld: lim.MaxTokenSize + 1}
+	// A message's completed tokens hold less than MaxTokenSize bytes of
+	// text, and the token in progress up to MaxTokenSize+1 more: the
+	// message's total is checked only when that token ends (a longer
+	// token is an error at once).
+	w.agent = agentActor{a: a, maxHeld: 2 * lim.MaxTokenSize}
 	seen := map[string]uint64{}
 	for i, f := range cfg.faults {
 		fi := &faultInst{f: f, idx: i, sites: f.Sites(),
