@@ -59,16 +59,19 @@ func (p *pipe) pop() piece {
 }
 
 // drop removes the pending pieces for which gone is true and returns the
-// number of bytes removed.
+// number of bytes removed. The pieces that stay set when the next one may
+// arrive: a delay that held back only removed pieces holds nothing back.
 func (p *pipe) drop(gone func(*piece) bool) int {
 	n := 0
 	out := p.q[:p.head]
+	p.last = 0
 	for i := p.head; i < len(p.q); i++ {
 		if gone(&p.q[i]) {
 			n += len(p.q[i].data)
 			continue
 		}
 		out = append(out, p.q[i])
+		p.last = p.q[i].at
 	}
 	p.q = out
 	return n
