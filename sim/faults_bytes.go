@@ -96,7 +96,15 @@ func (f *dup) Apply(op *Opportunity, r *rand.Rand) string {
 		return ""
 	}
 	d := uniformDur(r, 0, f.gap)
-	op.Chunk.Append(op.Chunk.Clone(), d)
+	// The copy is the retried write, sent whole: the pauses earlier
+	// faults put into the chunk (a delay before it, a stall or cuts in
+	// it) are the channel's, and held back the original only, so the
+	// copy comes d after the original's last byte, not d plus them all.
+	again := op.Chunk.Clone()
+	for i := range again.Segs {
+		again.Segs[i].Gap = 0
+	}
+	op.Chunk.Append(again, d)
 	return "again after " + fmtDur(d)
 }
 

@@ -14,6 +14,9 @@ import (
 // workload) updates the table; a failure on one GOARCH only is a
 // portability bug: look for float arithmetic (detmath), map order, int
 // size or the wall clock.
+//
+// The hashes of seeds 2, 3, 4, 6 and 7 changed when a duplicated write
+// stopped repeating the pauses earlier faults put on the original.
 func TestGoldenTraces(t *testing.T) {
 	for _, g := range []struct {
 		client Strategy
@@ -27,16 +30,16 @@ func TestGoldenTraces(t *testing.T) {
 			"f20ddfa089ee610b"},
 		{"delimited", "swarm", 2,
 			"stall:rate=0.04001,dir=both,min=500ms,max=5s bitflip:rate=0.008786,dir=both,bits=1 dup:rate=0.08796,dir=both,gap=1ms truncate:rate=0.006659 late:rate=0.01576,extra=1s restart:rate=0.0024,at=both,min=10ms,max=500ms",
-			"aebbb05012513d2c"},
+			"7ed72d52197bc9c6"},
 		{"delimited", "swarm", 3,
 			"foreign:rate=0.01053 delay:rate=0.09477,dir=both,min=0,max=200ms stall:rate=0.0046,dir=both,min=500ms,max=5s loss:rate=0.005215,dir=both,max=1 dup:rate=0.07481,dir=both,gap=1ms truncate:rate=0.003062 restart:rate=0.02332,at=both,min=10ms,max=500ms reconnect:rate=0.003913,within=1s,delay=200ms",
-			"fe51edf545fae4f2"},
-		{"flush-plain", "all", 4, "", "18afe2ddfe1088d1"},
+			"abcce9ce55b9cd74"},
+		{"flush-plain", "all", 4, "", "d9623914e164f4fd"},
 		{"plain", "swarm", 5,
 			"delay:rate=0.02837,dir=both,min=0,max=200ms loss:rate=0.02158,dir=both,max=1 bitflip:rate=0.01276,dir=both,bits=1 dup:rate=0.04583,dir=both,gap=1ms utf8split:rate=0.2861,dir=both,min=1ms,max=100ms reconnect:rate=0.02645,within=1s,delay=200ms",
 			"ced8bd4b1ecce6b6"},
-		{"naive", "all", 6, "", "fd356952e8c7225a"},
-		{"delimited", "all", 7, "", "b259d474995dff8e"},
+		{"naive", "all", 6, "", "a58898786fcdd305"},
+		{"delimited", "all", 7, "", "08faa20ec5d179e6"},
 	} {
 		r, err := Run(Options{Seed: g.seed, Client: g.client, Faults: g.faults})
 		if err != nil {
