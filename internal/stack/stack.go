@@ -7,11 +7,20 @@ package stack
 
 import "strings"
 
-// Frames returns up to n function names from a debug.Stack dump, innermost
-// first, without the runtime, the panic machinery, and the functions whose
-// names start with one of skip (a harness and its deferred recover).
+// Module prefixes the functions of this module.
+const Module = "github.com/qgafuzz/qgafuzz/"
+
+// Frames returns up to n function names of this module from a debug.Stack
+// dump, innermost first, without the functions whose names start with
+// one of skip (a harness and its deferred recover). Frames of other
+// packages (the standard library's) are left out: a panic deep inside,
+// say, bytes.Buffer would otherwise fill all n frames with the standard
+// library's, giving every caller in this module, each a different bug,
+// one signature, and a signature that a new Go release renames. A dump
+// with no frame of this module gives its first n frames outside the
+// runtime and the panic machinery.
 func Frames(dump string, n int, skip ...string) []string {
-	var out []string
+	var own, other []string
 	for _, line := range strings.Split(dump, "\n") {
 		if line == "" || line[0] == '\t' || strings.HasPrefix(line, "goroutine ") {
 			continue
@@ -24,12 +33,21 @@ func Frames(dump string, n int, skip ...string) []string {
 			strings.HasPrefix(fn, "runtime/debug.") || hasAnyPrefix(fn, skip) {
 			continue
 		}
-		out = append(out, fn)
-		if len(out) == n {
+		if !strings.HasPrefix(fn, Module) {
+			if len(other) < n {
+				other = append(other, fn)
+			}
+			continue
+		}
+		own = append(own, fn)
+		if len(own) == n {
 			break
 		}
 	}
-	return out
+	if len(own) == 0 {
+		return other
+	}
+	return own
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
