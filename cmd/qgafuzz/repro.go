@@ -32,7 +32,8 @@ a libFuzzer crash-<sha1> file, or a simulation schedule or trace (qgafuzz
 sim --schedule/--trace, crashers/sim/.../schedule.json). The target is taken
 from --target, else from the path (FuzzParser/, crashers/<target>/,
 corpus/<target>/), else from a report file beside FILE; a planted bug the
-report beside FILE names (qgafuzz fuzz --plant-bug) is planted again. --seed replays a
+report beside FILE (qgafuzz fuzz --plant-bug) or the repro.txt of its crash
+directory (qgafuzz nightly --agent bug:NAME) names is planted again. --seed replays a
 simulation seed instead, with the --client, --faults and --steps it ran
 with. --agent qemu-ga plays FILE (a request stream, as the differential
 target reads it) to a live qemu-ga and to the built-in agent and compares
@@ -160,11 +161,15 @@ func runRepro(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "repro: %s: %s input of %d bytes, target %s (from %s)\n", path, format, len(data), name, how)
 	if *agent == "" && bug == qga.NoBug {
-		// A crasher found with a planted bug names it in its report;
-		// without it the crasher would pass and look fixed.
+		// A crasher found with a planted bug names it in its report, or
+		// (a crash directory of qgafuzz nightly) in the repro.txt beside
+		// it; without it the crasher would pass and look fixed.
 		if b := plantedFromReport(report); b != qga.NoBug {
 			bug = b
 			fmt.Fprintf(e.stdout, "repro: agent with the planted bug %s (from %s)\n", b, filepath.Base(path)+".txt")
+		} else if b := plantedFromRepro(filepath.Join(filepath.Dir(path), "repro.txt")); b != qga.NoBug {
+			bug = b
+			fmt.Fprintf(e.stdout, "repro: agent with the planted bug %s (from repro.txt)\n", b)
 		}
 	}
 	if bug != qga.NoBug && t.Name == "differential" {
@@ -266,6 +271,29 @@ func plantedFromReport(report string) qga.Bug {
 			if bug, ok := qga.ParseBug(strings.TrimSpace(name)); ok {
 				return bug
 			}
+		}
+	}
+	return qga.NoBug
+}
+
+// plantedFromRepro returns the planted bug that a nightly crash
+// directory's repro.txt sets in the environment of its command
+// ("QGAFUZZ_PLANT_BUG=NAME qgafuzz repro ..."), or qga.NoBug.
+func plantedFromRepro(path string) qga.Bug {
+	b, err := corpus.ReadFile(path)
+	if err != nil {
+		return qga.NoBug
+	}
+	for _, field := range strings.Fields(strings.SplitN(string(b), "\n", 2)[0]) {
+		name, ok := strings.CutPrefix(field, fuzz.PlantBugEnv+"=")
+		if !ok {
+			if !strings.Contains(field, "=") {
+				break // the command: the environment is before it
+			}
+			continue
+		}
+		if bug, ok := qga.ParseBug(name); ok {
+			return bug
 		}
 	}
 	return qga.NoBug

@@ -262,3 +262,25 @@ func TestReproSeedSteps(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s%s", code, exitFinding, out, errOut)
 	}
 }
+
+// TestReproNightlyPlantedBug: a crash directory that qgafuzz nightly
+// stored on a night with --agent bug:NAME names the bug in its repro.txt;
+// "repro FILE" in it plants the bug again, or it would pass and call the
+// crash fixed.
+func TestReproNightlyPlantedBug(t *testing.T) {
+	t.Setenv(fuzz.PlantBugEnv, "") // a planted bug from outside would change the run
+	dir := filepath.Join(t.TempDir(), "crashers", "differential", "replies-match-83f9f095")
+	os.MkdirAll(dir, 0o755)
+	min := filepath.Join(dir, "minimized")
+	os.WriteFile(min, []byte(`{"execute":""}`), 0o644) // CommandNotFound, sent without its newline
+	os.WriteFile(filepath.Join(dir, "repro.txt"), []byte(fuzz.PlantBugEnv+"=dropped-newline qgafuzz repro --target differential "+min+"\n"), 0o644)
+	code, out, errOut := runCapture("repro", min)
+	if code != exitFinding || !strings.Contains(out, "planted bug dropped-newline (from repro.txt)") {
+		t.Fatalf("exit %d, want %d (the bug of repro.txt planted)\n%s%s", code, exitFinding, out, errOut)
+	}
+	// Without a planted bug in repro.txt the same input passes.
+	os.WriteFile(filepath.Join(dir, "repro.txt"), []byte("qgafuzz repro --target differential "+min+"\n"), 0o644)
+	if code, out, errOut := runCapture("repro", min); code != exitOK {
+		t.Errorf("without a planted bug: exit %d, want %d\n%s%s", code, exitOK, out, errOut)
+	}
+}
