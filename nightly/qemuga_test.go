@@ -2,7 +2,12 @@ package nightly
 
 import (
 	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,5 +49,87 @@ func TestMinimizeDivergenceAgainstQemuGA(t *testing.T) {
 	d, err := fuzz.Replay(ref2, agent, fuzz.Chunks(m.input))
 	if err != nil || d == nil || divergenceSignature(d) != sig {
 		t.Fatalf("the minimized stream %q against a fresh qemu-ga: divergence %v (err %v), want signature %q", m.input, d, err, sig)
+	}
+}
+
+// TestQemuGAReplaysStoredDivergences: the divergences an earlier night
+// stored are replayed against the live qemu-ga first, as the fuzz targets'
+// crashes are: one that no longer diverges is noted as fixed, and one that
+// still does is reported as known without the driver finding it again.
+func TestQemuGAReplaysStoredDivergences(t *testing.T) {
+	if _, err := qgatest.FindQemuGA(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: %v", qgatest.MissingQemuGAMessage, err)
+		}
+		t.Skipf("%s (%v)", qgatest.MissingQemuGAMessage, err)
+	}
+	out := t.TempDir()
+	store := crashStore{dir: filepath.Join(out, "crashers")}
+	// A CommandNotFound reply without its newline: a divergence of the
+	// planted bug dropped-newline, stored as a night with it would.
+	sig := "qemu-ga/reply line N differs"
+	dir, err := store.save("qemu-ga", Slug("qemu-ga", sig), map[string][]byte{
+		FileMinimized: []byte(`{"execute":""}`), FileOriginal: []byte(`{"execute":""}`),
+		FileFailure: []byte("divergence\n"), FileSignature: []byte(sig + "\n"), FileRepro: []byte("qgafuzz repro --agent qemu-ga x\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	night := func(bug qga.Bug) *night {
+		return &night{o: Options{Out: out, Corpus: filepath.Join(out, "corpus"), Root: t.TempDir(), Repro: "qgafuzz"},
+			bug: bug, rep: &Report{}, board: newBoard(io.Discard, false, time.Minute), store: store,
+			deadln: time.Now().Add(time.Minute)}
+	}
+
+	fixed := night(qga.NoBug)
+	fixed.againstQemuGA(context.Background(), time.Millisecond)
+	if !strings.Contains(strings.Join(fixed.rep.Notes, "\n"), dir+" no longer reproduces") || len(fixed.rep.Crashes) != 0 {
+		t.Errorf("bug gone: notes %q, crashes %+v; want the stored divergence noted as fixed", fixed.rep.Notes, fixed.rep.Crashes)
+	}
+
+	still := night(qga.BugDroppedNewline)
+	still.againstQemuGA(context.Background(), time.Millisecond)
+	if len(still.rep.Crashes) != 1 || !still.rep.Crashes[0].KnownBefore || still.rep.Crashes[0].Dir != dir {
+		t.Errorf("bug still there: crashes %+v, notes %q; want the stored divergence known", still.rep.Crashes, still.rep.Notes)
+	}
+}
+
+// TestQemuGAInterrupted: Ctrl-C ends the qemu-ga share between two
+// streams, without killing qemu-ga under a stream in flight (by the
+// night's context, or by the terminal's SIGINT to the foreground process
+// group), which failed the share: no error, and an interrupted night
+// without a new crash exits 0.
+func TestQemuGAInterrupted(t *testing.T) {
+	if _, err := qgatest.FindQemuGA(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: %v", qgatest.MissingQemuGAMessage, err)
+		}
+		t.Skipf("%s (%v)", qgatest.MissingQemuGAMessage, err)
+	}
+	out := t.TempDir()
+	n := &night{o: Options{Out: out, Corpus: filepath.Join(out, "corpus"), Root: t.TempDir(), Repro: "qgafuzz"},
+		rep: &Report{Start: time.Now(), Budget: Duration(time.Minute)}, board: newBoard(io.Discard, false, time.Minute),
+		store: crashStore{dir: filepath.Join(out, "crashers")}, deadln: time.Now().Add(time.Minute)}
+	ctx, cancel := context.WithCancel(context.Background())
+	// Interrupted as the share starts qemu-ga, and again while it runs.
+	cancel()
+	n.againstQemuGA(ctx, 10*time.Second)
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	n.againstQemuGA(ctx, 10*time.Second)
+	if len(n.rep.Targets) != 2 || n.rep.Targets[0].Error != "" || n.rep.Targets[1].Error != "" {
+		t.Fatalf("interrupted qemu-ga shares: %+v", n.rep.Targets)
+	}
+	if rep := n.finish(ctx); rep.ExitCode != 0 || !rep.Interrupted {
+		t.Errorf("interrupted night: exit %d (interrupted %v), want 0; errors %q", rep.ExitCode, rep.Interrupted, rep.Problems())
+	}
+	if runtime.GOOS == "linux" {
+		g, err := qgatest.StartQemuGAProcess(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		if pg, err := syscall.Getpgid(g.Cmd.Process.Pid); err != nil || pg == syscall.Getpgrp() {
+			t.Errorf("qemu-ga is in qgafuzz's process group (%d, %v): a Ctrl-C on the terminal kills it too", pg, err)
+		}
 	}
 }
