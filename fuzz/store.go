@@ -23,11 +23,28 @@ import (
 // rename.
 func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, TempPattern(filepath.Base(path)))
-	if err != nil {
-		return err
+	tmp, err := WriteTemp(dir, filepath.Base(path), data)
+	if err == nil {
+		if err = os.Rename(tmp, path); err != nil {
+			_ = os.Remove(tmp)
+		}
 	}
-	tmp := f.Name()
+	if err != nil {
+		return fmt.Errorf("fuzz: writing %s: %w", path, err)
+	}
+	SyncDir(dir)
+	return nil
+}
+
+// WriteTemp writes data, synced and readable by all, to a new temporary
+// file in dir named after base (see TempPattern) and returns its path, for
+// a caller to rename into place: WriteFileAtomic, or one that must put
+// several files in place together.
+func WriteTemp(dir, base string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, TempPattern(base))
+	if err != nil {
+		return "", err
+	}
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
@@ -36,17 +53,13 @@ func WriteFileAtomic(path string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+		err = os.Chmod(f.Name(), 0o644)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("fuzz: writing %s: %w", path, err)
+		_ = os.Remove(f.Name())
+		return "", err
 	}
-	SyncDir(dir)
-	return nil
+	return f.Name(), nil
 }
 
 // SyncDir flushes the directory dir's entries to disk, so that a rename

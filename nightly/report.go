@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -113,12 +114,12 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 func (d Duration) String() string { return time.Duration(d).Round(time.Second).String() }
 
-func writeJSON(dir string, r *Report) error {
+func reportJSON(r *Report) ([]byte, error) {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return fuzz.WriteFileAtomic(filepath.Join(dir, "report.json"), append(b, '\n'))
+	return append(b, '\n'), nil
 }
 
 // JUnit XML.
@@ -184,7 +185,7 @@ func buildJUnit(r *Report) *junitSuites {
 			s.Errors++
 		case t.Execs == 0 && !r.Interrupted:
 			// A share spent loading the corpus tested nothing: not a pass.
-			c.Skipped = &junitMessage{Message: "ran no input in its " + t.Budget.String() + " share (starting the engine and loading the corpus took it all); raise --budget"}
+			c.Skipped = &junitMessage{Message: noInputReason(t)}
 			s.Skipped++
 		}
 		s.Cases = append(s.Cases, c)
@@ -221,12 +222,25 @@ func buildJUnit(r *Report) *junitSuites {
 		Time: s.Time, Suites: []junitSuite{s}}
 }
 
-func writeJUnit(dir string, r *Report) error {
+func reportJUnit(r *Report) ([]byte, error) {
 	b, err := xml.MarshalIndent(buildJUnit(r), "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return fuzz.WriteFileAtomic(filepath.Join(dir, "junit.xml"), append([]byte(xml.Header), append(b, '\n')...))
+	return append([]byte(xml.Header), append(b, '\n')...), nil
+}
+
+// noInputReason says why a fuzz target's share ran no input (counted by
+// the engine's status lines). A target that stopped early with crashes
+// had its engine stop at a crash, each time before its first status line
+// (a failing seed or corpus input stops Go's engine before it fuzzes):
+// a larger budget would not help there, so the message must not ask for
+// one.
+func noInputReason(t Target) string {
+	if len(t.Crashes) > 0 && t.Elapsed < t.Budget {
+		return fmt.Sprintf("ran no input past its crashes: the engine stopped at a crash before its first status line, %s into its %s share (fix or suppress the crash; a larger budget does not help)", t.Elapsed, t.Budget)
+	}
+	return "ran no input in its " + t.Budget.String() + " share (starting the engine and loading the corpus took it all); raise --budget"
 }
 
 func plural(n int, one, many string) string {
@@ -334,13 +348,50 @@ func summary(r *Report) string {
 	return b.String()
 }
 
-// WriteReports writes report.json, junit.xml and summary.md into dir.
+// reportNames are the reports of a night, in the order they are written.
+var reportNames = []string{"report.json", "junit.xml", "summary.md"}
+
+// WriteReports writes report.json, junit.xml and summary.md into dir, all
+// three or none: each is written in full to a temporary file first, and
+// only then are they renamed into place. When that fails (a full disk),
+// the reports of an earlier night are removed too, since next to this
+// night's report.json, or in its place, a CI job would read the last
+// night's "all fine" junit.xml as tonight's.
 func WriteReports(dir string, r *Report) error {
-	if err := writeJSON(dir, r); err != nil {
+	js, err := reportJSON(r)
+	if err != nil {
 		return err
 	}
-	if err := writeJUnit(dir, r); err != nil {
+	ju, err := reportJUnit(r)
+	if err != nil {
 		return err
 	}
-	return fuzz.WriteFileAtomic(filepath.Join(dir, "summary.md"), []byte(summary(r)))
+	data := [][]byte{js, ju, []byte(summary(r))}
+	var tmps []string
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}()
+	fail := func(err error) error {
+		for _, n := range reportNames {
+			os.Remove(filepath.Join(dir, n))
+		}
+		return err
+	}
+	for i, n := range reportNames {
+		t, err := fuzz.WriteTemp(dir, n, data[i])
+		if err != nil {
+			return fail(fmt.Errorf("writing %s: %w", filepath.Join(dir, n), err))
+		}
+		tmps = append(tmps, t)
+	}
+	for i, n := range reportNames {
+		if err := os.Rename(tmps[i], filepath.Join(dir, n)); err != nil {
+			return fail(fmt.Errorf("writing %s: %w", filepath.Join(dir, n), err))
+		}
+	}
+	tmps = nil
+	fuzz.SyncDir(dir)
+	return nil
 }

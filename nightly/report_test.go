@@ -299,3 +299,53 @@ func attr(se xml.StartElement, name string) string {
 	}
 	return ""
 }
+
+// TestReportsAllOrNone makes the second report fail to be written (its
+// name is taken by a directory, as a full disk would fail it): no report
+// may be left, neither tonight's report.json alone nor the last night's
+// summary.md, which a reader would take for tonight's.
+func TestReportsAllOrNone(t *testing.T) {
+	dir := t.TempDir()
+	old := []byte("Result: all fine (exit 0).\n")
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), []byte(`{"exit_code": 0}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "junit.xml", "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReports(dir, sampleReport()); err == nil {
+		t.Fatal("WriteReports succeeded with junit.xml a directory")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "junit.xml" {
+			t.Errorf("after a failed WriteReports, %s is left in the output directory", e.Name())
+		}
+	}
+}
+
+// TestNoInputReason: a share whose engine stopped at a crash at once (a
+// failing seed, as with --agent bug:NAME on the differential target) ran
+// no input with most of its time left; junit.xml and the notes must not
+// blame the budget for it, while a share that loading really used up
+// still says to raise --budget.
+func TestNoInputReason(t *testing.T) {
+	stopped := Target{Name: "differential", Kind: "fuzz", Budget: Duration(15 * time.Second), Elapsed: Duration(300 * time.Millisecond),
+		Crashes: []string{"differential/replies-match"}}
+	slow := Target{Name: "parser", Kind: "fuzz", Budget: Duration(2 * time.Second), Elapsed: Duration(2500 * time.Millisecond)}
+	r := &Report{Start: time.Now(), End: time.Now(), Targets: []Target{stopped, slow}}
+	j := buildJUnit(r)
+	if got := j.Suites[0].Cases[0].Skipped; got == nil ||
+		strings.Contains(got.Message, "raise --budget") || !strings.Contains(got.Message, "crash") {
+		t.Errorf("engine stopped at a crash: skipped %+v", got)
+	}
+	if got := j.Suites[0].Cases[1].Skipped; got == nil || !strings.Contains(got.Message, "raise --budget") {
+		t.Errorf("share used up by loading: skipped %+v", got)
+	}
+}

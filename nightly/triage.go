@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/sim"
@@ -45,6 +46,7 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 	// on the engine finding it again.
 	crashers := n.storedCrashers(t)
 	var execs int64
+	pruned := false
 	for first := true; err == nil && ctx.Err() == nil; first = false {
 		// The first run always happens (at least a second), even when
 		// building took the target's share; restarts need two seconds.
@@ -79,6 +81,15 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 		if tr.Restarts >= 3 {
 			break
 		}
+		if !pruned {
+			// Go's engine replays its cache before it fuzzes and stops at
+			// an input there that fails: one from the persistent corpus (a
+			// regression, or a known crash, suppressed or not) would end
+			// every run, and every night, before any fuzzing. Such inputs
+			// are triaged and left out of the cache; the corpus keeps them.
+			pruned = true
+			crashers = append(crashers, n.dropFailing(ctx, t, cache)...)
+		}
 	}
 	after, probs, err := harvestCache(cache, corpusDir)
 	for i, p := range probs {
@@ -103,10 +114,38 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 	n.board.printf("nightly: %s done: %s, %d execs (%.0f/s), coverage %d bits, corpus %d -> %d, %d unique crashes",
 		t.Name, tr.Elapsed, tr.Execs, tr.ExecsPerSec, tr.Coverage, tr.CorpusBefore, tr.CorpusAfter, len(tr.Crashes))
 	if execs == 0 && tr.Error == "" && ctx.Err() == nil {
-		msg := fmt.Sprintf("%s ran no input in its %s share: starting the engine and loading the corpus took it all; raise --budget", t.Name, tr.Budget)
+		msg := t.Name + " " + noInputReason(tr)
 		n.rep.Notes = append(n.rep.Notes, msg)
 		n.board.printf("nightly: %s", msg)
 	}
+}
+
+// dropFailing removes the inputs of the engine's cache that fail (they
+// came from the persistent corpus, which keeps them) and returns them.
+func (n *night) dropFailing(ctx context.Context, t fuzz.Target, cache string) [][]byte {
+	es, _, err := corpus.ReadDirsAs(corpus.Native, cache)
+	if err != nil || len(es) == 0 {
+		return nil
+	}
+	inputs := make([][]byte, len(es))
+	for i, e := range es {
+		inputs[i] = e.Data
+	}
+	res, err := n.server.MeasureData(ctx, t.Name, inputs, nil)
+	if err != nil {
+		return nil
+	}
+	var out [][]byte
+	for i, r := range res {
+		if r.Fail == "" || os.Remove(es[i].Path) != nil {
+			continue
+		}
+		out = append(out, inputs[i])
+		msg := fmt.Sprintf("%s: a corpus input (%d bytes, %s) fails, which stops the engine before it fuzzes; left out of tonight's fuzzing, kept in the corpus", t.Name, len(inputs[i]), fuzz.InputName(inputs[i]))
+		n.rep.Notes = append(n.rep.Notes, msg)
+		n.board.printf("nightly: %s", msg)
+	}
+	return out
 }
 
 // storedCrashers returns the minimized inputs of the crashes stored for t

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,6 +286,37 @@ func TestNightlyInterrupt(t *testing.T) {
 	r := readReport(t, out)
 	if !r.Interrupted || len(r.Targets) != 2 || r.NewCrashes != 1 || len(crashDirs(t, out)) != 1 {
 		t.Fatalf("report: %+v\n%s", r, buf.String())
+	}
+}
+
+// TestNightlyFailingCorpusInput: an input of the persistent corpus that
+// fails (here the planted crash, as a regression would make one) stops Go's
+// engine before it fuzzes, on every start; the night finds it, keeps it
+// out of the engine's cache so that the target is fuzzed, and leaves the
+// corpus file as it is.
+func TestNightlyFailingCorpusInput(t *testing.T) {
+	out := t.TempDir()
+	bad := filepath.Join(out, "corpus", "planted", "regression")
+	input := append([]byte(strings.Repeat(`{"execute":"guest-ping"}`, 8)), 0xff, 0xff, 'x')
+	os.MkdirAll(filepath.Dir(bad), 0o755)
+	if err := os.WriteFile(bad, input, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{fuzz.PlantCrashEnv + "=1"}
+	code, _ := runNightlyCmd(t, env, "--budget", "25s", "--out", out, "--targets", "planted", "--no-sim")
+	r := readReport(t, out)
+	if code != 1 || len(crashDirs(t, out)) != 1 {
+		t.Fatalf("exit %d, crash directories %v", code, crashDirs(t, out))
+	}
+	left := false
+	for _, note := range r.Notes {
+		left = left || strings.Contains(note, fmt.Sprintf("a corpus input (%d bytes, %s) fails", len(input), fuzz.InputName(input)))
+	}
+	if !left {
+		t.Errorf("the failing corpus input was not left out of the engine's cache; notes %q", r.Notes)
+	}
+	if b, err := os.ReadFile(bad); err != nil || !bytes.Equal(b, input) {
+		t.Errorf("the corpus file was changed or removed: %q, %v", b, err)
 	}
 }
 
