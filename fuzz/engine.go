@@ -107,6 +107,11 @@ func RunEngine(ctx context.Context, engine string, o EngineOptions) (Result, err
 // coordinator stops its workers, and kills it 10 s later. log, if not nil,
 // receives the output too.
 func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)) error {
+	return runLines(ctx, cmd, log, syscall.SIGINT, line)
+}
+
+// runLines is RunLines stopping the group with stop rather than SIGINT.
+func runLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, stop syscall.Signal, line func(string)) error {
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = groupSysProcAttr()
@@ -117,7 +122,7 @@ func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(strin
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = signalGroup(cmd.Process, syscall.SIGINT)
+			_ = signalGroup(cmd.Process, stop)
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):

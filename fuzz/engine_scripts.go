@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -99,6 +100,8 @@ func runGoFuzz(ctx context.Context, o EngineOptions) (Result, error) {
 		return "found by go-fuzz; its output:\n" + string(out) + "\n"
 	})
 	res.Crashers = crashers
+	// Crashers found after go-fuzz's last status line count too.
+	res.Last.Crashes = max(res.Last.Crashes, len(crashers))
 	if cerr != nil {
 		return res, cerr
 	}
@@ -125,7 +128,13 @@ func runLibFuzzer(ctx context.Context, o EngineOptions) (Result, error) {
 	var start time.Time // the first progress line: the build before it does not count
 	corp0 := -1
 	var tail lineTail
-	err := RunLines(ctx, scriptCmd(o, "libfuzzer.sh", env, "run", o.Target.Name, secs), o.Log, func(l string) {
+	// SIGTERM, not SIGINT: with -fork=N (--jobs 2 or more) libFuzzer's
+	// parent runs each job through system(), which ignores SIGINT while
+	// the job runs, so a Ctrl-C only kills the jobs (each counted as a
+	// crash) while the parent starts new ones until the SIGKILL, which
+	// leaves its libFuzzerTemp.FuzzWithFork directory in $TMPDIR. Both
+	// the parent and a single process stop on SIGTERM as on Ctrl-C.
+	err := runLines(ctx, scriptCmd(o, "libfuzzer.sh", env, "run", o.Target.Name, secs), o.Log, syscall.SIGTERM, func(l string) {
 		tail.add(l)
 		p := &res.Last
 		if m := libFzForkRE.FindStringSubmatch(l); m != nil {
@@ -176,6 +185,10 @@ func runLibFuzzer(ctx context.Context, o EngineOptions) (Result, error) {
 		return strings.HasPrefix(name, "crash-") || strings.HasPrefix(name, "timeout-") || strings.HasPrefix(name, "oom-")
 	}, func(string) string { return "found by libFuzzer\n" })
 	res.Crashers = crashers
+	// With -fork, jobs that crash as the time runs out write their
+	// crasher after the last status line counted them: the summary must
+	// not report fewer crashes than this run stored.
+	res.Last.Crashes = max(res.Last.Crashes, len(crashers))
 	if cerr != nil {
 		return res, cerr
 	}
