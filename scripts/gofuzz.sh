@@ -29,6 +29,14 @@ set -euo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
+# A private $TMPDIR, removed when the script ends: go-fuzz-build leaves its
+# copy of GOROOT (80 MB) there when it is interrupted. On SIGTERM the script
+# waits for the running command, as on Ctrl-C, so the directory goes after
+# the engine.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+trap 'exit 143' TERM
+export TMPDIR=$scratch
 targets="agent delimiter differential parser scenario"
 
 die() { echo "gofuzz.sh: $1" >&2; exit "${2:-2}"; }

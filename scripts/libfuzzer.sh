@@ -35,6 +35,15 @@ set -euo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
 root=$PWD
+# A private $TMPDIR, removed when the script ends: go-fuzz-build -libfuzzer
+# leaves a C header there after every build (and its copy of GOROOT when
+# interrupted), and libFuzzer -fork its work directory when it is stopped.
+# On SIGTERM (how qgafuzz fuzz stops libFuzzer) the script waits for the
+# running command, as on Ctrl-C, so the directory goes after the engine.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+trap 'exit 143' TERM
+export TMPDIR=$scratch
 targets="agent delimiter differential parser scenario"
 out=out/libfuzzer
 

@@ -384,3 +384,26 @@ func TestScriptsPlantedTarget(t *testing.T) {
 		t.Errorf("libfuzzer.sh run planted: exit %d, fuzzer args %q, want the seeds corpus/parser\n%s", code, got, out)
 	}
 }
+
+// The scripts leave nothing in $TMPDIR: go-fuzz-build -libfuzzer leaves a
+// C header there after every build (and go-fuzz-build its copy of GOROOT
+// when interrupted), which the stub below mimics.
+func TestScriptsLeaveNoTemporaryFiles(t *testing.T) {
+	s := newSandbox(t)
+	leaky := "#!/bin/sh\n: > \"${TMPDIR:-/tmp}/go-fuzz1990786824.h\"\n" + strings.TrimPrefix(stubLinker, "#!/bin/sh\n")
+	write(t, filepath.Join(s.root, "out", "bin", "go-fuzz-build"), leaky)
+	for _, script := range []string{"libfuzzer.sh", "gofuzz.sh"} {
+		tmp := t.TempDir()
+		code, out := s.run(t, []string{"TMPDIR=" + tmp}, script, "build", "parser")
+		if code != 0 {
+			t.Fatalf("%s build parser: exit %d\n%s", script, code, out)
+		}
+		if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Errorf("%s build parser left %q in $TMPDIR", script, names)
+		}
+	}
+}
