@@ -80,6 +80,12 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 	if o.Duration > 0 {
 		end = start.Add(o.Duration)
 	}
+	// Ctrl-C cuts the stream being played short rather than letting a
+	// silent agent hold the run for --hang (or a write it never reads).
+	defer context.AfterFunc(ctx, func() {
+		interrupt(o.Agent)
+		interrupt(o.Reference)
+	})()
 	var st DiffStats
 	lastProgress := start
 	for {
@@ -90,6 +96,9 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 		s := g.next()
 		s.Ops = append(s.Ops, qgatest.Op{Data: qgatest.Fence})
 		d, err := playBoth(o.Reference, o.Agent, s)
+		if ctx.Err() != nil {
+			break // a stream cut short by the interrupt is not judged
+		}
 		if err != nil {
 			st.Elapsed = time.Since(start)
 			return st, err
@@ -107,7 +116,7 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 			if o.OnDivergence != nil {
 				o.OnDivergence(d)
 			}
-			if err := resetTwice(o.Agent); err != nil {
+			if err := resetTwice(o.Agent); err != nil && ctx.Err() == nil {
 				st.Elapsed = time.Since(start)
 				return st, fmt.Errorf("fuzz: resetting %s after a divergence: %w", o.Agent.Name(), err)
 			}
@@ -120,6 +129,13 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 	}
 	st.Elapsed = time.Since(start)
 	return st, nil
+}
+
+// interrupt cuts an endpoint's streams short, if it can wait on them.
+func interrupt(e Endpoint) {
+	if i, ok := e.(interface{ Interrupt() }); ok {
+		i.Interrupt()
+	}
 }
 
 // resetTwice resets an endpoint, trying again once (an agent restarted

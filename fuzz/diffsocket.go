@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -113,12 +114,51 @@ type SocketEndpoint struct {
 	got  []byte
 	eof  error
 	more chan struct{}
+
+	// intr is closed, and intrAt (unix ns) set, by Interrupt.
+	intr     chan struct{}
+	intrOnce sync.Once
+	intrAt   atomic.Int64
 }
 
 // NewSocketEndpoint returns an endpoint for an agent listening on addr.
 func NewSocketEndpoint(addr string, o SocketOptions) *SocketEndpoint {
 	o.defaults()
-	return &SocketEndpoint{Addr: addr, Opts: o}
+	return &SocketEndpoint{Addr: addr, Opts: o, intr: make(chan struct{})}
+}
+
+// interruptGrace is how long a stream that is being played when the run
+// is interrupted (Ctrl-C) may still take: enough for a live agent to send
+// the replies to what it was sent (qemu-ga 7.2 exits when a client closes
+// with replies unread), not the whole --hang a silent agent would take.
+const interruptGrace = 500 * time.Millisecond
+
+// Interrupt cuts the stream being played, if any, and every later one
+// short: each ends interruptGrace from now at the latest. It may be
+// called from any goroutine.
+func (s *SocketEndpoint) Interrupt() {
+	if s.intr == nil {
+		return
+	}
+	s.intrOnce.Do(func() {
+		at := time.Now().Add(interruptGrace)
+		s.intrAt.Store(at.UnixNano())
+		close(s.intr)
+		s.mu.Lock()
+		if s.conn != nil {
+			_ = s.conn.SetWriteDeadline(at) // a write the agent does not read
+		}
+		s.mu.Unlock()
+	})
+}
+
+// until returns deadline, or the end of the grace after an interrupt if
+// that comes first.
+func (s *SocketEndpoint) until(deadline time.Time) time.Time {
+	if at := s.intrAt.Load(); at != 0 && at < deadline.UnixNano() {
+		return time.Unix(0, at)
+	}
+	return deadline
 }
 
 // Name is "agent at ADDR".
@@ -159,27 +199,33 @@ func (s *SocketEndpoint) read(c net.Conn, more chan struct{}) {
 func (s *SocketEndpoint) wait(n int, idle time.Duration, deadline time.Time) (int, error) {
 	last := -1
 	quiet := time.Now().Add(idle)
+	intr := s.intr
 	for {
 		s.mu.Lock()
 		have, eof := len(s.got), s.eof
 		s.mu.Unlock()
 		now := time.Now()
+		end := s.until(deadline)
 		switch {
 		case have >= n:
 			return have, nil
 		case eof != nil:
 			return have, fmt.Errorf("connection closed by the agent (%v) after %d of %d reply bytes", eof, have, n)
-		case now.After(deadline):
+		case now.After(end) && end.Before(deadline):
+			return have, fmt.Errorf("interrupted: %d of %d reply bytes", have, n)
+		case now.After(end):
 			return have, fmt.Errorf("hang: %d of %d reply bytes after %v", have, n, s.Opts.Hang)
 		case have != last:
 			last, quiet = have, now.Add(idle)
 		case now.After(quiet):
 			return have, nil // the agent went quiet: compare what it sent
 		}
-		t := time.NewTimer(min(time.Until(quiet), time.Until(deadline)) + time.Millisecond)
+		t := time.NewTimer(min(time.Until(quiet), time.Until(end)) + time.Millisecond)
 		select {
 		case <-s.more:
 		case <-t.C:
+		case <-intr:
+			intr = nil // closed for good: the new end is computed above
 		}
 		t.Stop()
 	}
@@ -216,7 +262,7 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 			}
 			continue
 		}
-		_ = s.conn.SetWriteDeadline(deadline)
+		_ = s.conn.SetWriteDeadline(s.until(deadline))
 		if _, err = s.conn.Write(op.Data); err != nil {
 			err = fmt.Errorf("writing to the agent: %w", err)
 			break
@@ -228,7 +274,7 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 			if _, err = s.wait(expect, s.Opts.Idle, deadline); err != nil {
 				break
 			}
-		} else if i+1 < len(st.Ops) && !waitUnread(s.conn, deadline) {
+		} else if i+1 < len(st.Ops) && !waitUnread(s.conn, func() time.Time { return s.until(deadline) }) {
 			time.Sleep(s.Opts.Pause)
 		}
 	}

@@ -2,6 +2,7 @@ package fuzz_test
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -70,5 +71,55 @@ func TestSocketWritesAreSeparateReads(t *testing.T) {
 		if string(reads[i]) != writes[i] {
 			t.Fatalf("read %d is %q, want %q", i, reads[i], writes[i])
 		}
+	}
+}
+
+// TestDifferInterruptDuringHang: Ctrl-C while an agent hangs (accepts,
+// never reads or answers) ends the run within a second, not after --hang
+// (30 s here), and the stream it cut short is not reported as a finding.
+func TestDifferInterruptDuringHang(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "silent.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // kept open, never read
+			mu.Unlock()
+		}
+	}()
+	ep := fuzz.NewSocketEndpoint("unix:"+path, fuzz.SocketOptions{Hang: 30 * time.Second})
+	defer ep.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	var found int
+	st, err := fuzz.Differ(ctx, fuzz.DiffOptions{Agent: ep, Seed: 1,
+		OnDivergence: func(*fuzz.Divergence) { found++ }})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Differ returned %v after the start, want within a second of the interrupt at 300ms", took.Round(time.Second/10))
+	}
+	if err != nil {
+		t.Errorf("Differ: %v, want no error for an interrupted run", err)
+	}
+	if found != 0 || st.Divergences != 0 {
+		t.Errorf("%d divergences reported (%d in stats) for a stream cut short by the interrupt", found, st.Divergences)
 	}
 }

@@ -8,12 +8,13 @@ import (
 )
 
 // waitUnread waits until the peer of conn has read everything written to
-// it, or deadline, and reports whether it could tell. On a unix socket
+// it, or deadline() (which an interrupt moves closer), and reports whether
+// it could tell. On a unix socket
 // the kernel counts what the peer has not read yet (TIOCOUTQ, zero once
 // the last byte is read), so the next write reaches the agent as a read
 // of its own however loaded the machine is; a fixed pause cannot promise
 // that. Other connections cannot tell.
-func waitUnread(conn net.Conn, deadline time.Time) bool {
+func waitUnread(conn net.Conn, deadline func() time.Time) bool {
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
 		return false
@@ -34,7 +35,7 @@ func waitUnread(conn net.Conn, deadline time.Time) bool {
 		if !ok {
 			return false
 		}
-		if n == 0 || time.Now().After(deadline) {
+		if n == 0 || time.Now().After(deadline()) {
 			return true
 		}
 		time.Sleep(wait)

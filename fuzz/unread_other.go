@@ -9,4 +9,4 @@ import (
 
 // waitUnread cannot tell what the peer has read outside Linux: the caller
 // pauses instead.
-func waitUnread(net.Conn, time.Time) bool { return false }
+func waitUnread(net.Conn, func() time.Time) bool { return false }
