@@ -25,6 +25,8 @@ import (
 // Build compiles the coverage server (this package's test binary with
 // Go's fuzzing instrumentation) from the qgafuzz source tree at root into
 // dir, and returns its path. The Go build cache makes rebuilding cheap.
+// The go command works in dir too (GOTMPDIR): the caller removes dir, even
+// after a build that ctx cut short.
 func Build(ctx context.Context, root, dir string) (string, error) {
 	if _, err := exec.LookPath("go"); err != nil {
 		return "", ErrNoToolchain
@@ -32,6 +34,13 @@ func Build(ctx context.Context, root, dir string) (string, error) {
 	bin := filepath.Join(dir, "qgafuzz-coverage.test")
 	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-fuzz=.", "-o", bin, "./corpus")
 	cmd.Dir = root
+	// Ctrl-C kills the build: the go command in a group of its own, so
+	// that its compilers die with it, and its work directory in dir
+	// (GOTMPDIR), which the caller removes, or go's go-build* directory
+	// of a killed build stays in $TMPDIR for good.
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+dir)
+	cmd.SysProcAttr = ownGroup()
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("corpus: building the coverage server (go test -c -fuzz=. ./corpus in %s): %v\n%s", root, err, out)
 	}
