@@ -1,6 +1,7 @@
 package fuzz_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,7 +37,7 @@ func TestCommandEndpointRestartsLeaveNoZombies(t *testing.T) {
 	dir := t.TempDir()
 	agent := helperAgentSock + "={sock} " + helperPidFile + "=" + filepath.Join(dir, "pid") + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
 	for _, command := range []string{agent, agent + " || exit"} {
-		ep, err := fuzz.StartCommandEndpoint(command, fuzz.SocketOptions{})
+		ep, err := fuzz.StartCommandEndpoint(context.Background(), command, fuzz.SocketOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package fuzz_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -51,7 +52,7 @@ func TestHelperTiedParent(t *testing.T) {
 	if command == "" {
 		t.Skip("a helper process")
 	}
-	if _, err := fuzz.StartCommandEndpoint(command, fuzz.SocketOptions{}); err != nil {
+	if _, err := fuzz.StartCommandEndpoint(context.Background(), command, fuzz.SocketOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Minute)
@@ -112,7 +113,7 @@ func TestCommandEndpointDiesWithQgafuzz(t *testing.T) {
 		t.Fatal(err)
 	}
 	killedDir := filepath.Dir(strings.TrimSpace(string(b)))
-	ep, err := fuzz.StartCommandEndpoint(helperAgentSock+"={sock} "+helperPidFile+"="+filepath.Join(dir, "next.pid")+" '"+os.Args[0]+"' -test.run '^TestHelperAgent$'", fuzz.SocketOptions{})
+	ep, err := fuzz.StartCommandEndpoint(context.Background(), helperAgentSock+"={sock} "+helperPidFile+"="+filepath.Join(dir, "next.pid")+" '"+os.Args[0]+"' -test.run '^TestHelperAgent$'", fuzz.SocketOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func zombie(pid int) bool {
 func TestCommandEndpointFailedRestart(t *testing.T) {
 	dir := t.TempDir()
 	command := helperAgentSock + "={sock} " + helperPidFile + "=" + filepath.Join(dir, "pid") + " '" + os.Args[0] + "' -test.run '^TestHelperAgent$'"
-	ep, err := fuzz.StartCommandEndpoint(command, fuzz.SocketOptions{})
+	ep, err := fuzz.StartCommandEndpoint(context.Background(), command, fuzz.SocketOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ type DiffStats struct {
 	Bytes       int64
 	Divergences int
 	AgentDeaths int
+	// AgentHangs counts the divergences where a live agent hung (an
+	// --agent-cmd agent is then killed and restarted).
+	AgentHangs int
 	// FirstDivergence is the time to the first divergence (0: none).
 	FirstDivergence time.Duration
 }
@@ -112,13 +115,15 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 			st.Divergences++
 			if d.AgentDied {
 				st.AgentDeaths++
+			} else if d.AgentHung {
+				st.AgentHangs++
 			}
 			if o.OnDivergence != nil {
 				o.OnDivergence(d)
 			}
-			if err := resetTwice(o.Agent); err != nil && ctx.Err() == nil {
+			if err := resetTwice(ctx, o.Agent); err != nil && ctx.Err() == nil {
 				st.Elapsed = time.Since(start)
-				return st, fmt.Errorf("fuzz: resetting %s after a divergence: %w", o.Agent.Name(), err)
+				return st, fmt.Errorf("fuzz: resetting %s after a divergence failed, so the run stops: %w", o.Agent.Name(), err)
 			}
 		}
 		if o.OnProgress != nil && time.Since(lastProgress) >= time.Second {
@@ -139,9 +144,13 @@ func interrupt(e Endpoint) {
 }
 
 // resetTwice resets an endpoint, trying again once (an agent restarted
-// after a death can be slow to accept its first client).
-func resetTwice(e Endpoint) error {
+// after a death can be slow to accept its first client) unless ctx is done:
+// an interrupted run ends rather than start the agent again.
+func resetTwice(ctx context.Context, e Endpoint) error {
 	if err := e.Reset(); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
 		time.Sleep(100 * time.Millisecond)
 		return e.Reset()
 	}
@@ -164,7 +173,7 @@ func Replay(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
 	}
 	d, err := playBoth(ref, agent, s)
 	if err == nil && d != nil {
-		err = resetTwice(agent)
+		err = resetTwice(context.Background(), agent)
 	}
 	return d, err
 }
@@ -199,10 +208,12 @@ func playBoth(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
 	if detail == "" {
 		return nil, nil
 	}
-	d := &Divergence{Input: s, Reference: want, Agent: got, Detail: detail}
+	d := &Divergence{Input: s, Reference: want, Agent: got, Detail: detail, AgentHung: errors.Is(err, errHang)}
 	if ce, ok := agent.(*CommandEndpoint); ok && !ce.waitExit(500*time.Millisecond) {
-		d.AgentDied = true
+		d.AgentDied, d.AgentHung = true, false
 		d.Detail = "the agent process died (" + ce.ExitStatus() + "); " + d.Detail
+	} else if ok && d.AgentHung {
+		d.Detail = "the agent hung (it is killed and restarted); " + d.Detail
 	}
 	return d, nil
 }

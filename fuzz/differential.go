@@ -245,6 +245,9 @@ type Divergence struct {
 	Detail string
 	// AgentDied says the agent's process (a CommandEndpoint) died.
 	AgentDied bool
+	// AgentHung says the agent, still running, neither answered nor read
+	// the stream within the hang timeout.
+	AgentHung bool
 }
 
 // Report renders the divergence: the input in hex (each write, and the

@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -101,6 +102,10 @@ func (o *SocketOptions) defaults() {
 // first write: nothing reached the agent, so it is a transport error, not
 // a finding about how the agent handles the stream.
 var ErrUnreachable = errors.New("cannot reach the agent")
+
+// errHang marks an agent that did not send the replies of a stream, or
+// did not read its writes, within Opts.Hang.
+var errHang = errors.New("hang")
 
 // SocketEndpoint is an agent listening on addr (unix:PATH or tcp:HOST:PORT).
 type SocketEndpoint struct {
@@ -214,7 +219,7 @@ func (s *SocketEndpoint) wait(n int, idle time.Duration, deadline time.Time) (in
 		case now.After(end) && end.Before(deadline):
 			return have, fmt.Errorf("interrupted: %d of %d reply bytes", have, n)
 		case now.After(end):
-			return have, fmt.Errorf("hang: %d of %d reply bytes after %v", have, n, s.Opts.Hang)
+			return have, fmt.Errorf("%w: %d of %d reply bytes after %v", errHang, have, n, s.Opts.Hang)
 		case have != last:
 			last, quiet = have, now.Add(idle)
 		case now.After(quiet):
@@ -264,7 +269,13 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 		}
 		_ = s.conn.SetWriteDeadline(s.until(deadline))
 		if _, err = s.conn.Write(op.Data); err != nil {
-			err = fmt.Errorf("writing to the agent: %w", err)
+			if errors.Is(err, os.ErrDeadlineExceeded) && !s.until(deadline).Before(deadline) {
+				// Not cut short by an interrupt: the agent has not read
+				// for the whole of Opts.Hang.
+				err = fmt.Errorf("%w: the agent does not read: writing to it: %w", errHang, err)
+			} else {
+				err = fmt.Errorf("writing to the agent: %w", err)
+			}
 			break
 		}
 		if i < len(pace) {
@@ -301,14 +312,19 @@ func (s *SocketEndpoint) closeConn() {
 	_ = c.Close()
 }
 
-// Reset reconnects (after restarting the agent, for a command endpoint)
-// and flushes the agent's parser with the stream fence.
+// Reset reconnects and flushes the agent's parser with the stream fence;
+// a command endpoint restarts its agent instead.
 func (s *SocketEndpoint) Reset() error {
 	s.closeConn()
 	if s.restart != nil {
+		// A fresh agent is in its start state, with no parser to flush,
+		// and whether it answers is the next stream's to judge: an agent
+		// that hangs (on every stream, even) is killed, restarted and
+		// reported once per stream rather than ending the run.
 		if err := s.restart(); err != nil {
 			return err
 		}
+		return s.dial()
 	}
 	if err := s.dial(); err != nil {
 		return err
@@ -316,7 +332,8 @@ func (s *SocketEndpoint) Reset() error {
 	fence := qgatest.Stream{Ops: []qgatest.Op{{Data: qgatest.Fence}}}
 	got, err := s.Play(fence, qgatest.ReferenceReplies(qga.AgentConfig{}, fence))
 	if err == nil && !bytes.HasSuffix(got, qgatest.FenceReply) {
-		err = fmt.Errorf("agent does not answer the fence after a reset (got %q)", clip(got))
+		err = fmt.Errorf("agent does not answer the fence after a reset (got %q); an agent that qgafuzz did not start "+
+			"cannot be restarted when it hangs", clip(got))
 	}
 	return err
 }
@@ -353,8 +370,9 @@ type CommandEndpoint struct {
 const tiedShell = "trap 'trap \"\" TERM; kill -TERM 0; wait' TERM\n{ trap 'exit 143' TERM; %s\n} &\nwait $!"
 
 // StartCommandEndpoint starts the command and waits until its socket
-// accepts connections.
-func StartCommandEndpoint(command string, o SocketOptions) (*CommandEndpoint, error) {
+// accepts connections. When ctx is done first (Ctrl-C) it stops the agent
+// and returns an error that wraps ctx's; ctx does not outlive the call.
+func StartCommandEndpoint(ctx context.Context, command string, o SocketOptions) (*CommandEndpoint, error) {
 	if !strings.Contains(command, "{sock}") {
 		return nil, fmt.Errorf("fuzz: agent command %q has no {sock} placeholder for the socket path", command)
 	}
@@ -365,8 +383,16 @@ func StartCommandEndpoint(command string, o SocketOptions) (*CommandEndpoint, er
 	sock := filepath.Join(dir.Path, "agent.sock")
 	c := &CommandEndpoint{SocketEndpoint: NewSocketEndpoint("unix:"+sock, o), Command: command, dir: dir}
 	c.SocketEndpoint.restart = c.restart
-	if err := c.start(); err != nil {
+	// The wait for the socket ends on Interrupt, as a restart's does in
+	// an interrupted run.
+	stopIntr := context.AfterFunc(ctx, c.Interrupt)
+	err = c.start()
+	stopIntr()
+	if err != nil {
 		dir.Remove()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("fuzz: starting agent command: %w", context.Cause(ctx))
+		}
 		return nil, err
 	}
 	return c, nil
@@ -398,6 +424,10 @@ func (c *CommandEndpoint) start() error {
 		select {
 		case <-c.done:
 			return fmt.Errorf("fuzz: agent command exited at startup (%v): %s", c.exitErr, c.log.bytes())
+		case <-c.intr:
+			// Ctrl-C: the run ends now, not when the wait would.
+			c.stop()
+			return errors.New("fuzz: interrupted while the agent command started")
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -19,11 +19,11 @@ import (
 
 // diffEndpoints returns the agent under test and the reference (nil: the
 // built-in one) of --agent or --agent-cmd and --reference; closeAll closes
-// both.
-func diffEndpoints(f fuzzFlags) (agent, ref fuzz.Endpoint, closeAll func(), err error) {
+// both. ctx cuts the start of an --agent-cmd agent short.
+func diffEndpoints(ctx context.Context, f fuzzFlags) (agent, ref fuzz.Endpoint, closeAll func(), err error) {
 	so := fuzz.SocketOptions{Hang: f.hang}
 	if f.agentCmd != "" {
-		ce, err := fuzz.StartCommandEndpoint(f.agentCmd, so)
+		ce, err := fuzz.StartCommandEndpoint(ctx, f.agentCmd, so)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -75,7 +75,7 @@ func runReplay(e *env, f fuzzFlags) int {
 	if n := len(st.Ops); n == 0 || !bytes.Equal(st.Ops[n-1].Data, qgatest.Fence) {
 		st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
 	}
-	agent, ref, closeAll, err := diffEndpoints(f)
+	agent, ref, closeAll, err := diffEndpoints(context.Background(), f)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
 		return exitTransport
@@ -100,7 +100,15 @@ func runReplay(e *env, f fuzzFlags) int {
 
 // runDiffer compares an agent behind a socket with the reference.
 func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
-	agent, ref, closeAll, err := diffEndpoints(f)
+	started := time.Now()
+	agent, ref, closeAll, err := diffEndpoints(ctx, f)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C while the agent command started: an interrupted run,
+		// not a failed one.
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: interrupted while the agent command started")
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(fuzz.DiffStats{Elapsed: time.Since(started)}))
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
 		return exitTransport
@@ -167,6 +175,6 @@ func diffText(s fuzz.DiffStats) string {
 	if s.Elapsed > 0 {
 		rate = float64(s.Streams) / s.Elapsed.Seconds()
 	}
-	return fmt.Sprintf("elapsed %v, streams %d (%.0f/s), bytes %d, divergences %d, agent deaths %d",
-		s.Elapsed.Round(time.Second), s.Streams, rate, s.Bytes, s.Divergences, s.AgentDeaths)
+	return fmt.Sprintf("elapsed %v, streams %d (%.0f/s), bytes %d, divergences %d, agent deaths %d, agent hangs %d",
+		s.Elapsed.Round(time.Second), s.Streams, rate, s.Bytes, s.Divergences, s.AgentDeaths, s.AgentHangs)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -151,6 +152,29 @@ func TestFuzzInterruptedWhileBuilding(t *testing.T) {
 	f := fuzzFlags{engine: "native", time: time.Minute, corpus: t.TempDir(), out: t.TempDir()}
 	if code := runEngine(ctx, &env{stdout: out, stderr: errOut}, f, tg); code != exitOK {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitOK, out, errOut)
+	}
+}
+
+// TestFuzzInterruptedWhileAgentStarts: Ctrl-C while an --agent-cmd agent
+// starts ends the run at once with its summary and exit 0 (an interrupted
+// run, nothing found); it waited out the 10 s startup check and exited 3.
+func TestFuzzInterruptedWhileAgentStarts(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("agent commands need sh")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(200*time.Millisecond, cancel)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	// An agent that never listens.
+	f := fuzzFlags{agentCmd: "sleep 30 # {sock}", time: time.Minute, hang: defaultHang, out: t.TempDir()}
+	start := time.Now()
+	code := runDiffer(ctx, &env{stdout: out, stderr: errOut}, f)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the run ended %v after the start, want within a second of the interrupt at 200ms", took.Round(time.Second/10))
+	}
+	if code != exitOK || !strings.Contains(out.String(), "qgafuzz fuzz: done: differential:") {
+		t.Errorf("exit %d, want %d with the summary\n%s\n%s", code, exitOK, out, errOut)
 	}
 }
 
