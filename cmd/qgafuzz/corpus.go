@@ -41,7 +41,8 @@ input over 128 MiB, are reported and skipped; hidden files and reports
 (*.txt, *.json, *.md, go-fuzz's .quoted and .output) are passed over, except
 that import --format libfuzzer|gofuzz takes *.txt, *.json and *.md files too;
 nothing in the input directories is changed. Measuring coverage prints its
-progress on stderr.
+progress on stderr. minimize and merge write their output at the end: Ctrl-C
+before then writes nothing and exits 130.
 
 Examples:
   qgafuzz corpus minimize --target parser out/corpus/parser --out /tmp/parser-min
@@ -211,18 +212,32 @@ func withTool(ctx context.Context, e *env, sub string, fn func(*corpus.Tool) (in
 	fmt.Fprintf(e.stderr, "qgafuzz corpus %s: building the coverage server\n", sub)
 	bin, err := corpus.Build(ctx, root, tmp.Path)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
-		return exitUsage
+		return toolFailed(ctx, e, sub, err)
 	}
 	srv := &corpus.Server{Bin: bin}
 	defer srv.Close()
 	t := &corpus.Tool{Server: srv, Log: e.stderr, Progress: measureProgress(e.stderr, sub, progressEvery)}
 	code, err := fn(t)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
-		return exitUsage
+		return toolFailed(ctx, e, sub, err)
 	}
 	return code
+}
+
+// exitInterrupted is the exit code of a corpus command stopped by Ctrl-C
+// before it wrote anything (128 + SIGINT, as a shell reports it): unlike
+// a fuzzing run, it has no partial result to report.
+const exitInterrupted = 130
+
+// toolFailed reports err, or that Ctrl-C stopped the command (the error
+// is then the killed build's or server's, which would only confuse).
+func toolFailed(ctx context.Context, e *env, sub string, err error) int {
+	if ctx.Err() != nil {
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: interrupted; nothing was written\n", sub)
+		return exitInterrupted
+	}
+	fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+	return exitUsage
 }
 
 // measureProgress prints how far measuring a set of inputs has come: at

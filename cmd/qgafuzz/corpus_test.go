@@ -1,13 +1,16 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzInstrumented reports whether Go builds fuzzing instrumentation for
@@ -123,4 +126,37 @@ func atoi(m []string, i int) int {
 	}
 	n, _ := strconv.Atoi(m[i])
 	return n
+}
+
+// TestCorpusMinimizeInterrupted: Ctrl-C while the coverage server builds
+// says so (not "signal: killed", the killed build's error), exits 130 and
+// writes nothing.
+func TestCorpusMinimizeInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds qgafuzz")
+	}
+	bin := buildQgafuzz(t)
+	out := filepath.Join(t.TempDir(), "min")
+	cmd := exec.Command(bin, "corpus", "minimize", "--target", "parser", "../../corpus/parser", "--out", out)
+	var stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(stderr.String(), "building the coverage server"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the build does not start:\n%s", stderr.String())
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted || !strings.Contains(stderr.String(), "interrupted; nothing was written") ||
+		strings.Contains(stderr.String(), "signal: killed") {
+		t.Fatalf("exit %v:\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("--out exists after the interrupt: %v", err)
+	}
 }
