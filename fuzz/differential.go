@@ -91,7 +91,9 @@ func differential(data []byte, bug qga.Bug) error {
 	}
 	bufs.got = got
 	if d := CompareReplies(want, got); d != "" {
-		return violation("differential", "replies-match", "%s\ninput ops (hex): %s\nreference: %q\nagent:     %q",
+		// The property names the kind of the first difference and its
+		// request, so that the signature tells one agent bug from another.
+		return violation("differential", "replies-match: "+DivergenceClass(st, want, got), "%s\ninput ops (hex): %s\nreference: %q\nagent:     %q",
 			d, st.String(), clip(want), clip(got))
 	}
 	return nil

@@ -27,9 +27,17 @@ import (
 
 var digitsRE = regexp.MustCompile(`[0-9]+`)
 
-// divergenceSignature classifies a divergence by the first line of its
-// detail with numbers and quoted text taken out.
+// divergenceSignature classifies a divergence: by the kind of its first
+// differing reply and that reply's request (fuzz.DivergenceClass), as the
+// differential target does, so that two agent bugs are two crashes; a hang
+// or a death of the agent by the first line of its detail with numbers and
+// quoted text taken out.
 func divergenceSignature(d *fuzz.Divergence) string {
+	if !d.AgentDied && strings.HasPrefix(d.Detail, "reply line ") {
+		if c := fuzz.DivergenceClass(d.Input, d.Reference, d.Agent); c != "" {
+			return "qemu-ga/replies-match: " + c
+		}
+	}
 	line := firstLine(d.Detail)
 	if i := strings.IndexAny(line, `"`); i >= 0 {
 		line = line[:i]

@@ -67,7 +67,7 @@ func TestQemuGAReplaysStoredDivergences(t *testing.T) {
 	store := crashStore{dir: filepath.Join(out, "crashers")}
 	// A CommandNotFound reply without its newline: a divergence of the
 	// planted bug dropped-newline, stored as a night with it would.
-	sig := "qemu-ga/reply line N differs"
+	sig := "qemu-ga/replies-match: formatting unknown-command"
 	dir, err := store.save("qemu-ga", Slug("qemu-ga", sig), map[string][]byte{
 		FileMinimized: []byte(`{"execute":""}`), FileOriginal: []byte(`{"execute":""}`),
 		FileFailure: []byte("divergence\n"), FileSignature: []byte(sig + "\n"), FileRepro: []byte("qgafuzz repro --agent qemu-ga x\n")})
