@@ -182,7 +182,9 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		n.board.update(simPhase, int64(st.Runs), st.Rate, 0, 0)
 	})
 	tr := simTarget(res, d)
-	n.replayStoredSchedules(res.failures, res.hits)
+	if probs := n.replayStoredSchedules(res.failures, res.hits); len(probs) > 0 {
+		tr.Error = strings.TrimSpace(tr.Error + "\n" + strings.Join(probs, "\n"))
+	}
 	var sigs []string
 	for s := range res.failures {
 		sigs = append(sigs, s)
@@ -219,8 +221,11 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 
 // replayStoredSchedules replays the schedules stored by earlier nights: a
 // failure that still happens is reported again (known), one that no
-// longer does is noted as fixed.
-func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits map[string]int) {
+// longer does is noted as fixed. It returns the schedules it could not
+// replay: each is a known failure that tonight did not check, an error of
+// the share rather than a note, or the failure would drop out of the
+// report unnoticed.
+func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits map[string]int) (probs []string) {
 	paths, _ := filepath.Glob(filepath.Join(n.store.dir, "sim", "*", FileSchedule))
 	for _, p := range paths {
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
@@ -228,7 +233,7 @@ func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits ma
 		}
 		s, err := sim.LoadSchedule(p)
 		if err != nil {
-			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: cannot replay %s: %v", p, err))
+			probs = append(probs, fmt.Sprintf("cannot replay the stored failure %s (not checked tonight; repair or move the directory): %v", p, err))
 			continue
 		}
 		// The schedule records the agent of the night that stored it (a
@@ -241,7 +246,7 @@ func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits ma
 		r, err := sim.Replay(s, false)
 		switch {
 		case err != nil:
-			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: cannot replay %s: %v", p, err))
+			probs = append(probs, fmt.Sprintf("cannot replay the stored failure %s (not checked tonight): %v", p, err))
 		case !r.Failed():
 			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: the failure stored in %s no longer reproduces (fixed?)", filepath.Dir(p)))
 		default:
@@ -251,4 +256,5 @@ func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits ma
 			}
 		}
 	}
+	return probs
 }

@@ -1,8 +1,10 @@
 package nightly
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +147,32 @@ func TestReplayStoredScheduleUsesTonightsAgent(t *testing.T) {
 		if !c.failing && (len(n.rep.Notes) != 1 || !strings.Contains(n.rep.Notes[0], "no longer reproduces")) {
 			t.Errorf("without the bug: notes %q, want the crash noted as fixed", n.rep.Notes)
 		}
+	}
+}
+
+// TestSimShareCorruptStoredSchedule: a stored schedule that cannot be read
+// is a known failure that the night did not check: an error of the sim
+// share in report.json and junit.xml (exit 2), not a note that is easy to
+// miss; the share still runs.
+func TestSimShareCorruptStoredSchedule(t *testing.T) {
+	out := t.TempDir()
+	p := filepath.Join(out, "crashers", "sim", "x-00000000", FileSchedule)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte(`{"seed": 1, "steps": [`), 0o644)
+	n := &night{o: Options{Out: out, SimRuns: 3, SimSeed: 1}, store: crashStore{dir: filepath.Join(out, "crashers")},
+		board: newBoard(io.Discard, false, time.Minute), rep: &Report{Targets: []Target{}, Crashes: []Crash{}}}
+	n.simulate(context.Background(), 10*time.Second)
+	rep := n.finish(context.Background())
+	if len(rep.Targets) != 1 || rep.Targets[0].Execs != 3 || !strings.Contains(rep.Targets[0].Error, p) || rep.ExitCode != 2 {
+		t.Fatalf("exit %d, targets %+v, notes %q", rep.ExitCode, rep.Targets, rep.Notes)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ValidateJUnit(t, b, 1, 0, 1, 0)
+	b, _ = os.ReadFile(filepath.Join(out, "report.json"))
+	if !bytes.Contains(b, []byte(`"error": "cannot replay the stored failure`)) {
+		t.Fatalf("report.json:\n%s", b)
 	}
 }
