@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
 
 func TestSlug(t *testing.T) {
@@ -131,6 +132,20 @@ func TestDivergenceSignature(t *testing.T) {
 	if a != b || a != "qemu-ga/reply line N differs" || c != "qemu-ga/reply line N: the agent did not send" {
 		t.Fatalf("%q %q %q", a, b, c)
 	}
+	// With the replies, the kind of difference and its request: two bugs
+	// are two signatures, and the ids do not matter.
+	in := qgatest.Stream{Ops: []qgatest.Op{{Data: []byte(`{"execute":"guest-ping","id":5}{"execute":"guest-sync","arguments":{"id":9}}`)}}}
+	sig := func(ref, got string) string {
+		return divergenceSignature(&fuzz.Divergence{Input: in, Reference: []byte(ref), Agent: []byte(got),
+			Detail: fuzz.CompareReplies([]byte(ref), []byte(got))})
+	}
+	ping, sync := "{\"return\": {}, \"id\": 5}\n", "{\"return\": 9}\n"
+	dup := sig(ping+sync, ping+ping+sync)
+	dup2 := sig(strings.ReplaceAll(ping, "5", "6")+sync, strings.Repeat(strings.ReplaceAll(ping, "5", "6"), 2)+sync)
+	gone := sig(ping+sync, ping)
+	if dup != "qemu-ga/replies-match: extra-reply after guest-ping" || dup2 != dup || gone != "qemu-ga/replies-match: missing-reply guest-sync" {
+		t.Fatalf("%q %q %q", dup, dup2, gone)
+	}
 }
 
 // TestSuppressionsMalformed checks that a line that cannot match as
@@ -216,6 +231,49 @@ func TestRunOutLocked(t *testing.T) {
 		t.Fatalf("stale work directory still there: %v", err)
 	}
 	if len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "night that was killed") || !rep.Written {
+		t.Fatalf("notes %q, written %v", rep.Notes, rep.Written)
+	}
+}
+
+// TestRunRemovesStaleTemp: the temporary files a night killed mid-write
+// left in the corpus, the crash store and the output directory are
+// removed at the next start, and the report says so; the inputs and
+// crashes themselves stay, and the crash store's half-written directory
+// is removed (and reported) once.
+func TestRunRemovesStaleTemp(t *testing.T) {
+	out := t.TempDir()
+	keep := []string{
+		filepath.Join(out, "corpus", "parser", "0123abcd"),
+	}
+	for _, f := range []string{FileMinimized, FileOriginal, FileFailure, FileSignature, FileRepro} {
+		keep = append(keep, filepath.Join(out, "crashers", "parser", "sig-1", f))
+	}
+	stale := []string{
+		filepath.Join(out, "corpus", "parser", ".tmp-0123abce-42"),
+		filepath.Join(out, "crashers", "parser", "sig-1", ".tmp-"+FileRepro+"-7"),
+		filepath.Join(out, ".tmp-report.json-9"),
+		filepath.Join(out, "corpus", ".tmp-merged-3", "x"), // a half-written directory
+	}
+	tmpCrash := filepath.Join(out, "crashers", "parser", ".tmp-sig-2-5")
+	for _, p := range append(append(keep, stale...), filepath.Join(tmpCrash, FileMinimized)) {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	// Root has no source tree, so the build fails after the cleanup.
+	rep := Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir()})
+	for _, p := range keep {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("removed %s", p)
+		}
+	}
+	for _, p := range append(stale, tmpCrash) {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("left %s", p)
+		}
+	}
+	notes := strings.Join(rep.Notes, "\n")
+	if !strings.Contains(notes, "removed 4 temporary file(s)") || !strings.Contains(notes, "half-written crash directory") ||
+		strings.Count(notes, ".tmp-sig-2-5") != 1 || !rep.Written {
 		t.Fatalf("notes %q, written %v", rep.Notes, rep.Written)
 	}
 }

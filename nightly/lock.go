@@ -3,6 +3,7 @@ package nightly
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,4 +80,43 @@ func removeStaleWork(dir string) []string {
 		}
 	}
 	return msgs
+}
+
+// removeStaleTemp removes the temporary files and directories (.tmp-*, see
+// fuzz.TempPattern) that a night killed mid-write left anywhere under dir:
+// the corpus (when it is DIR/corpus), the crash store, the reports. With
+// the lock held, none is being written. The crash store's half-written
+// directories are crashStore.recover's, which runs first; a .work-*
+// directory is removeStaleWork's. It returns one message for all of them.
+func removeStaleTemp(dir string) []string {
+	var removed []string
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		switch {
+		case err != nil || p == dir:
+			return nil
+		case e.IsDir() && filepath.Dir(p) == dir && strings.HasPrefix(e.Name(), ".work-"):
+			return filepath.SkipDir
+		case !strings.HasPrefix(e.Name(), ".tmp-"):
+			return nil
+		}
+		if os.RemoveAll(p) == nil {
+			removed = append(removed, p)
+		}
+		if e.IsDir() {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if len(removed) == 0 {
+		return nil
+	}
+	// A night killed during every harvest could leave many: the count and
+	// the first few are enough to tell what happened.
+	shown := removed[:min(len(removed), 3)]
+	more := ""
+	if len(removed) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(removed)-len(shown))
+	}
+	return []string{fmt.Sprintf("removed %d temporary file(s) (.tmp-*) that a night killed mid-write left: %s%s",
+		len(removed), strings.Join(shown, ", "), more)}
 }

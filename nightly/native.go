@@ -35,10 +35,11 @@ func fillCache(corpusDir, cache string) (int, []corpus.Problem, error) {
 
 // harvestCache copies the inputs of the engine's cache that the persistent
 // corpus lacks into it (raw, content-addressed names). It returns the
-// corpus size after, and the files it could not read.
-func harvestCache(cache, corpusDir string) (int, []corpus.Problem, error) {
+// corpus size after, the inputs added (also when it fails partway), and
+// the files it could not read.
+func harvestCache(cache, corpusDir string) (total, added int, probs []corpus.Problem, err error) {
 	r, err := corpus.Harvest(corpusDir, cache, corpus.Native)
-	return r.Total, r.Problems, err
+	return r.Total, r.Added, r.Problems, err
 }
 
 func unwrapAll(err error) error {

@@ -2,6 +2,7 @@ package nightly
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func TestCacheRoundTrip(t *testing.T) {
 	// A file the engine's cache cannot give back is said, not dropped
 	// in silence.
 	os.WriteFile(filepath.Join(cache, "broken"), []byte("go test fuzz v1\nint(3)\n"), 0o644)
-	n, probs, err = harvestCache(cache, back)
+	n, _, probs, err = harvestCache(cache, back)
 	if err != nil || n != len(inputs) || len(probs) != 1 || !strings.Contains(probs[0].String(), "broken") {
 		t.Fatalf("harvestCache: %d inputs, problems %v, %v", n, probs, err)
 	}
@@ -63,7 +64,37 @@ func TestCacheEmptyCorpus(t *testing.T) {
 	if err != nil || len(probs) != 0 || n != 0 {
 		t.Fatalf("fillCache: %d inputs, %v, %v", n, probs, err)
 	}
-	if n, _, err := harvestCache(cache, src); err != nil || n != 0 {
+	if n, _, _, err := harvestCache(cache, src); err != nil || n != 0 {
 		t.Fatalf("harvestCache after a run that added nothing: %d inputs, %v", n, err)
+	}
+}
+
+// TestSaveCorpusFullDisk saves the engine's cache into a corpus on a file
+// system that fills up partway: the files written before the failure are
+// stored, and the report counts them (corpus 1 -> 2, not 1 -> 1).
+func TestSaveCorpusFullDisk(t *testing.T) {
+	mnt := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt).Run(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v", err)
+	}
+	defer exec.Command("umount", mnt).Run()
+	corpusDir, cache := filepath.Join(mnt, "parser"), filepath.Join(t.TempDir(), "FuzzParser")
+	if _, err := corpus.Write(corpusDir, corpus.Raw, []corpus.Entry{{Name: "seed", Data: []byte("seed")}}); err != nil {
+		t.Fatal(err)
+	}
+	// The cache is read in name order: "a" fits, "b" does not.
+	if _, err := corpus.Write(cache, corpus.Native, []corpus.Entry{{Name: "a", Data: []byte("small")},
+		{Name: "b", Data: make([]byte, 64<<10)}, {Name: "c", Data: []byte("seed")}}); err != nil {
+		t.Fatal(err)
+	}
+	n := &night{rep: &Report{}}
+	tr := Target{Name: "parser", CorpusBefore: 1, CorpusAfter: 1}
+	n.saveCorpus(&tr, cache, corpusDir)
+	es, _, err := corpus.ReadDirsAs(corpus.Raw, corpusDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tr.Error, "no space") || len(es) != 2 || tr.CorpusAfter != len(es) {
+		t.Fatalf("error %q, corpus after %d, stored %d; want a no-space error and 2", tr.Error, tr.CorpusAfter, len(es))
 	}
 }

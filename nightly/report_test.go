@@ -113,6 +113,7 @@ func TestCheckOptions(t *testing.T) {
 		{Options{Budget: time.Second, Out: "x", SimRuns: -5}, "--sim-runs -5"},
 		{Options{Budget: time.Second, Out: "x", MinimizeBudget: -1}, "--minimize-budget -1"},
 		{Options{Budget: time.Second, Out: "x", Targets: []string{"nope"}}, `no target "nope"`},
+		{Options{Budget: time.Second, Out: "x", Targets: []string{"parser", "agent", "parser"}}, `"parser" is listed twice`},
 		{Options{Budget: time.Second, Out: "x", Agent: "bug:nope"}, "no such planted bug"},
 		{Options{Budget: time.Second, Out: "x", Agent: "vmware"}, "want builtin"},
 		{Options{Budget: time.Second, Out: "x", Agent: "bug:silent-flush", Targets: []string{"differential"}}, ""},

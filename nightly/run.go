@@ -90,7 +90,14 @@ func (o *Options) Check() error {
 	if o.MinimizeBudget < 0 {
 		return &UsageError{fmt.Sprintf("--minimize-budget %d: want 0 (the default) or more", o.MinimizeBudget)}
 	}
+	seen := map[string]bool{}
 	for _, t := range o.Targets {
+		// A target named twice would run twice, splitting the budget
+		// and reporting it twice; it is a typo, not a request.
+		if seen[t] {
+			return &UsageError{fmt.Sprintf("--targets: %q is listed twice", t)}
+		}
+		seen[t] = true
 		if _, ok := fuzz.Lookup(t); !ok {
 			var names []string
 			for _, t := range fuzz.Targets() {
@@ -222,6 +229,7 @@ func (n *night) setup(ctx context.Context) error {
 	}
 	n.rep.Notes = append(n.rep.Notes, removeStaleWork(o.Out)...)
 	n.rep.Notes = append(n.rep.Notes, n.store.recover()...)
+	n.rep.Notes = append(n.rep.Notes, removeStaleTemp(o.Out)...)
 	for _, msg := range n.rep.Notes {
 		n.board.printf("nightly: %s", msg)
 	}

@@ -91,19 +91,7 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 			crashers = append(crashers, n.dropFailing(ctx, t, cache)...)
 		}
 	}
-	after, probs, err := harvestCache(cache, corpusDir)
-	for i, p := range probs {
-		if i == 3 {
-			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: saving the corpus: %d more files skipped", t.Name, len(probs)-i))
-			break
-		}
-		n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: saving the corpus: %s", t.Name, p))
-	}
-	if err != nil {
-		tr.Error = strings.TrimSpace(tr.Error + "\nsaving the corpus: " + err.Error())
-	} else if after > 0 {
-		tr.CorpusAfter = after
-	}
+	n.saveCorpus(&tr, cache, corpusDir)
 	tr.Elapsed = Duration(time.Since(start))
 	tr.Execs = execs
 	if s := time.Duration(tr.Elapsed).Seconds(); s > 0 {
@@ -117,6 +105,28 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 		msg := t.Name + " " + noInputReason(tr)
 		n.rep.Notes = append(n.rep.Notes, msg)
 		n.board.printf("nightly: %s", msg)
+	}
+}
+
+// saveCorpus carries what the engine found in its cache back into the
+// persistent corpus and sets tr's corpus size after to what it holds.
+func (n *night) saveCorpus(tr *Target, cache, corpusDir string) {
+	after, added, probs, err := harvestCache(cache, corpusDir)
+	for i, p := range probs {
+		if i == 3 {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: saving the corpus: %d more files skipped", tr.Name, len(probs)-i))
+			break
+		}
+		n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: saving the corpus: %s", tr.Name, p))
+	}
+	if err != nil {
+		tr.Error = strings.TrimSpace(tr.Error + "\nsaving the corpus: " + err.Error())
+	}
+	// A harvest that failed partway (a full disk) still stored the files
+	// it wrote before, and counted them with the corpus it read first; one
+	// that failed before writing anything left the corpus as it was.
+	if err == nil || added > 0 {
+		tr.CorpusAfter = after
 	}
 }
 

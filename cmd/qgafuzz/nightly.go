@@ -30,7 +30,8 @@ command that reproduces it, and writes DIR/report.json, DIR/junit.xml and
 DIR/summary.md, also when interrupted with Ctrl-C. Run it from the qgafuzz
 source tree (it builds the fuzzing engine with go test). One night at a time
 uses a DIR (DIR/.lock); a night started while another runs there exits 2 and
-leaves DIR alone, and the next night removes what a killed one left.
+leaves DIR alone, and the next night removes what a killed one left (its
+work directory and the .tmp-* files of unfinished writes under DIR).
 
 Examples:
   qgafuzz nightly --budget 2m --out out
@@ -45,7 +46,7 @@ func runNightly(e *env, args []string) int {
 	budget := fs.Duration("budget", 0, "total time (required), e.g. 2m or 1h")
 	out := fs.String("out", "", "output directory (required)")
 	corpusDir := fs.String("corpus", "", "persistent corpus, one directory per target (default DIR/corpus)")
-	targets := fs.String("targets", "", "comma-separated targets (default: all)")
+	targets := fs.String("targets", "", "comma-separated targets, each at most once (default: all)")
 	agent := fs.String("agent", "builtin", "agent under test: builtin, bug:NAME (a planted bug) or qemu-ga")
 	simRuns := fs.Int("sim-runs", 0, "simulate at most this many seeds (default: as many as its share of the budget allows; the budget bounds it either way)")
 	simSeed := fs.Uint64("sim-seed", 0, "first simulation seed (default: from the clock)")

@@ -332,6 +332,7 @@ func TestNightlyUsage(t *testing.T) {
 		{[]string{"--budget", "1m", "--out", filepath.Join(dir, "b"), "--targets", "parser,nope"}, `no target "nope"`},
 		{[]string{"--budget", "1m", "--out", filepath.Join(dir, "c"), "--agent", "bug:nope"}, "no such planted bug"},
 		{[]string{"--budget", "1m", "--out", filepath.Join(dir, "d"), "extra"}, "unexpected argument"},
+		{[]string{"--budget", "1m", "--out", filepath.Join(dir, "e"), "--targets", "parser, parser"}, `"parser" is listed twice`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(&env{stdout: &stdout, stderr: &stderr}, append([]string{"nightly"}, c.args...))
