@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
@@ -52,8 +52,12 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 	tr := Target{Name: name, Kind: "qemu-ga", Budget: Duration(d), Crashes: []string{}}
 	start := time.Now()
 	n.board.begin(name, d)
+	var unchecked []string // stored divergences that could not be replayed
 	defer func() {
 		tr.Elapsed = Duration(time.Since(start))
+		if len(unchecked) > 0 {
+			tr.Error = strings.TrimSpace(tr.Error + "\n" + strings.Join(unchecked, "\n"))
+		}
 		n.rep.Targets = append(n.rep.Targets, tr)
 		if tr.Error != "" {
 			n.board.printf("nightly: %s failed: %s", name, tr.Error)
@@ -92,13 +96,16 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
 			continue
 		}
-		data, err := os.ReadFile(p)
+		// One that cannot be replayed is a known divergence not checked
+		// tonight: an error of the share, or it would drop out unnoticed.
+		data, err := corpus.ReadFile(p)
 		if err != nil {
+			unchecked = append(unchecked, fmt.Sprintf("cannot replay the stored divergence %s (not checked tonight; repair or move the directory): %v", p, err))
 			continue
 		}
 		switch d, err := fuzz.Replay(ref, agent, fuzz.Chunks(data)); {
 		case err != nil:
-			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: cannot replay %s: %v", name, p, err))
+			unchecked = append(unchecked, fmt.Sprintf("cannot replay the stored divergence %s (not checked tonight): %v", p, err))
 		case d == nil:
 			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: the divergence stored in %s no longer reproduces (fixed?)", name, filepath.Dir(p)))
 		default:

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qgafuzz/qgafuzz/fuzz"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/sim"
 )
@@ -174,5 +175,21 @@ func TestSimShareCorruptStoredSchedule(t *testing.T) {
 	b, _ = os.ReadFile(filepath.Join(out, "report.json"))
 	if !bytes.Contains(b, []byte(`"error": "cannot replay the stored failure`)) {
 		t.Fatalf("report.json:\n%s", b)
+	}
+}
+
+// TestStoredCrasherUnreadable: a stored crash whose input cannot be read
+// is reported as not checked, not skipped in silence (the known crash
+// would drop out of the report).
+func TestStoredCrasherUnreadable(t *testing.T) {
+	out := t.TempDir()
+	p := filepath.Join(out, "crashers", "parser", "x-00000000", FileMinimized)
+	if err := os.MkdirAll(p, 0o755); err != nil { // a directory, not a file
+		t.Fatal(err)
+	}
+	n := &night{o: Options{Out: out}, store: crashStore{dir: filepath.Join(out, "crashers")}}
+	inputs, unreadable := n.storedCrashers(fuzz.Target{Name: "parser"})
+	if len(inputs) != 0 || len(unreadable) != 1 || !strings.Contains(unreadable[0], p) || !strings.Contains(unreadable[0], "not checked tonight") {
+		t.Fatalf("inputs %d, unreadable %q", len(inputs), unreadable)
 	}
 }

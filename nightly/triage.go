@@ -44,7 +44,7 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 	// Crashes stored by earlier nights are replayed first: one that still
 	// fails is reported again (known, but not fixed), without depending
 	// on the engine finding it again.
-	crashers := n.storedCrashers(t)
+	crashers, unreadable := n.storedCrashers(t)
 	var execs int64
 	pruned := false
 	for first := true; err == nil && ctx.Err() == nil; first = false {
@@ -98,6 +98,11 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 		tr.ExecsPerSec = float64(execs) / s
 	}
 	tr.Crashes = append(tr.Crashes, n.triage(ctx, t, crashers)...)
+	if len(unreadable) > 0 {
+		// Each is a known crash that tonight did not check: an error of
+		// the target, or it would drop out of the report unnoticed.
+		tr.Error = strings.TrimSpace(tr.Error + "\n" + strings.Join(unreadable, "\n"))
+	}
 	n.rep.Targets = append(n.rep.Targets, tr)
 	n.board.printf("nightly: %s done: %s, %d execs (%.0f/s), coverage %d bits, corpus %d -> %d, %d unique crashes",
 		t.Name, tr.Elapsed, tr.Execs, tr.ExecsPerSec, tr.Coverage, tr.CorpusBefore, tr.CorpusAfter, len(tr.Crashes))
@@ -159,25 +164,26 @@ func (n *night) dropFailing(ctx context.Context, t fuzz.Target, cache string) []
 }
 
 // storedCrashers returns the minimized inputs of the crashes stored for t
-// by earlier runs; those that no longer fail are noted as fixed.
-func (n *night) storedCrashers(t fuzz.Target) [][]byte {
-	var out [][]byte
+// by earlier runs; those that no longer fail are noted as fixed. It
+// returns the ones it could not read too, as messages.
+func (n *night) storedCrashers(t fuzz.Target) (inputs [][]byte, unreadable []string) {
 	dirs, _ := filepath.Glob(filepath.Join(n.store.dir, t.Name, "*", FileMinimized))
 	for _, p := range dirs {
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
 			continue
 		}
-		data, err := os.ReadFile(p)
+		data, err := corpus.ReadFile(p)
 		if err != nil {
+			unreadable = append(unreadable, fmt.Sprintf("cannot replay the stored crash %s (not checked tonight; repair or move the directory): %v", p, err))
 			continue
 		}
 		if r, err := n.server.Run(t.Name, data); err == nil && r.Fail == "" {
 			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: the crash stored in %s no longer reproduces (fixed?)", t.Name, filepath.Dir(p)))
 			continue
 		}
-		out = append(out, data)
+		inputs = append(inputs, data)
 	}
-	return out
+	return inputs, unreadable
 }
 
 // failingSeeds replays the checked-in seeds and the persistent corpus of
