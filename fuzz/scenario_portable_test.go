@@ -63,7 +63,10 @@ func TestScenarioGolden(t *testing.T) {
 		h.Write(s)
 		h.Write([]byte("\n" + r.TraceHash + "\n"))
 	}
-	if got, want := hex.EncodeToString(h.Sum(nil)[:8]), "0065618b770dc8dd"; got != want {
+	// The digest changed when the simulator began to trace a reboot or
+	// reconnect that came to nothing as such, and when truncate began to
+	// keep the newline of half the replies it cuts.
+	if got, want := hex.EncodeToString(h.Sum(nil)[:8]), "e3b2de12f3ebba74"; got != want {
 		t.Errorf("corpus/scenario (%d inputs) on %s: digest %s, want %s (a change to the corpus or to the simulator updates it)",
 			len(files), runtime.GOARCH, got, want)
 	}

@@ -64,7 +64,8 @@ type Summary struct {
 	Runs        int            `json:"runs"`
 	Failures    int            `json:"failures"`
 	ByInvariant map[string]int `json:"by_invariant"`
-	// FaultEvents counts the fault events that fired, by kind.
+	// FaultEvents counts the fault events that fired, by kind (not those
+	// that came to nothing: Event.NoEffect).
 	FaultEvents map[string]int `json:"fault_events"`
 	Calls       int            `json:"calls"`
 	Virtual     time.Duration  `json:"virtual_ns"`
@@ -163,7 +164,9 @@ func (b *Batch) RunContext(ctx context.Context) (*Summary, error) {
 		sum.Calls += r.Stats.Calls
 		sum.Virtual += r.Stats.Virtual
 		for _, e := range r.Events {
-			sum.FaultEvents[e.Kind]++
+			if e.NoEffect == "" {
+				sum.FaultEvents[e.Kind]++
+			}
 		}
 		if nondet {
 			sum.Nondeterministic = append(sum.Nondeterministic, r.Seed)
@@ -202,6 +205,7 @@ func (b *Batch) RunContext(ctx context.Context) (*Summary, error) {
 				}
 				o := b.Options
 				o.Seed, o.Steps, o.Trace = b.From+i, steps, false
+				o.RunProgress = nil // the batch reports its own
 				r, err := Run(o)
 				if err != nil {
 					mu.Lock()

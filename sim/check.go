@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -62,9 +63,15 @@ func (w *world) violate(inv, msg string) {
 // checker assembles the lines the client reads, per session, and keeps
 // them with their provenance. Lines are parsed only when a call's result
 // is checked, and then only those the call's own replies contributed to.
+//
+// It keeps only the lines a call can still return (see startCall), so
+// that its memory does not grow with the length of a run: at most about
+// 2*readWindow bytes of text.
 type checker struct {
 	dec      *qjson.Decoder
 	lines    []seenLine
+	fed      int64 // bytes the session's client has read
+	window   int64 // readWindow; tests widen it to keep every line
 	line     []byte
 	lineTags []int32
 	body     int // start of the text after the last 0xFF in line, or -1
@@ -77,7 +84,19 @@ type checker struct {
 type seenLine struct {
 	text []byte
 	tags []int32
+	end  int64 // checker.fed once its last byte was read
 }
+
+// readWindow is how many bytes read before a call began the checker still
+// looks at: the lines that ended earlier are forgotten. The client
+// consumes its input in order and holds at most its read buffer (32 KiB
+// in qga) read and not yet consumed, so a line that ended further back
+// was consumed by an earlier call and no call can return it any more;
+// twice that leaves a margin. What the checks look for is then always
+// kept: a call's own reply is read after its request was written, during
+// the call, and the line a returned value came from (which whose names,
+// the most recent line with that content) is in the window.
+const readWindow = 64 << 10
 
 // The checker's decoder reuses its memory from one line to the next
 // (ReuseValues): it parses every reply the agent sends, and building each
@@ -87,11 +106,30 @@ type seenLine struct {
 // executes, and so the coverage of the scenario target, depend on the
 // runs before it.)
 func newChecker() checker {
-	return checker{dec: qjson.NewDecoder(qjson.ReuseValues()), body: -1}
+	return checker{dec: qjson.NewDecoder(qjson.ReuseValues()), body: -1, window: readWindow}
 }
 
-// newSession forgets a partial line: a new client starts reading afresh.
-func (c *checker) newSession() { c.resetLine() }
+// newSession forgets what the previous client read: a new client starts
+// reading afresh, with an empty buffer.
+func (c *checker) newSession() {
+	c.resetLine()
+	clear(c.lines)
+	c.lines, c.fed = c.lines[:0], 0
+}
+
+// startCall forgets the lines that ended more than readWindow bytes
+// before the call begins. They go in bulk, once they are at least half
+// of those kept, so that forgetting costs O(1) a line; until then a few
+// more are kept, which changes no answer of find (see readWindow).
+func (c *checker) startCall() {
+	i := sort.Search(len(c.lines), func(i int) bool { return c.lines[i].end >= c.fed-c.window })
+	if i == 0 || 2*i < len(c.lines) {
+		return
+	}
+	n := copy(c.lines, c.lines[i:])
+	clear(c.lines[n:])
+	c.lines = c.lines[:n]
+}
 
 func (c *checker) resetLine() {
 	c.line, c.lineTags, c.body, c.bodyTags, c.long = c.line[:0], c.lineTags[:0], -1, c.bodyTags[:0], false
@@ -109,6 +147,7 @@ func (c *checker) feed(data []byte, tag int32) {
 			part = data[:i+1]
 		}
 		data = data[len(part):]
+		c.fed += int64(len(part))
 		c.lineTags = addTag(c.lineTags, tag)
 		if c.body >= 0 {
 			c.bodyTags = addTag(c.bodyTags, tag)
@@ -127,9 +166,9 @@ func (c *checker) feed(data []byte, tag int32) {
 		case '\n':
 			if !c.long {
 				text := c.line[: len(c.line)-1 : len(c.line)-1]
-				c.lines = append(c.lines, seenLine{text, slices.Clone(c.lineTags)})
+				c.lines = append(c.lines, seenLine{text, slices.Clone(c.lineTags), c.fed})
 				if c.body >= 0 {
-					c.lines = append(c.lines, seenLine{text[min(c.body, len(text)):], slices.Clone(c.bodyTags)})
+					c.lines = append(c.lines, seenLine{text[min(c.body, len(text)):], slices.Clone(c.bodyTags), c.fed})
 				}
 				c.line = nil // text keeps the buffer
 			}
@@ -296,13 +335,12 @@ func (w *world) checkCall(k int32, raw []byte, err error) {
 	if !ok {
 		return
 	}
-	rec := &w.calls[k-1]
-	if rec.request > 0 {
-		if found, _ := w.chk.find(key, rec.request); found {
+	if req := w.calls[k-1].request; req > 0 {
+		if found, _ := w.chk.find(key, req); found {
 			return
 		}
 	}
-	w.violate(InvSafety, fmt.Sprintf("call #%d (%s) returned %s, which is %s", k, rec.op.describe(), showKey(key), w.whose(key)))
+	w.violate(InvSafety, fmt.Sprintf("call #%d (%s) returned %s, which is %s", k, w.callOp(k).describe(), showKey(key), w.whose(key)))
 }
 
 // whose names the reply the client read that has content key.
@@ -318,9 +356,8 @@ func (w *world) whose(key string) string {
 	if j <= 0 || int(j) > len(w.calls) {
 		return fmt.Sprintf("the reply to host write %d", tag)
 	}
-	rec := &w.calls[j-1]
-	if tag == rec.request {
-		return fmt.Sprintf("the reply to call #%d (%s)", j, rec.op.describe())
+	if tag == w.calls[j-1].request {
+		return fmt.Sprintf("the reply to call #%d (%s)", j, w.callOp(j).describe())
 	}
 	return fmt.Sprintf("the reply to a resynchronisation request sent by call #%d", j)
 }

@@ -77,6 +77,7 @@ type timer struct {
 	kind timerKind
 	dur  time.Duration // timerAgentDown: how long the agent stays down; timerHostCrash: the reconnect delay
 	arg  int64         // timerHostCrash: the session that dies
+	ev   int           // timerAgentDown, timerHostCrash: the fault event that scheduled it (events[ev-1]), 0 if none
 }
 
 // timers is a small queue ordered by (at, seq). Runs have a handful of
@@ -110,19 +111,24 @@ func (t *timers) pop() timer {
 	return tm
 }
 
-// cancel drops every timer of the given kinds.
-func (t *timers) cancel(kinds ...timerKind) {
+// cancel drops every timer of the given kinds and returns them, in the
+// order they were due.
+func (t *timers) cancel(kinds ...timerKind) []timer {
+	var dropped []timer
 	out := t.q[:0]
 	for _, tm := range t.q {
 		drop := false
 		for _, k := range kinds {
 			drop = drop || tm.kind == k
 		}
-		if !drop {
+		if drop {
+			dropped = append(dropped, tm)
+		} else {
 			out = append(out, tm)
 		}
 	}
 	t.q = out
+	return dropped
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -140,8 +140,12 @@ func (f *ff) Apply(op *Opportunity, r *rand.Rand) string {
 }
 
 // truncate models a reply cut short: the agent's write failing half-way,
-// a relay closing early. The reply loses a random tail, possibly with its
-// '\n', so that what is left runs into the next reply.
+// a relay closing early, or one that forwards lines cut to a length. The
+// reply loses a random part of its end. If it ends in '\n', a coin
+// decides whether the '\n' goes too (what is left runs into the next
+// reply) or stays (the client reads a complete line that is not a whole
+// reply); it used to go every time, since the cut always took the last
+// byte, and a one-line reply never kept it.
 type truncate struct {
 	base
 }
@@ -155,9 +159,13 @@ func (f *truncate) Apply(op *Opportunity, r *rand.Rand) string {
 	if n == 0 {
 		return ""
 	}
-	keep := r.IntN(n)
-	op.Chunk.Cut(keep, n)
-	return "to " + strconv.Itoa(keep) + " of " + strconv.Itoa(n) + " bytes"
+	end, nl := n, ""
+	if n >= 2 && *op.Chunk.At(n - 1) == '\n' && r.IntN(2) == 0 {
+		end, nl = n-1, ", newline kept"
+	}
+	keep := r.IntN(end)
+	op.Chunk.Cut(keep, end)
+	return "to " + strconv.Itoa(keep) + " of " + strconv.Itoa(n) + " bytes" + nl
 }
 
 // distinct returns k distinct positions in [0, n), ascending.

@@ -93,9 +93,10 @@ func TestFaultsOnOneChunk(t *testing.T) {
 				t.Fatalf("ff: injected byte has tag %d", s.Tag)
 			}
 		}
-		// truncate: a strict prefix.
+		// truncate: a strict prefix, or one of all but the newline and
+		// then the newline.
 		op, _ = applyOnce(t, mustFault(t, "truncate"), SiteA2H, seed)
-		if b := op.Chunk.Bytes(); len(b) >= len(sample) || !bytes.HasPrefix(sample, b) {
+		if b := op.Chunk.Bytes(); len(b) >= len(sample) || !bytes.HasPrefix(sample, bytes.TrimSuffix(b, []byte("\n"))) {
 			t.Fatalf("truncate: %q", b)
 		}
 		// utf8split: the pause falls between the two bytes of "é".
@@ -365,4 +366,31 @@ func fmtSscan(info string, in, later *string) (int, error) {
 	}
 	*in, *later = a, b
 	return 2, nil
+}
+
+// TestTruncateMaybeKeepsNewline: a reply cut short sometimes loses its
+// newline and sometimes keeps it, as the help says ("maybe without its
+// newline"). The cut used to take the last byte every time, so a one-line
+// reply never kept its newline.
+func TestTruncateMaybeKeepsNewline(t *testing.T) {
+	kept, lost := 0, 0
+	for seed := uint64(1); seed <= 40; seed++ {
+		op, desc := applyOnce(t, mustFault(t, "truncate"), SiteA2H, seed)
+		b := op.Chunk.Bytes()
+		body := bytes.TrimSuffix(b, []byte("\n"))
+		switch {
+		case len(b) >= len(sample) || !bytes.HasPrefix(sample, body):
+			t.Fatalf("seed %d: %q is not the reply cut short", seed, b)
+		case len(body) < len(b):
+			kept++
+			if !strings.HasSuffix(desc, "newline kept") || bytes.Count(b, []byte("\n")) != 1 {
+				t.Fatalf("seed %d: %q, described as %q", seed, b, desc)
+			}
+		default:
+			lost++
+		}
+	}
+	if kept == 0 || lost == 0 {
+		t.Errorf("of 40 replies cut short, %d kept their newline and %d lost it: want both", kept, lost)
+	}
 }

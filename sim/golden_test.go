@@ -16,7 +16,12 @@ import (
 // size or the wall clock.
 //
 // The hashes of seeds 2, 3, 4, 6 and 7 changed when a duplicated write
-// stopped repeating the pauses earlier faults put on the original.
+// stopped repeating the pauses earlier faults put on the original. Those
+// of seeds 1, 5 and 6 changed when a reboot or reconnect that came to
+// nothing (cancelled by the quiet phase, its session already ended) began
+// to be traced as such ("no-effect"); those of seeds 2 and 7 when
+// truncate began to keep the newline of half the replies it cuts (it
+// used to cut the newline every time, its help said "maybe").
 func TestGoldenTraces(t *testing.T) {
 	for _, g := range []struct {
 		client Strategy
@@ -27,19 +32,19 @@ func TestGoldenTraces(t *testing.T) {
 	}{
 		{"delimited", "swarm", 1,
 			"foreign:rate=0.01318 delay:rate=0.03965,dir=both,min=0,max=200ms dup:rate=0.04426,dir=both,gap=1ms ff:rate=0.004752,dir=both,count=1 utf8split:rate=0.9026,dir=both,min=1ms,max=100ms reboot:rate=0.02431,min=1s,max=10s,within=50ms reconnect:rate=0.03068,within=1s,delay=200ms",
-			"f20ddfa089ee610b"},
+			"0b2c41b4f11d4494"},
 		{"delimited", "swarm", 2,
 			"stall:rate=0.04001,dir=both,min=500ms,max=5s bitflip:rate=0.008786,dir=both,bits=1 dup:rate=0.08796,dir=both,gap=1ms truncate:rate=0.006659 late:rate=0.01576,extra=1s restart:rate=0.0024,at=both,min=10ms,max=500ms",
-			"7ed72d52197bc9c6"},
+			"e2669c41b30efa5f"},
 		{"delimited", "swarm", 3,
 			"foreign:rate=0.01053 delay:rate=0.09477,dir=both,min=0,max=200ms stall:rate=0.0046,dir=both,min=500ms,max=5s loss:rate=0.005215,dir=both,max=1 dup:rate=0.07481,dir=both,gap=1ms truncate:rate=0.003062 restart:rate=0.02332,at=both,min=10ms,max=500ms reconnect:rate=0.003913,within=1s,delay=200ms",
 			"abcce9ce55b9cd74"},
 		{"flush-plain", "all", 4, "", "d9623914e164f4fd"},
 		{"plain", "swarm", 5,
 			"delay:rate=0.02837,dir=both,min=0,max=200ms loss:rate=0.02158,dir=both,max=1 bitflip:rate=0.01276,dir=both,bits=1 dup:rate=0.04583,dir=both,gap=1ms utf8split:rate=0.2861,dir=both,min=1ms,max=100ms reconnect:rate=0.02645,within=1s,delay=200ms",
-			"ced8bd4b1ecce6b6"},
-		{"naive", "all", 6, "", "a58898786fcdd305"},
-		{"delimited", "all", 7, "", "08faa20ec5d179e6"},
+			"1c0c5858454ebdf2"},
+		{"naive", "all", 6, "", "e81d1325b3228faf"},
+		{"delimited", "all", 7, "", "62da0e56eb2dd541"},
 	} {
 		r, err := Run(Options{Seed: g.seed, Client: g.client, Faults: g.faults})
 		if err != nil {

@@ -126,8 +126,13 @@ func (r *Result) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "seed %d, client %s, %d steps, faults %s\n", r.Seed, r.Client, len(r.Ops), orNone(r.Faults))
 	fmt.Fprintf(w, "  %d calls: %d ok, %d agent errors, %d timeouts, %d protocol errors, %d closed; %d sessions\n",
 		s.Calls, s.OK, s.AgentErrors, s.Timeouts, s.Protocol, s.Closed, s.Sessions)
-	fmt.Fprintf(w, "  %d fault events, virtual time %s, %d trace lines, trace sha256 %s\n",
-		len(r.Events), fmtDur(s.Virtual), r.TraceLines, r.TraceHash)
+	applied := Applied(r.Events)
+	noEffect := ""
+	if n := len(r.Events) - applied; n > 0 {
+		noEffect = " (and " + itoa(int64(n)) + " that came to nothing)"
+	}
+	fmt.Fprintf(w, "  %d fault events%s, virtual time %s, %d trace lines, trace sha256 %s\n",
+		applied, noEffect, fmtDur(s.Virtual), r.TraceLines, r.TraceHash)
 	const show = 5
 	for i := range r.Violations[:min(len(r.Violations), show)] {
 		fmt.Fprintf(w, "  violation: %s\n", stepName(&r.Violations[i], len(r.Ops)))

@@ -75,6 +75,22 @@ type Options struct {
 	// a failure of these options. Shrink itself reports nothing.
 	ShrinkProgress      func(ShrinkProgress)
 	ShrinkProgressEvery time.Duration
+	// RunProgress, if set, is called every RunProgressEvery (2s if zero)
+	// of real time, between two workload steps, while Run runs one seed:
+	// a long run says how far it is. Replays (and so shrinking) and the
+	// runs of a Batch, which has its own Progress, do not call it. It
+	// changes nothing in the run: the wall clock only decides when it is
+	// called.
+	RunProgress      func(RunProgress)
+	RunProgressEvery time.Duration
+}
+
+// RunProgress is a snapshot of a running seed.
+type RunProgress struct {
+	Seed        uint64
+	Step, Steps int           // workload steps done, and in all
+	Virtual     time.Duration // virtual time so far
+	Elapsed     time.Duration // real time so far
 }
 
 // ResolveFaults returns the fault mix of spec for seed.
@@ -118,6 +134,7 @@ type world struct {
 	call         int32 // the call in progress, 0 between calls
 	callDeadline time.Duration
 	calls        []callRec // calls made, in order (call k is calls[k-1])
+	quietOps     []Op      // the ops of the quiet phase's calls (after the workload's)
 	writeCall    []int32   // the call of each host write (write tag t is writeCall[t-1])
 	events       []Event
 	viol         []Violation
@@ -126,6 +143,14 @@ type world struct {
 	win          []piece
 	prmSrc       *rand.PCG
 	prm          *rand.Rand
+	progress     runProgress
+}
+
+// runProgress calls Options.RunProgress when its interval has passed.
+type runProgress struct {
+	f           func(RunProgress)
+	every       time.Duration
+	start, next time.Time
 }
 
 func newWorld(cfg *runConfig) (*world, error) {
@@ -200,6 +225,14 @@ func execute(cfg *runConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f := cfg.opts.RunProgress; f != nil && !cfg.replay {
+		every := cfg.opts.RunProgressEvery
+		if every <= 0 {
+			every = 2 * time.Second
+		}
+		now := time.Now()
+		w.progress = runProgress{f: f, every: every, start: now, next: now.Add(every)}
+	}
 	w.main()
 	w.stats.Virtual = w.now
 	res := &Result{Seed: cfg.seed, Client: cfg.client, Faults: Specs(cfg.faults), Ops: cfg.ops,
@@ -226,6 +259,7 @@ func (w *world) main() {
 		if w.stop {
 			return
 		}
+		w.reportProgress(i)
 		w.step = i + 1
 		w.opp = Opportunity{Site: SiteStep}
 		w.offer(&w.opp)
@@ -238,6 +272,19 @@ func (w *world) main() {
 	}
 	if !w.stop {
 		w.quietPhase()
+	}
+}
+
+// reportProgress calls RunProgress, with done steps done, if its interval
+// has passed. It reads the wall clock but changes nothing in the run.
+func (w *world) reportProgress(done int) {
+	p := &w.progress
+	if p.f == nil {
+		return
+	}
+	if now := time.Now(); !now.Before(p.next) {
+		p.next = now.Add(p.every)
+		p.f(RunProgress{Seed: w.cfg.seed, Step: done, Steps: len(w.cfg.ops), Virtual: w.now, Elapsed: now.Sub(p.start)})
 	}
 }
 

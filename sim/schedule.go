@@ -32,10 +32,31 @@ type Event struct {
 	T    time.Duration `json:"t_ns"`
 	Site string        `json:"site"`
 	Info string        `json:"info,omitempty"`
+	// NoEffect says why an actor event the fault scheduled (a reboot, a
+	// reconnect) came to nothing, if it did: the faults stopped first,
+	// the session it was to end had already ended, the agent was already
+	// down for longer. Such an event stays in the schedule, so that a
+	// replay gives the same trace, but reports do not count it.
+	NoEffect string `json:"no_effect,omitempty"`
 }
 
 func (e Event) String() string {
-	return fmt.Sprintf("step %-3d t=%-9s %-9s %s #%d: %s", e.Step, fmtDur(e.T), e.Kind, e.Site, e.N, e.Info)
+	s := fmt.Sprintf("step %-3d t=%-9s %-9s %s #%d: %s", e.Step, fmtDur(e.T), e.Kind, e.Site, e.N, e.Info)
+	if e.NoEffect != "" {
+		s += " (no effect: " + e.NoEffect + ")"
+	}
+	return s
+}
+
+// Applied counts the events that had an effect (see Event.NoEffect).
+func Applied(events []Event) int {
+	n := 0
+	for _, e := range events {
+		if e.NoEffect == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // ScheduleVersion is the format version written to schedule files.

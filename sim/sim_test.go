@@ -316,9 +316,9 @@ func TestReproduceCommand(t *testing.T) {
 
 // TestTimeoutDropsPartialLine: a call that times out in the middle of a
 // line drops that partial line (qga.Client.nextLine starts every line
-// afresh), so the checker must too. With truncate alone, every reply cut
-// short loses its '\n' and its call times out; the naive client's next
-// call then reads its own reply on a line of its own, and is right.
+// afresh), so the checker must too. With truncate alone, a reply cut
+// short that loses its '\n' makes its call time out; the naive client's
+// next call then reads its own reply on a line of its own, and is right.
 // Before the fix the checker glued the dropped partial line to the next
 // reply and reported "a value that no reply the client read carries".
 func TestTimeoutDropsPartialLine(t *testing.T) {

@@ -105,12 +105,20 @@ func describeRequest(cmd string, args any) string {
 	return cmd
 }
 
-// callRec is one call made: its op and the host writes it made (the
-// resynchronisations, then the request).
+// callRec is one call made: the tag of its request (its last write), 0
+// if it wrote none. Its op is not kept: a workload call's is in the
+// workload (call k is step k), and the quiet phase's few are kept apart,
+// so that a run's records cost 4 bytes a call.
 type callRec struct {
-	op      Op
-	first   int32 // tag of its first write
-	request int32 // tag of its request (its last write), 0 if none
+	request int32
+}
+
+// callOp returns the op of call k.
+func (w *world) callOp(k int32) Op {
+	if n := int32(len(w.cfg.ops)); k > n {
+		return w.quietOps[k-n-1]
+	}
+	return w.cfg.ops[k-1]
 }
 
 // Liveness: once faults stop and their effects have passed, the client
@@ -123,8 +131,13 @@ const (
 // doCall runs one call of the workload through the session's client and
 // checks what it returned. It reports whether the call succeeded.
 func (w *world) doCall(op Op) bool {
-	w.calls = append(w.calls, callRec{op: op, first: int32(len(w.writeCall)) + 1})
+	w.calls = append(w.calls, callRec{})
 	k := int32(len(w.calls))
+	if k > int32(len(w.cfg.ops)) {
+		w.quietOps = append(w.quietOps, op)
+	}
+	w.chk.startCall()
+	first := int32(len(w.writeCall)) + 1
 	w.call, w.callDeadline = k, w.now+op.Deadline
 	cmd, args := op.request()
 	w.tr.add(w.now, "host", "call", nil, "#"+itoa(int64(k))+" "+describeRequest(cmd, args)+" deadline "+fmtDur(op.Deadline))
@@ -132,9 +145,8 @@ func (w *world) doCall(op Op) bool {
 	ctx := callCtx{Context: context.Background(), deadline: Epoch.Add(w.callDeadline)}
 	err := w.host.client.Execute(ctx, cmd, args, &raw)
 	w.call, w.callDeadline = 0, 0
-	rec := &w.calls[k-1]
-	if n := int32(len(w.writeCall)); n >= rec.first {
-		rec.request = n // the client's last write in a call is the request
+	if n := int32(len(w.writeCall)); n >= first {
+		w.calls[k-1].request = n // the client's last write in a call is the request
 	}
 	w.stats.count(err)
 	if err == nil {
@@ -164,7 +176,9 @@ func (c callCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 func (w *world) quietPhase() {
 	w.quiet = true
 	w.step = len(w.cfg.ops) + 1
-	w.tm.cancel(timerAgentDown, timerHostCrash)
+	for _, tm := range w.tm.cancel(timerAgentDown, timerHostCrash) {
+		w.noEffect(tm, "the faults stopped first")
+	}
 	w.runUntil(nil, w.drainTime())
 	w.tr.add(w.now, "host", "quiet", nil, "faults stopped and drained")
 	start := w.now

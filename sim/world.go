@@ -174,6 +174,10 @@ func (w *world) runUntil(done func() bool, limit time.Duration) {
 func (w *world) fireTimer(tm timer) {
 	switch tm.kind {
 	case timerAgentDown:
+		if w.agent.down && w.now+tm.dur <= w.agent.upAt {
+			w.noEffect(tm, "the agent was already down until t="+fmtDur(w.agent.upAt))
+			return
+		}
 		w.agentDown(tm.dur, "reboot")
 	case timerAgentUp:
 		if w.agent.down && w.now >= w.agent.upAt {
@@ -184,8 +188,22 @@ func (w *world) fireTimer(tm timer) {
 		if int32(tm.arg) == w.host.sess && !w.host.dead {
 			w.host.backAfter = tm.dur // this crash's own reconnect delay
 			w.hostCrash()
+		} else {
+			w.noEffect(tm, "session "+itoa(tm.arg)+" had already ended")
 		}
 	}
+}
+
+// noEffect marks the fault event that scheduled tm as one that came to
+// nothing, and says so in the trace, so that reports count only the
+// events that happened.
+func (w *world) noEffect(tm timer, why string) {
+	if tm.ev <= 0 || tm.ev > len(w.events) {
+		return
+	}
+	e := &w.events[tm.ev-1]
+	e.NoEffect = why
+	w.tr.add(w.now, "fault", "no-effect", nil, e.Kind+" of step "+itoa(int64(e.Step))+" ("+e.Site+" #"+itoa(int64(e.N))+"): "+why)
 }
 
 // offer gives every fault that takes site a chance to fire at op. Byte
@@ -222,11 +240,12 @@ func (w *world) offer(op *Opportunity) {
 
 // act schedules the actor event a fault asked for at a step boundary.
 func (w *world) act(op *Opportunity) {
+	ev := len(w.events) // offer has just recorded the event
 	switch op.Action {
 	case ActReboot:
-		w.tm.add(timer{at: w.now + op.After, kind: timerAgentDown, dur: op.Down})
+		w.tm.add(timer{at: w.now + op.After, kind: timerAgentDown, dur: op.Down, ev: ev})
 	case ActReconnect:
-		w.tm.add(timer{at: w.now + op.After, kind: timerHostCrash, dur: op.Down, arg: int64(w.host.sess)})
+		w.tm.add(timer{at: w.now + op.After, kind: timerHostCrash, dur: op.Down, arg: int64(w.host.sess), ev: ev})
 	}
 }
 

@@ -164,6 +164,14 @@ func runSim(e *env, args []string) int {
 	}
 	if single {
 		o.Seed = from
+		if f.progress > 0 {
+			// A long run (up to maxSteps steps) takes a while too.
+			o.RunProgress = func(p sim.RunProgress) {
+				fmt.Fprintf(e.stderr, "qgafuzz sim: seed %d: %d/%d steps, virtual time %s, %.1fs\n",
+					p.Seed, p.Step, p.Steps, p.Virtual.Round(time.Millisecond), p.Elapsed.Seconds())
+			}
+			o.RunProgressEvery = f.progress
+		}
 		return simOne(e, &f, o)
 	}
 	return simBatch(e, &f, o, from, to)

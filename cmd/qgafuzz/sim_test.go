@@ -410,3 +410,19 @@ func TestSimShrinkProgress(t *testing.T) {
 		t.Fatalf("--progress 0: exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestSimRunProgress: a single run prints progress lines (steps done of
+// the total, virtual and real time) on standard error every --progress,
+// and its report on standard output is the same with or without them.
+// A single run used to print none, however long it took.
+func TestSimRunProgress(t *testing.T) {
+	code, out, errs := runSimCommand("--seed", "1", "--steps", "300", "--progress", "1ns")
+	if code != exitOK || !strings.Contains(errs, "qgafuzz sim: seed 1: ") || !strings.Contains(errs, "/300 steps, virtual time ") ||
+		strings.Contains(out, "steps, virtual time") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	code, quiet, errs := runSimCommand("--seed", "1", "--steps", "300", "--progress", "0")
+	if code != exitOK || errs != "" || quiet != out {
+		t.Fatalf("--progress 0: exit %d, stderr %q, stdout\n%s\nwith progress:\n%s", code, errs, quiet, out)
+	}
+}
