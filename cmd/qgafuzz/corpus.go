@@ -42,7 +42,8 @@ input over 128 MiB, are reported and skipped; hidden files and reports
 that import --format libfuzzer|gofuzz takes *.txt, *.json and *.md files too;
 nothing in the input directories is changed. Measuring coverage prints its
 progress on stderr. minimize and merge write their output at the end: Ctrl-C
-before then writes nothing and exits 130.
+before then writes nothing and exits 130 (Ctrl-C while minimize measures the
+corpus it has written exits 130 too, and says it was written).
 
 Examples:
   qgafuzz corpus minimize --target parser out/corpus/parser --out /tmp/parser-min
@@ -101,6 +102,13 @@ func runCorpus(e *env, args []string) int {
 		return withTool(ctx, e, sub, func(t *corpus.Tool) (int, error) {
 			r, err := t.Minimize(ctx, *target, pos, *out)
 			if err != nil {
+				if ctx.Err() != nil && hasEntries(*out) {
+					// Ctrl-C while the minimized corpus, already in
+					// place, was measured again: it was written, so
+					// "nothing was written" would be false.
+					fmt.Fprintf(e.stderr, "qgafuzz corpus %s: interrupted after the minimized corpus was written to %s; its coverage was not measured\n", sub, *out)
+					return exitInterrupted, nil
+				}
 				return 0, err
 			}
 			same := "unchanged"
@@ -222,6 +230,12 @@ func withTool(ctx context.Context, e *env, sub string, fn func(*corpus.Tool) (in
 		return toolFailed(ctx, e, sub, err)
 	}
 	return code
+}
+
+// hasEntries reports whether dir exists and holds anything.
+func hasEntries(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) > 0
 }
 
 // exitInterrupted is the exit code of a corpus command stopped by Ctrl-C
