@@ -40,7 +40,12 @@ func TestHelperSilentAgent(t *testing.T) {
 	}
 	fmt.Fprintln(f, os.Getpid())
 	f.Close()
-	var conns []net.Conn
+	var conns []net.Conn // held, so that no finalizer closes them
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	for {
 		c, err := l.Accept()
 		if err != nil {

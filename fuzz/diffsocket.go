@@ -267,7 +267,13 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 			}
 			continue
 		}
-		_ = s.conn.SetWriteDeadline(s.until(deadline))
+		end := s.until(deadline)
+		_ = s.conn.SetWriteDeadline(end)
+		if again := s.until(deadline); !again.Equal(end) {
+			// Interrupt came between the two lines above, and its own
+			// deadline may have been overwritten with the later one.
+			_ = s.conn.SetWriteDeadline(again)
+		}
 		if _, err = s.conn.Write(op.Data); err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && !s.until(deadline).Before(deadline) {
 				// Not cut short by an interrupt: the agent has not read
@@ -347,7 +353,8 @@ func (s *SocketEndpoint) Close() error {
 
 // CommandEndpoint is an agent started by the driver: Command is run by
 // sh -c with {sock} replaced by a fresh unix socket path, and restarted
-// whenever it dies (each death is reported by the driver as a finding).
+// by every Reset, so whenever it dies or hangs (each death or hang is
+// reported by the driver as a finding).
 type CommandEndpoint struct {
 	*SocketEndpoint
 	Command string

@@ -19,10 +19,7 @@ func TestLookaheadReplyKeepsItsProvenance(t *testing.T) {
 	w.agent.receive(piece{data: []byte("1"), tag: TagForeign}, 0)
 	w.agent.receive(piece{data: []byte(`{"execute":"guest-ping","id":5}`), tag: 1}, 0)
 	w.agentProcess()
-	var got []piece
-	for _, pc := range w.a2h.q[w.a2h.head:] {
-		got = append(got, pc)
-	}
+	got := append([]piece(nil), w.a2h.q[w.a2h.head:]...)
 	if len(got) != 2 {
 		t.Fatalf("want 2 replies, got %d: %v", len(got), got)
 	}

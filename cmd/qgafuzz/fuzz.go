@@ -48,8 +48,10 @@ socket with the reference (the built-in reference agent, or --reference, e.g. a
 real qemu-ga): request streams, split at random points and with reconnects, go
 to both, each ending in a 0xFF flush and a guest-sync that resets the agent; a
 reply that differs (guest-info by structure), a hang (--hang) or the death of
-an --agent-cmd process (which is then restarted) is a finding; an agent that
-cannot be reached at all is an error (exit 3), not a finding. --agent-cmd is
+an --agent-cmd process (which is then restarted; after a hang it is killed
+first) is a finding; an agent that cannot be reached at all, or an --agent
+that hangs and then does not answer (qgafuzz cannot restart it), is an error
+(exit 3). --agent-cmd is
 run with sh -c, {sock} replaced by a fresh unix socket path. Each finding is
 stored as above; its reproduce line is the same command with --replay FILE,
 which plays that one stream to both agents and compares the replies (exit 1
