@@ -255,9 +255,19 @@ func TestRunRemovesStaleTemp(t *testing.T) {
 		filepath.Join(out, "corpus", ".tmp-merged-3", "x"), // a half-written directory
 	}
 	tmpCrash := filepath.Join(out, "crashers", "parser", ".tmp-sig-2-5")
+	// One being written now, by a command that does not take the lock.
+	fresh := filepath.Join(out, "corpus", "parser", ".tmp-0123abcf-43")
+	keep = append(keep, fresh)
 	for _, p := range append(append(keep, stale...), filepath.Join(tmpCrash, FileMinimized)) {
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte("x"), 0o644)
+	}
+	old := time.Now().Add(-time.Hour)
+	for _, p := range stale {
+		os.Chtimes(p, old, old)
+		if filepath.Base(p) == "x" {
+			os.Chtimes(filepath.Dir(p), old, old)
+		}
 	}
 	// Root has no source tree, so the build fails after the cleanup.
 	rep := Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir()})

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/internal/flock"
 )
@@ -85,7 +86,9 @@ func removeStaleWork(dir string) []string {
 // removeStaleTemp removes the temporary files and directories (.tmp-*, see
 // fuzz.TempPattern) that a night killed mid-write left anywhere under dir:
 // the corpus (when it is DIR/corpus), the crash store, the reports. With
-// the lock held, none is being written. The crash store's half-written
+// the lock held, no night is writing them; those younger than
+// staleTempAge are left, as another command (qgafuzz fuzz, corpus merge)
+// may be writing into DIR/corpus without the lock. The crash store's half-written
 // directories are crashStore.recover's, which runs first; a .work-*
 // directory is removeStaleWork's. It returns one message for all of them.
 func removeStaleTemp(dir string) []string {
@@ -97,6 +100,13 @@ func removeStaleTemp(dir string) []string {
 		case e.IsDir() && filepath.Dir(p) == dir && strings.HasPrefix(e.Name(), ".work-"):
 			return filepath.SkipDir
 		case !strings.HasPrefix(e.Name(), ".tmp-"):
+			return nil
+		case !staleTemp(e):
+			// Recent: perhaps another process (qgafuzz fuzz or corpus
+			// merge into DIR/corpus) writing it now, outside the lock.
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		if os.RemoveAll(p) == nil {
@@ -119,4 +129,14 @@ func removeStaleTemp(dir string) []string {
 	}
 	return []string{fmt.Sprintf("removed %d temporary file(s) (.tmp-*) that a night killed mid-write left: %s%s",
 		len(removed), strings.Join(shown, ", "), more)}
+}
+
+// staleTempAge is how old a temporary file under the night's directory
+// must be to be taken for a dead writer's: one being written is touched
+// as it grows (a directory, as files are added to it).
+const staleTempAge = 10 * time.Minute
+
+func staleTemp(e fs.DirEntry) bool {
+	info, err := e.Info()
+	return err == nil && time.Since(info.ModTime()) > staleTempAge
 }
