@@ -93,6 +93,9 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 	// and one that no longer does is noted as fixed.
 	stored, _ := filepath.Glob(filepath.Join(n.store.dir, name, "*", FileMinimized))
 	for _, p := range stored {
+		if ctx.Err() != nil {
+			break // Ctrl-C: the night ends with what it has
+		}
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
 			continue
 		}

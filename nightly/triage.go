@@ -88,7 +88,11 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 			// every run, and every night, before any fuzzing. Such inputs
 			// are triaged and left out of the cache; the corpus keeps them.
 			pruned = true
-			crashers = append(crashers, n.dropFailing(ctx, t, cache)...)
+			// Within the target's share: a large corpus must not
+			// overrun it (what is not measured by then stays).
+			dctx, cancel := context.WithDeadline(ctx, deadline)
+			crashers = append(crashers, n.dropFailing(dctx, t, cache)...)
+			cancel()
 		}
 	}
 	n.saveCorpus(&tr, cache, corpusDir)
