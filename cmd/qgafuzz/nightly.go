@@ -31,7 +31,8 @@ DIR/summary.md, also when interrupted with Ctrl-C. Run it from the qgafuzz
 source tree (it builds the fuzzing engine with go test). One night at a time
 uses a DIR (DIR/.lock); a night started while another runs there exits 2 and
 leaves DIR alone, and the next night removes what a killed one left (its
-work directory and the .tmp-* files of unfinished writes under DIR).
+work directory and the .tmp-* files, over 10 minutes old, of unfinished
+writes under DIR).
 
 Examples:
   qgafuzz nightly --budget 2m --out out
