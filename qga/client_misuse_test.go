@@ -12,7 +12,6 @@ import (
 	"os"
 	"regexp"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,25 +49,6 @@ func socketPair(t *testing.T) (net.Conn, net.Conn) {
 		conns[i] = c
 	}
 	return conns[0], conns[1]
-}
-
-// socketPairFDs returns the ends of a unix stream socket pair, both
-// close-on-exec so that no agent a parallel test starts inherits one. It
-// sets the flag as package net does where SOCK_CLOEXEC is missing (macOS):
-// under ForkLock.
-func socketPairFDs(t *testing.T) [2]int {
-	t.Helper()
-	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fds
 }
 
 // scriptedAgent answers on conn as a minimal agent: each guest-sync-delimited

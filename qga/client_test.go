@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -273,30 +272,6 @@ func TestDialClientNegativeTimeout(t *testing.T) {
 	if s := c.Stats(); s.Redials != 1 {
 		t.Errorf("stats %+v: want one redial", s)
 	}
-}
-
-// TestClientFileTransport runs the client over an *os.File (here one end
-// of a socket pair, standing in for a virtio-serial port): deadlines work,
-// so a silent agent ends in a timeout.
-func TestClientFileTransport(t *testing.T) {
-	fds := socketPairFDs(t)
-	syscall.SetNonblock(fds[0], true)
-	f := os.NewFile(uintptr(fds[0]), "port")
-	peer := os.NewFile(uintptr(fds[1]), "agent")
-	agentConn, err := net.FileConn(peer)
-	peer.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &qga.Server{Agent: qga.NewAgent(qga.AgentConfig{})}
-	go srv.ServeConn(agentConn)
-	c := qga.NewClient(f, qga.ClientOptions{Timeout: 2 * time.Second})
-	v, err := callValue(c, 0, qga.CmdSync, syncArgs(11))
-	wantSync(t, v, err, 11)
-	agentConn.Close() // the agent goes away: EOF
-	_, err = callValue(c, 0, qga.CmdPing, nil)
-	wantErr(t, err, qga.ErrClosed)
-	c.Close()
 }
 
 // TestDialTransportNotADevice: file:PATH on a regular file is refused before
