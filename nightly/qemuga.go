@@ -106,7 +106,7 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 			unchecked = append(unchecked, fmt.Sprintf("cannot replay the stored divergence %s (not checked tonight; repair or move the directory): %v", p, err))
 			continue
 		}
-		switch d, err := fuzz.Replay(ref, agent, fuzz.Chunks(data)); {
+		switch d, err := fuzz.Replay(ref, agent, withFence(fuzz.Chunks(data))); {
 		case err != nil:
 			unchecked = append(unchecked, fmt.Sprintf("cannot replay the stored divergence %s (not checked tonight): %v", p, err))
 		case d == nil:
@@ -182,6 +182,22 @@ type minimized struct {
 	report string // the divergence of input
 }
 
+// withFence returns st ending with the fence, adding it unless st already
+// ends with it (as every stored divergence does; a hand-made one may not),
+// so that a replay leaves qemu-ga's parser in its start state for the next.
+func withFence(st qgatest.Stream) qgatest.Stream {
+	if endsWithFence(st) {
+		return st
+	}
+	st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
+	return st
+}
+
+func endsWithFence(st qgatest.Stream) bool {
+	k := len(st.Ops)
+	return k > 0 && !st.Ops[k-1].Reconnect && bytes.Equal(st.Ops[k-1].Data, qgatest.Fence)
+}
+
 // minimizeDivergence shrinks the stream of dv while it still diverges with
 // signature sig, replaying every candidate against ref (the live qemu-ga)
 // and agent until the deadline or after budget candidates. Candidates are
@@ -192,8 +208,8 @@ type minimized struct {
 func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.Divergence, sig string, deadline time.Time, budget int) minimized {
 	orig := fuzz.Encode(dv.Input)
 	body := dv.Input
-	if k := len(body.Ops); k > 0 && !body.Ops[k-1].Reconnect && bytes.Equal(body.Ops[k-1].Data, qgatest.Fence) {
-		body.Ops = body.Ops[:k-1]
+	if endsWithFence(body) {
+		body.Ops = body.Ops[:len(body.Ops)-1]
 	}
 	fenced := func(in []byte) qgatest.Stream {
 		st := fuzz.Chunks(in)

@@ -1,6 +1,7 @@
 package nightly
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -88,5 +89,26 @@ func TestQemuGAReplaysStoredDivergences(t *testing.T) {
 	still.againstQemuGA(context.Background(), time.Millisecond)
 	if len(still.rep.Crashes) != 1 || !still.rep.Crashes[0].KnownBefore || still.rep.Crashes[0].Dir != dir {
 		t.Errorf("bug still there: crashes %+v, notes %q; want the stored divergence known", still.rep.Crashes, still.rep.Notes)
+	}
+}
+
+// TestWithFence: a stored stream keeps its one fence; one without gets it,
+// so that replaying it cannot leave qemu-ga's parser dirty for the next.
+func TestWithFence(t *testing.T) {
+	fence := qgatest.Op{Data: qgatest.Fence}
+	req := qgatest.Op{Data: []byte(`{"execute":"guest-ping"`)}
+	for _, c := range []struct {
+		in   []qgatest.Op
+		want int // ops after
+	}{
+		{nil, 1},
+		{[]qgatest.Op{req}, 2},
+		{[]qgatest.Op{req, fence}, 2},
+		{[]qgatest.Op{req, {Data: qgatest.Fence, Reconnect: true}}, 3},
+	} {
+		got := withFence(qgatest.Stream{Ops: c.in})
+		if n := len(got.Ops); n != c.want || !bytes.Equal(got.Ops[n-1].Data, qgatest.Fence) || got.Ops[n-1].Reconnect {
+			t.Errorf("%d ops: got %d ops, want %d ending with the fence", len(c.in), n, c.want)
+		}
 	}
 }
