@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/internal/procgroup"
 )
 
 // This file is the outside of the coverage server: it builds the
@@ -32,15 +33,7 @@ func Build(ctx context.Context, root, dir string) (string, error) {
 		return "", ErrNoToolchain
 	}
 	bin := filepath.Join(dir, "qgafuzz-coverage.test")
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-fuzz=.", "-o", bin, "./corpus")
-	cmd.Dir = root
-	// Ctrl-C kills the build: the go command in a group of its own, so
-	// that its compilers die with it, and its work directory in dir
-	// (GOTMPDIR), which the caller removes, or go's go-build* directory
-	// of a killed build stays in $TMPDIR for good.
-	cmd.Env = append(os.Environ(), "GOTMPDIR="+dir)
-	cmd.SysProcAttr = ownGroup()
-	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	cmd := procgroup.GoBuild(ctx, root, dir, "test", "-c", "-fuzz=.", "-o", bin, "./corpus")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("corpus: building the coverage server (go test -c -fuzz=. ./corpus in %s): %v\n%s", root, err, out)
 	}
@@ -102,7 +95,9 @@ type Server struct {
 func (s *Server) start() error {
 	cmd := exec.Command(s.Bin, "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), ServerEnv+"=1"), s.Env...)
-	cmd.SysProcAttr = ownGroup()
+	// Ctrl-C on a terminal interrupts qgafuzz, which still needs the
+	// server to triage what was found.
+	cmd.SysProcAttr = procgroup.Attr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qgafuzz/qgafuzz/internal/procgroup"
 	"github.com/qgafuzz/qgafuzz/internal/tmpdir"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
@@ -490,11 +491,11 @@ func (c *CommandEndpoint) stop() {
 	if c.cmd == nil || !c.Alive() {
 		return
 	}
-	_ = signalGroup(c.cmd.Process, syscall.SIGTERM)
+	_ = procgroup.Signal(c.cmd.Process, syscall.SIGTERM)
 	select {
 	case <-c.done:
 	case <-time.After(2 * time.Second):
-		_ = signalGroup(c.cmd.Process, syscall.SIGKILL)
+		_ = procgroup.Signal(c.cmd.Process, syscall.SIGKILL)
 		<-c.done
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qgafuzz/qgafuzz/internal/procgroup"
 	"github.com/qgafuzz/qgafuzz/internal/tmpdir"
 )
 
@@ -114,7 +115,7 @@ func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(strin
 func runLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, stop syscall.Signal, line func(string)) error {
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = groupSysProcAttr()
+	cmd.SysProcAttr = procgroup.Attr()
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -122,11 +123,11 @@ func runLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, stop syscall.Si
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = signalGroup(cmd.Process, stop)
+			_ = procgroup.Signal(cmd.Process, stop)
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
-				_ = signalGroup(cmd.Process, syscall.SIGKILL)
+				_ = procgroup.Signal(cmd.Process, syscall.SIGKILL)
 			}
 		case <-done:
 		}

@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/qgafuzz/qgafuzz/internal/procgroup"
 )
 
 // This file runs Go's native fuzzing engine for both of its drivers,
@@ -33,15 +34,7 @@ type NativeEngine struct {
 // work, which it owns from then on.
 func BuildNative(ctx context.Context, root, work string) (*NativeEngine, error) {
 	e := &NativeEngine{bin: filepath.Join(work, "fuzz.test"), tree: filepath.Join(work, "tree"), work: work}
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-fuzz=.", "-o", e.bin, "./fuzz")
-	cmd.Dir = root
-	// Ctrl-C kills the build: the go command in a group of its own, so
-	// that its compilers die with it, and its work directory in work
-	// (GOTMPDIR), which the caller removes, or go's go-build* directory
-	// of a killed build stays in $TMPDIR for good.
-	cmd.Env = append(os.Environ(), "GOTMPDIR="+work)
-	cmd.SysProcAttr = groupSysProcAttr()
-	cmd.Cancel = func() error { return signalGroup(cmd.Process, syscall.SIGKILL) }
+	cmd := procgroup.GoBuild(ctx, root, work, "test", "-c", "-fuzz=.", "-o", e.bin, "./fuzz")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the fuzz engine (go test -c -fuzz=. ./fuzz in %s): %v\n%s", root, err, out)
 	}

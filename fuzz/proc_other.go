@@ -2,18 +2,9 @@
 
 package fuzz
 
-import (
-	"os"
-	"syscall"
-)
+import "syscall"
 
-// Without process groups (Windows) a command runs as any child does, and
-// stopping it kills that process only: the engines and agent commands,
-// which need sh, are for Unix; this keeps the rest of qgafuzz building.
-
-func groupSysProcAttr() *syscall.SysProcAttr { return nil }
-
+// tiedSysProcAttr makes no process group outside Unix: the engines and
+// agent commands, which need sh, are for Unix; this keeps the rest of
+// qgafuzz building.
 func tiedSysProcAttr() *syscall.SysProcAttr { return nil }
-
-// signalGroup kills p whatever sig is.
-func signalGroup(p *os.Process, _ syscall.Signal) error { return p.Kill() }

@@ -56,7 +56,7 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 	defer func() {
 		tr.Elapsed = Duration(time.Since(start))
 		if len(unchecked) > 0 {
-			tr.Error = strings.TrimSpace(tr.Error + "\n" + strings.Join(unchecked, "\n"))
+			tr.addError(unchecked...)
 		}
 		n.rep.Targets = append(n.rep.Targets, tr)
 		if tr.Error != "" {

@@ -114,6 +114,12 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 func (d Duration) String() string { return time.Duration(d).Round(time.Second).String() }
 
+// addError adds lines to t's error: a target can fail in several ways in
+// one night, and each must show.
+func (t *Target) addError(lines ...string) {
+	t.Error = strings.TrimSpace(t.Error + "\n" + strings.Join(lines, "\n"))
+}
+
 func reportJSON(r *Report) ([]byte, error) {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {

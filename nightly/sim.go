@@ -183,7 +183,7 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 	})
 	tr := simTarget(res, d)
 	if probs := n.replayStoredSchedules(res.failures, res.hits); len(probs) > 0 {
-		tr.Error = strings.TrimSpace(tr.Error + "\n" + strings.Join(probs, "\n"))
+		tr.addError(probs...)
 	}
 	var sigs []string
 	for s := range res.failures {

@@ -105,7 +105,7 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 	if len(unreadable) > 0 {
 		// Each is a known crash that tonight did not check: an error of
 		// the target, or it would drop out of the report unnoticed.
-		tr.Error = strings.TrimSpace(tr.Error + "\n" + strings.Join(unreadable, "\n"))
+		tr.addError(unreadable...)
 	}
 	n.rep.Targets = append(n.rep.Targets, tr)
 	n.board.printf("nightly: %s done: %s, %d execs (%.0f/s), coverage %d bits, corpus %d -> %d, %d unique crashes",
@@ -129,7 +129,7 @@ func (n *night) saveCorpus(tr *Target, cache, corpusDir string) {
 		n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: saving the corpus: %s", tr.Name, p))
 	}
 	if err != nil {
-		tr.Error = strings.TrimSpace(tr.Error + "\nsaving the corpus: " + err.Error())
+		tr.addError("saving the corpus: " + err.Error())
 	}
 	// A harvest that failed partway (a full disk) still stored the files
 	// it wrote before, and counted them with the corpus it read first; one
