@@ -43,7 +43,11 @@ func runAgent(e *env, args []string) int {
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
-	if (*listen == "") == !*stdio || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "qgafuzz agent: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if (*listen == "") == !*stdio {
 		fmt.Fprintln(e.stderr, "qgafuzz agent: give exactly one of --listen ADDR or --stdio")
 		return exitUsage
 	}

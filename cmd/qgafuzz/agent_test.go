@@ -135,4 +135,10 @@ func TestAgentCommandUsage(t *testing.T) {
 			t.Errorf("agent %q: exit %d, stderr %q; want 2 with a message", args, code, errb.String())
 		}
 	}
+	// A stray argument is named, not taken for a missing --stdio.
+	var out, errb syncBuffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
+	if code := run(e, []string{"agent", "--stdio", "extra"}); code != exitUsage || !strings.Contains(errb.String(), `unexpected argument "extra"`) {
+		t.Errorf("agent --stdio extra: exit %d, stderr %q; want 2 naming the argument", code, errb.String())
+	}
 }

@@ -118,8 +118,15 @@ func runFuzz(e *env, args []string) int {
 		return exitOK
 	}
 	t, ok := fuzz.Lookup(f.target)
-	if !ok || fs.NArg() > 0 {
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(e.stderr, "qgafuzz fuzz: unexpected argument %q: give the target as --target, one of: %s (or --list)\n", fs.Arg(0), targetNames())
+		return exitUsage
+	case f.target == "":
 		fmt.Fprintf(e.stderr, "qgafuzz fuzz: give --target, one of: %s (or --list)\n", targetNames())
+		return exitUsage
+	case !ok:
+		fmt.Fprintf(e.stderr, "qgafuzz fuzz: unknown --target %q (one of: %s, or --list)\n", f.target, targetNames())
 		return exitUsage
 	}
 	if !slices.Contains(fuzz.Engines, f.engine) {

@@ -60,6 +60,19 @@ func TestFuzzUsage(t *testing.T) {
 	if code, out, _ := runCmdline("fuzz", "--help"); code != exitOK || !strings.Contains(out, "--agent-cmd") {
 		t.Errorf("--help: exit %d, %s", code, out)
 	}
+	// The message names what is wrong, not only what is wanted.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fuzz"}, "give --target"},
+		{[]string{"fuzz", "--target", "nope"}, `unknown --target "nope"`},
+		{[]string{"fuzz", "parser"}, `unexpected argument "parser"`},
+	} {
+		if code, _, stderr := runCmdline(c.args...); code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, want %d and %q in:\n%s", c.args, code, exitUsage, c.want, stderr)
+		}
+	}
 }
 
 // buildQgafuzz builds the command for tests that run it as an agent.
