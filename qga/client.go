@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/qjson"
@@ -24,13 +25,15 @@ import (
 //
 // The Client reads no clock or randomness except through ClientOptions, and
 // spawns no goroutine except, on a net.Conn or *os.File transport, one to
-// interrupt a blocked read when a call's context is cancelled; so a
-// simulator that supplies a virtual Transport, a virtual clock and a seeded
-// PRNG gets bit-for-bit reproducible behaviour.
+// interrupt a blocked read when a call's context is cancelled (Close
+// interrupts a call from its caller's goroutine); so a simulator that
+// supplies a virtual Transport, a virtual clock and a seeded PRNG gets
+// bit-for-bit reproducible behaviour.
 
 // Client is a careful host end of a guest-agent channel. It is safe for
 // concurrent use; calls are serialised, and a caller waiting for its turn
-// gives up when its context is done.
+// gives up when its context is done. Close may be called from any
+// goroutine at any time: it ends the call in progress (see Close).
 //
 // Create one with NewClient or DialClient. The zero Client has no
 // transport: its calls fail with ErrClosed, Synced reports false, and
@@ -49,13 +52,17 @@ type Client struct {
 
 	synced bool // the channel is known to be in step
 	broken bool // the transport failed; redial or ErrClosed
-	closed bool // Close was called
+	closed bool // Close has run (under sem)
 	tdead  bool // t was closed by a redial that failed: Close must not close it again
 	recent [16]int64
 	nrec   int
 	rdl    time.Time // read deadline last set on t
 	wdl    time.Time
 	stats  ClientStats
+
+	// closing is set by Close before it waits for the call in progress;
+	// the call sees it between steps (checkTime) and gives up.
+	closing atomic.Bool
 }
 
 // NewClient returns a Client over t. It sends nothing until the first
@@ -149,7 +156,8 @@ func DialClient(ctx context.Context, addr string, opts ClientOptions) (*Client, 
 // ErrInvalidRequest (also for a result that is not nil or a non-nil
 // pointer), or context.Canceled when ctx is cancelled (the call ends at
 // once on a net.Conn or *os.File transport, else before its next read;
-// the next call resynchronises), or encoding/json's error when
+// the next call resynchronises), or ErrClosed when Close is called during
+// the call (ended the same way; see Close), or encoding/json's error when
 // the reply does not fit result (the channel stays in step). Commands
 // that send no reply on success (guest-shutdown, guest-suspend-*) end in
 // ErrTimeout.
@@ -180,22 +188,22 @@ func (c *Client) Sync(ctx context.Context) error {
 	}
 	defer c.release()
 	defer c.interruptOn(ctx)()
-	if c.closed {
-		return closedError("sync", nil)
+	if c.closed || c.closing.Load() {
+		return closedError("sync", errClientClosed)
 	}
 	c.synced = false
 	return c.prepare(ctx, c.deadline(ctx))
 }
 
 // Synced reports whether the channel is known to be in step, i.e. the next
-// call will not resynchronise first.
+// call will not resynchronise first. It is false once Close was called.
 func (c *Client) Synced() bool {
 	if c.sem == nil { // the zero Client
 		return false
 	}
 	c.sem <- struct{}{}
 	defer c.release()
-	return c.synced
+	return c.synced && !c.closed && !c.closing.Load()
 }
 
 // Stats returns counters of the Client's activity. Like Synced, it waits
@@ -209,25 +217,40 @@ func (c *Client) Stats() ClientStats {
 	return c.stats
 }
 
-// Close drains and closes the transport. It waits for a call in progress,
-// which ends at its deadline, or sooner when its context is cancelled
-// (cancel it to stop the call; on a transport without deadlines only
-// that ends a call the agent never answers). Draining matters: qemu-ga
-// 7.2 exits when a client closes a connection with replies unread, so
-// Close first shuts down the write side when the transport allows it (the
-// agent then answers what it has and closes), and reads until EOF,
-// DrainTimeout or MaxDiscard bytes. Transports without deadlines are
+// Close ends the call in progress, if any, then drains and closes the
+// transport. It may be called from any goroutine, any number of times
+// (later calls return nil); afterwards every call fails with ErrClosed.
+//
+// A call in progress ends with an error matching ErrClosed: at once on a
+// net.Conn or *os.File transport (Close moves its deadlines to the past,
+// as a cancelled context does), and on other transports, whose blocked
+// Read or Write cannot be interrupted, before its next read or write (so
+// there, as before, a call the agent never answers holds Close until the
+// call's deadline, unless its context is cancelled). A reply not read in
+// full is never reported as a success. A redial in progress
+// (ClientOptions.Redial) is not interrupted either: it ends with the
+// call's context.
+//
+// Draining matters: qemu-ga 7.2 exits when a client closes a connection
+// with replies unread, for instance the reply to the call Close just
+// interrupted. So once the call has let go, Close shuts down the write
+// side when the transport allows it (the agent then answers what it has
+// and closes), and reads until EOF, DrainTimeout or MaxDiscard bytes.
+// Transports without deadlines, and transports that already failed, are
 // closed without draining.
 func (c *Client) Close() error {
 	if c.sem == nil {
 		return nil
 	}
+	c.interruptForClose()
 	c.sem <- struct{}{}
 	defer c.release()
 	if c.closed {
 		return nil
 	}
 	c.closed = true
+	// The interrupt left both deadlines in the past: drain sets its own.
+	c.rdl, c.wdl = time.Time{}, time.Time{}
 	if c.tdead {
 		return nil // closed already; closing again would report a spurious error
 	}
@@ -235,6 +258,24 @@ func (c *Client) Close() error {
 		c.drain()
 	}
 	return c.t.Close()
+}
+
+// interruptForClose marks the Client closing and wakes a Read or Write of
+// the call in progress by moving the transport's deadlines to the past,
+// as interruptOn does for a cancelled context. Only the first Close does
+// it, so that a second one cannot cut short the first one's drain. The
+// call sees closing in checkTime after setting its own deadline, so
+// either it stops there or its deadline is overwritten by this one. With
+// no call in progress the past deadlines are harmless: Close resets them.
+func (c *Client) interruptForClose() {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if c.closing.Swap(true) || c.t == nil || !interruptible(c.t) {
+		return
+	}
+	past := time.Unix(1, 0)
+	_ = c.t.SetReadDeadline(past)
+	_ = c.t.SetWriteDeadline(past)
 }
 
 func (c *Client) acquire(ctx context.Context) error {
@@ -313,8 +354,8 @@ func (c *Client) deadline(ctx context.Context) time.Time {
 
 // call is one request cycle: get in step, send, read the matching reply.
 func (c *Client) call(ctx context.Context, command string, args []byte) (qjson.Value, error) {
-	if c.closed {
-		return qjson.Value{}, closedError("sending "+command, nil)
+	if c.closed || c.closing.Load() {
+		return qjson.Value{}, closedError("sending "+command, errClientClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return qjson.Value{}, ctxError("sending "+command, err)
@@ -342,7 +383,9 @@ func (c *Client) call(ctx context.Context, command string, args []byte) (qjson.V
 func (c *Client) afterCall(err error) {
 	if !channelKnown(err) {
 		c.synced = false
-		if errors.Is(err, ErrClosed) {
+		// A call that Close interrupted leaves a working transport,
+		// which Close drains.
+		if errors.Is(err, ErrClosed) && !errors.Is(err, errClientClosed) {
 			c.broken = true
 		}
 	}

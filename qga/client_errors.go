@@ -130,6 +130,10 @@ func (e *opError) Timeout() bool { return e.kind == ErrTimeout }
 // failed and may not redial.
 var errBroken = errors.New("the transport failed earlier and ClientOptions.Reconnect is off")
 
+// errClientClosed is the cause reported by a call that Close interrupted,
+// and by every call after Close.
+var errClientClosed = errors.New("the Client was closed")
+
 // errNoTransport is the cause reported by a Client that never had a
 // transport (the zero Client, or NewClient(nil, ...) without Redial).
 var errNoTransport = errors.New("the Client has no transport (create it with DialClient, or NewClient with a Transport or with Reconnect and Redial)")

@@ -114,10 +114,13 @@ func transportError(op string, err error) error {
 	return closedError(op, err)
 }
 
-// ioError maps an error of a Read or Write: ctx's error when the call was
-// cancelled (interruptOn moved the deadline to wake it), else the
-// transport's.
-func ioError(ctx context.Context, op string, err error) error {
+// ioError maps an error of a Read or Write: ErrClosed when Close is
+// under way (interruptForClose moved the deadline to wake it), ctx's error
+// when the call was cancelled (interruptOn did), else the transport's.
+func (c *Client) ioError(ctx context.Context, op string, err error) error {
+	if c.closing.Load() {
+		return closedError(op, errClientClosed)
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		return ctxError(op, cerr)
 	}
@@ -148,10 +151,14 @@ func (in *inbuf) advance(n int) {
 
 func (in *inbuf) reset() { in.r, in.w, in.consumed = 0, 0, 0 }
 
-// checkTime fails when the context is done or the deadline has passed. It
-// runs before every blocking step, so that a transport without deadline
-// support, or an agent that drips bytes, cannot stretch a call.
+// checkTime fails when the Client is closing, the context is done or the
+// deadline has passed. It runs before every blocking step, so that a
+// transport without deadline support, or an agent that drips bytes, cannot
+// stretch a call.
 func (c *Client) checkTime(ctx context.Context, dl time.Time, op string) error {
+	if c.closing.Load() {
+		return closedError(op, errClientClosed)
+	}
 	if err := ctx.Err(); err != nil {
 		return ctxError(op, err)
 	}
@@ -200,7 +207,7 @@ func (c *Client) fill(ctx context.Context, dl time.Time, op string) error {
 			return nil // an error, if lasting, comes back on the next read
 		}
 		if err != nil {
-			return ioError(ctx, op, err)
+			return c.ioError(ctx, op, err)
 		}
 		if empty == maxEmptyReads {
 			return closedError(op, io.ErrNoProgress)
@@ -220,7 +227,7 @@ func (c *Client) write(ctx context.Context, dl time.Time, p []byte, op string) e
 		n, err := c.t.Write(p)
 		p = p[n:]
 		if err != nil {
-			return ioError(ctx, op, err)
+			return c.ioError(ctx, op, err)
 		}
 	}
 	return nil

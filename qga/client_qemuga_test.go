@@ -3,6 +3,9 @@ package qga_test
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,4 +159,97 @@ func BenchmarkClientRoundTrip(b *testing.B) {
 			}
 		})
 	}
+}
+
+// heldConn is a unix connection whose Read, once held, does not return
+// what the agent sent: it waits for its deadline, as over a slow channel,
+// while the agent's reply sits unread in the socket. Moving the read
+// deadline to the past (an interrupt) ends the wait and the hold.
+type heldConn struct {
+	*net.UnixConn // CloseWrite too, so that Close half-closes
+	mu            sync.Mutex
+	held          bool
+	dl            time.Time
+	wake          chan struct{}
+	reading       chan struct{} // closed when the first held Read starts waiting
+}
+
+// hold starts holding and returns the channel closed when the first held
+// Read waits.
+func (h *heldConn) hold() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held, h.wake, h.reading = true, make(chan struct{}), make(chan struct{})
+	return h.reading
+}
+
+func (h *heldConn) Read(p []byte) (int, error) {
+	h.mu.Lock()
+	held, dl, wake, reading := h.held, h.dl, h.wake, h.reading
+	h.reading = nil
+	h.mu.Unlock()
+	if !held {
+		return h.UnixConn.Read(p)
+	}
+	if reading != nil {
+		close(reading)
+	}
+	var timeout <-chan time.Time
+	if !dl.IsZero() {
+		timeout = time.After(time.Until(dl))
+	}
+	select {
+	case <-wake:
+	case <-timeout:
+	}
+	return 0, os.ErrDeadlineExceeded
+}
+
+func (h *heldConn) SetReadDeadline(t time.Time) error {
+	h.mu.Lock()
+	h.dl = t
+	if h.held && !t.IsZero() && t.Before(time.Now()) {
+		h.held = false
+		close(h.wake)
+	}
+	h.mu.Unlock()
+	return h.UnixConn.SetReadDeadline(t)
+}
+
+// TestClientQemuGACloseDuringCall closes a Client from another goroutine
+// while its call waits for a reply that qemu-ga has sent but the client has
+// not read: the call ends at once with ErrClosed (its deadline is 30 s
+// away), and Close drains that reply, so the agent, which exits when a
+// client leaves replies unread, is still alive and serves the next client.
+func TestClientQemuGACloseDuringCall(t *testing.T) {
+	ga, addr := startQemuGA(t)
+	conn := rawConn(t, addr)
+	h := &heldConn{UnixConn: conn.(*net.UnixConn)}
+	c := qga.NewClient(h, qga.ClientOptions{Timeout: 30 * time.Second, DrainTimeout: 2 * time.Second})
+	t.Cleanup(func() { c.Close() })
+	v, err := callValue(c, 0, qga.CmdSync, syncArgs(1))
+	wantSync(t, v, err, 1)
+	reading := h.hold()
+	errc := callAsync(c, qga.CmdInfo)
+	<-reading
+	time.Sleep(100 * time.Millisecond) // qemu-ga's reply is in the socket by now
+	start := time.Now()
+	closed := closeAsync(c)
+	err = waitErr(t, errc, time.Second, "the call in progress")
+	if !errors.Is(err, qga.ErrClosed) {
+		t.Fatalf("call interrupted by Close: %v, want ErrClosed", err)
+	}
+	if err := waitErr(t, closed, 3*time.Second, "Close"); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	t.Logf("call and Close returned %v after Close was called", time.Since(start))
+	wantClosedAfter(t, c)
+	checkAlive(t, ga)
+	c2 := newTestClient(t, addr, qga.ClientOptions{Timeout: 5 * time.Second})
+	v, err = callValue(c2, 0, qga.CmdSync, syncArgs(2))
+	wantSync(t, v, err, 2)
+	if err := c2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkAlive(t, ga)
 }

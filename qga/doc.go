@@ -22,4 +22,8 @@
 //	var info qjson.Value
 //	err = c.Execute(ctx, qga.CmdInfo, nil, &info)
 //	c.Close() // drains first: qemu-ga 7.2 exits on unread replies
+//
+// Close may be called from another goroutine (on a signal, say): a call in
+// progress then ends at once with an error matching ErrClosed, and Close
+// drains what it left unread before closing.
 package qga
