@@ -29,23 +29,42 @@ type Entry struct {
 	Format Format
 }
 
-// Problem is a file that could not be used.
+// Problem is a file that could not be used, or, with Warning set, a file
+// or directory that was read but perhaps not as its owner meant (Err says
+// how it was read and why that may be wrong).
 type Problem struct {
-	Path string
-	Err  error
+	Path    string
+	Err     error
+	Warning bool
 }
 
 func (p Problem) String() string {
+	if p.Warning {
+		return fuzz.Printable(fmt.Sprintf("warning: %s: %v", p.Path, p.Err))
+	}
 	return fuzz.Printable(fmt.Sprintf("skipping %s: %v", p.Path, p.Err))
+}
+
+// Skipped counts the problems that are files left out, not warnings.
+func Skipped(probs []Problem) int {
+	n := 0
+	for _, p := range probs {
+		if !p.Warning {
+			n++
+		}
+	}
+	return n
 }
 
 // ReadDirs reads every input of the given directories (not recursively;
 // the corpus/ directory of a go-fuzz workdir is used when given the
 // workdir). A path that is a file is read as one input. Each file's
 // format is told from its content, except that a file of a directory
-// is native only when every file of the directory is. A directory that
-// does not exist or cannot be listed is an error; a file that cannot be
-// read or decoded, and a subdirectory, is a Problem.
+// is native only when every file of the directory is: a directory that
+// mixes native files with others is read as raw, headers included, and
+// reported as a warning Problem. A directory that does not exist or
+// cannot be listed is an error; a file that cannot be read or decoded,
+// and a subdirectory, is a Problem.
 func ReadDirs(paths ...string) ([]Entry, []Problem, error) {
 	return readDirs("", paths)
 }
@@ -96,7 +115,7 @@ func walkDirs(as Format, paths []string, fn func(Entry) error) ([]Problem, error
 				err = errors.New("a zip archive, not an input: unzip it and give the directory")
 			}
 			if err != nil {
-				probs = append(probs, Problem{p, err})
+				probs = append(probs, Problem{Path: p, Err: err})
 				continue
 			}
 			if err := fn(e); err != nil {
@@ -118,14 +137,27 @@ func walkDirs(as Format, paths []string, fn func(Entry) error) ([]Problem, error
 		}
 		// Guessing, a file is native only in a directory of native
 		// files: a raw corpus may hold an input that merely starts like
-		// one, and that input is raw (as in Layout).
-		native := as != "" || allNative(files)
+		// one, and that input is raw (as in Layout). But a directory
+		// where such files are many, or most, may well be a native
+		// corpus with strays in it: say so, since its native files then
+		// reach the target with their header.
+		native := as != ""
+		if !native {
+			nat, other := countNative(files)
+			native = nat > 0 && other == 0
+			if nat > 0 && other > 0 {
+				probs = append(probs, Problem{Path: dir, Warning: true, Err: fmt.Errorf(
+					"%d of its %d files are Go native fuzz files (%q header) and the others are not: all are read as raw inputs, "+
+						"headers included; if it is a native corpus, move the other files out (or convert it with "+
+						"'qgafuzz corpus import --format native', which skips them)", nat, nat+other, strings.TrimSpace(nativeHeader))})
+			}
+		}
 		for _, path := range files {
 			// Subdirectories, sockets and dangling links are not
 			// read, but reported (ReadFile says why).
 			e, err := readEntry(path, as, native)
 			if err != nil {
-				probs = append(probs, Problem{path, err})
+				probs = append(probs, Problem{Path: path, Err: err})
 				continue
 			}
 			if err := fn(e); err != nil {
@@ -166,23 +198,23 @@ func isZip(path string, b []byte) bool {
 	return strings.EqualFold(filepath.Ext(path), ".zip") && (bytes.HasPrefix(b, []byte("PK\x03\x04")) || bytes.HasPrefix(b, []byte("PK\x05\x06")))
 }
 
-// allNative reports whether the files at paths are all native files (the
-// ones that cannot be read do not count), and there is at least one.
-func allNative(paths []string) bool {
-	n := 0
+// countNative counts the files at paths that are native files and those
+// that are not (the ones that cannot be read do not count).
+func countNative(paths []string) (native, other int) {
 	for _, p := range paths {
 		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
 			continue // a FIFO would block
 		}
-		switch native, err := hasNativeHeader(p); {
+		switch isNat, err := hasNativeHeader(p); {
 		case err != nil:
 			continue
-		case !native:
-			return false
+		case isNat:
+			native++
+		default:
+			other++
 		}
-		n++
 	}
-	return n > 0
+	return native, other
 }
 
 // readEntry reads one input file as readInput does.

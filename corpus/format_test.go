@@ -160,6 +160,53 @@ func TestReadDirsReportsSkipped(t *testing.T) {
 	}
 }
 
+// TestReadDirsWarnsOnMixed: a directory that mixes Go native fuzz files
+// with other files is read as raw, headers included (a raw corpus may hold
+// an input that merely starts like a native file), but not in silence:
+// one warning names the directory, and it is not counted as a file
+// skipped. Directories of one kind, and a format given, draw no warning.
+func TestReadDirsWarnsOnMixed(t *testing.T) {
+	mixed := t.TempDir()
+	native := corpus.EncodeNative([]byte("x"))
+	os.WriteFile(filepath.Join(mixed, "a"), native, 0o644)
+	os.WriteFile(filepath.Join(mixed, "b"), corpus.EncodeNative([]byte("y")), 0o644)
+	os.WriteFile(filepath.Join(mixed, "stray"), []byte("raw"), 0o644)
+	es, probs, err := corpus.ReadDirs(mixed)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("%+v, %v", es, err)
+	}
+	for _, e := range es {
+		if e.Format != corpus.Raw {
+			t.Errorf("%s read as %s, want raw", e.Name, e.Format)
+		}
+	}
+	if len(probs) != 1 || !probs[0].Warning || probs[0].Path != mixed || corpus.Skipped(probs) != 0 {
+		t.Fatalf("problems %+v: want one warning for %s", probs, mixed)
+	}
+	if msg := probs[0].String(); !strings.HasPrefix(msg, "warning: ") || !strings.Contains(msg, "2 of its 3 files are Go native fuzz files") {
+		t.Errorf("warning %q", msg)
+	}
+	// The same through ReadStats, which the stats command prints.
+	st, err := corpus.ReadStats(context.Background(), nil, "", mixed)
+	if err != nil || st.Files != 3 || len(st.Problems) != 1 || !st.Problems[0].Warning {
+		t.Fatalf("stats %+v, %v", st, err)
+	}
+
+	// Read as native, the stray is skipped and nothing is guessed.
+	es, probs, err = corpus.ReadDirsAs(corpus.Native, mixed)
+	if err != nil || len(es) != 2 || len(probs) != 1 || probs[0].Warning || corpus.Skipped(probs) != 1 {
+		t.Fatalf("as native: %+v, %+v, %v", es, probs, err)
+	}
+	nat, raw := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(nat, "a"), native, 0o644)
+	os.WriteFile(filepath.Join(raw, "a"), []byte("raw"), 0o644)
+	for _, dir := range []string{nat, raw} {
+		if _, probs, err := corpus.ReadDirs(dir); err != nil || len(probs) != 0 {
+			t.Errorf("%s: problems %+v, %v", dir, probs, err)
+		}
+	}
+}
+
 // TestReadZipNamed: a zip archive named as a source (a libFuzzer seed
 // corpus as OSS-Fuzz ships it) is reported, not taken for one input.
 func TestReadZipNamed(t *testing.T) {
@@ -519,7 +566,9 @@ func TestConvertRoundTripProperty(t *testing.T) {
 		}
 		for _, f := range corpus.ExportFormats {
 			out := filepath.Join(t.TempDir(), "out")
-			if _, probs, err := corpus.Convert("", f, out, src); err != nil || len(probs) > 0 {
+			// Inputs that look native draw a warning (a mixed
+			// directory), but nothing is skipped.
+			if _, probs, err := corpus.Convert("", f, out, src); err != nil || corpus.Skipped(probs) > 0 {
 				rt.Fatalf("export %s: %v %v", f, probs, err)
 			}
 			if f == corpus.GoFuzz {

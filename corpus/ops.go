@@ -102,7 +102,7 @@ func (t *Tool) Measure(ctx context.Context, target string, paths ...string) (*Me
 		m.Exec += r.Duration
 		switch {
 		case r.Err != "":
-			m.Problems = append(m.Problems, Problem{es[i].Path, fmt.Errorf("%s", r.Err)})
+			m.Problems = append(m.Problems, Problem{Path: es[i].Path, Err: fmt.Errorf("%s", r.Err)})
 			t.logf("skipping %s: %s", es[i].Path, r.Err)
 		case r.Fail != "":
 			m.Failing = append(m.Failing, es[i])
@@ -159,7 +159,7 @@ func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out s
 	return &MinimizeReport{Target: target,
 		FilesBefore: len(m.Entries) + m.Dups + len(m.Failing), FilesAfter: len(sel),
 		BytesBefore: Size(m.Entries) + Size(m.Failing), BytesAfter: Size(sel),
-		Duplicates: m.Dups, Failing: len(m.Failing), Skipped: len(m.Problems),
+		Duplicates: m.Dups, Failing: len(m.Failing), Skipped: Skipped(m.Problems),
 		FeaturesBefore: m.Features(), FeaturesAfter: after.Features(),
 		Elapsed: time.Since(start), PerInput: m.PerInput(), ExecPerInput: m.ExecPerInput()}, nil
 }
@@ -252,7 +252,7 @@ func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*
 	return &MergeReport{Target: target, Dir: dir, Format: format, FilesBefore: len(base.Entries) + len(base.Failing) + base.Dups,
 		Candidates: len(cand.Entries), Added: res.Written, BytesAdded: res.Bytes,
 		FeaturesBefore: len(have), FeaturesAfter: len(Union(all)),
-		Skipped: len(base.Problems) + len(cand.Problems)}, nil
+		Skipped: Skipped(base.Problems) + Skipped(cand.Problems)}, nil
 }
 
 func pick(items []Item, idx []int) []Item {

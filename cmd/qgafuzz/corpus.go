@@ -37,7 +37,8 @@ engine's format (native: "go test fuzz v1" files for testdata/fuzz/FuzzX or
 the fuzz cache; gofuzz: a go-fuzz workdir's corpus/; libfuzzer: SHA-1-named
 files); stats counts files, bytes, duplicates and, with --target, coverage.
 Unreadable files, subdirectories, and files that are not regular or hold an
-input over 128 MiB, are reported and skipped; hidden files and reports
+input over 128 MiB, are reported and skipped; a directory that mixes
+native files with others is read as raw, with a warning; hidden files and reports
 (*.txt, *.json, *.md, go-fuzz's .quoted and .output) are passed over, except
 that import --format libfuzzer|gofuzz takes *.txt, *.json and *.md files too;
 nothing in the input directories is changed. Measuring coverage prints its
@@ -161,7 +162,7 @@ func runCorpus(e *env, args []string) int {
 			return exitUsage
 		}
 		fmt.Fprintf(e.stdout, "corpus %s: %d files written (%s) as %s into %s, %d already there, %d skipped\n",
-			sub, res.Written, byteSize(res.Bytes), dst, res.Dir, res.Existing, len(probs))
+			sub, res.Written, byteSize(res.Bytes), dst, res.Dir, res.Existing, corpus.Skipped(probs))
 		return exitOK
 	case "stats":
 		if len(pos) == 0 {
@@ -176,7 +177,7 @@ func runCorpus(e *env, args []string) int {
 				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %s\n", p)
 			}
 			fmt.Fprintf(e.stdout, "files: %d\nbytes: %s (%d)\nlargest: %s (%s)\nduplicates: %d\nunreadable: %d\n",
-				st.Files, byteSize(st.Bytes), st.Bytes, st.Largest.Path, byteSize(int64(len(st.Largest.Data))), st.Duplicates, len(st.Problems))
+				st.Files, byteSize(st.Bytes), st.Bytes, st.Largest.Path, byteSize(int64(len(st.Largest.Data))), st.Duplicates, corpus.Skipped(st.Problems))
 			if st.Target != "" {
 				fmt.Fprintf(e.stdout, "coverage (%s): %d features\nfailing inputs: %d\ntime per input: %v (running the target once: %v)\n",
 					st.Target, st.Features, st.Failing, st.PerInput.Round(1000), st.ExecPerInput.Round(1000))

@@ -120,6 +120,24 @@ func TestCorpusErrors(t *testing.T) {
 	}
 }
 
+// TestCorpusStatsMixedWarns: stats on a directory that mixes Go native
+// fuzz files with raw ones warns that all are read as raw, and does not
+// count the warning as an unreadable file.
+func TestCorpusStatsMixedWarns(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "native"), []byte("go test fuzz v1\n[]byte(\"x\")\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "raw"), []byte("y"), 0o644)
+	code, out, errOut := runCapture("corpus", "stats", dir)
+	if code != exitOK || !strings.Contains(out, "files: 2\n") || !strings.Contains(out, "unreadable: 0\n") ||
+		!strings.Contains(errOut, "qgafuzz corpus stats: warning: "+dir+": 1 of its 2 files are Go native fuzz files") {
+		t.Fatalf("stats: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCapture("corpus", "export", "--format", "libfuzzer", dir, "--out", filepath.Join(t.TempDir(), "lf"))
+	if code != exitOK || !strings.Contains(out, "0 skipped") || !strings.Contains(errOut, "warning: "+dir) {
+		t.Fatalf("export: %d\n%s%s", code, out, errOut)
+	}
+}
+
 func atoi(m []string, i int) int {
 	if m == nil {
 		return 0
