@@ -21,7 +21,7 @@ func TestCrashLiftsItsStall(t *testing.T) {
 	c.Pause(5, 5*time.Second) // stalled mid-write
 	w.send(&w.h2a, c, SiteH2A, w.host.sess)
 	w.now = time.Second
-	w.hostCrash()
+	w.hostCrash("")
 	w.newSession()
 	w.send(&w.h2a, NewChunk([]byte(`{"execute":"guest-info"}`), 2), SiteH2A, w.host.sess)
 	var last piece

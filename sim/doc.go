@@ -13,7 +13,9 @@
 //     ids, guest-ping, guest-info, guest-sync-delimited, malformed requests
 //     with unique names) made through the real qga.Client, with one of four
 //     strategies (Delimited, FlushPlain, Plain, Naive); a reconnect fault
-//     kills the host process and a new one, with a new Client, takes over;
+//     kills the host process, in the middle of a call (half a request
+//     written, or a request written and its reply not read) or between
+//     calls, and a new one, with a new Client, takes over;
 //   - the channel: two FIFO byte streams that behave like virtio-serial,
 //     where the agent's parser state and the replies the host never read
 //     survive a host reconnect (spec §1.4);

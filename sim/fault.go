@@ -57,8 +57,27 @@ const (
 	ActNone      Action = iota // nothing beyond the edits to Chunk
 	ActRestart                 // the agent restarts after Cut bytes (of the read or reply)
 	ActReboot                  // the guest goes down After from now, for Down
-	ActReconnect               // the host process dies After from now; a new one connects Down later
+	ActReconnect               // the host process dies After from now, or in the step's call (Strike); a new one connects Down later
 	ActHangup                  // (proxy) the host connection is cut here
+)
+
+// Strike is where in the host's exchange an ActReconnect kills the host.
+type Strike uint8
+
+const (
+	// StrikeIdle: After from now, on a timer (nearly always between calls).
+	StrikeIdle Strike = iota
+	// StrikeWrite: in the step's call, during its first write; Cut modulo
+	// the write's length is the number of its bytes that reach the
+	// channel.
+	StrikeWrite
+	// StrikeSent: in the step's call, when its first write has wholly
+	// reached the agent.
+	StrikeSent
+	// StrikeRead: in the step's call, the first time it finds bytes to
+	// read; Cut modulo their number (or the read's size, if smaller) is
+	// how many it reads before it dies.
+	StrikeRead
 )
 
 // Opportunity is one chance for a fault to fire. The simulator fills the
@@ -75,7 +94,8 @@ type Opportunity struct {
 	Len int
 
 	Action Action
-	Cut    int           // ActRestart: bytes processed or written before it
+	Cut    int           // ActRestart: bytes processed or written before it; ActReconnect: see Strike
+	Strike Strike        // ActReconnect: where the host dies
 	After  time.Duration // ActReboot, ActReconnect: delay before it starts
 	Down   time.Duration // how long the actor is gone
 }

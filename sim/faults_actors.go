@@ -77,22 +77,53 @@ func (f *reboot) Apply(op *Opportunity, r *rand.Rand) string {
 
 // reconnect models the host side going away and coming back: libvirtd or a
 // management agent restarted, or a host that times out, closes the channel
-// and reopens it. The host process dies within `within` (mid-call or
-// between calls), losing what it had read and not consumed and what it had
-// not finished writing; a new one connects up to delay later and finds the
-// previous session's replies still in the channel. In the proxy the client
-// connection is cut between two chunks (the upstream one is drained and
-// closed gracefully, so that a real qemu-ga survives it).
+// and reopens it. The host process dies, losing what it had read and not
+// consumed and what it had not finished writing; a new one connects up to
+// delay later and finds the previous session's replies still in the
+// channel. Where it dies is what at says:
+//
+//   - idle: within `within` of the step that rolled it, on a timer. Calls
+//     are short in virtual time, so this is nearly always between calls.
+//   - call: in the step's own call, at one of three points drawn evenly:
+//     mid-write (some bytes of the call's first write reach the channel,
+//     the rest never do: the next host finds half a request in the
+//     agent's parser), sent (that write has reached the agent, whose reply
+//     will find no one to read it) or mid-read (the first time the call
+//     finds bytes to read, it reads some of them, maybe none, and dies:
+//     the rest of the reply waits for the next host). If the call's
+//     deadline comes first, the host dies then, still waiting.
+//   - any (the default): idle or call, half each.
+//
+// In the proxy the client connection is cut between two chunks, whatever
+// at says (the upstream one is drained and closed gracefully, so that a
+// real qemu-ga survives it).
 type reconnect struct {
 	base
+	call, idle    bool // the kinds of death at allows
 	within, delay time.Duration
 }
 
 func newReconnect(p *params) Fault {
-	return &reconnect{base: newBase(p), within: p.dur("within", time.Second), delay: p.dur("delay", 200*time.Millisecond)}
+	f := &reconnect{base: newBase(p)}
+	switch at := p.lookup("at", "any"); at {
+	case "call":
+		f.call = true
+	case "idle":
+		f.idle = true
+	case "any":
+		f.call, f.idle = true, true
+	default:
+		p.fail("at=%q: want call, idle or any", at)
+	}
+	f.within, f.delay = p.dur("within", time.Second), p.dur("delay", 200*time.Millisecond)
+	return f
 }
 
 func (f *reconnect) Sites() Site { return SiteStep | SiteConn }
+
+// strikeNames are the points of a call where a reconnect strikes, as the
+// trace says them.
+var strikeNames = [...]string{StrikeWrite: "mid-write", StrikeSent: "sent", StrikeRead: "mid-read"}
 
 func (f *reconnect) Apply(op *Opportunity, r *rand.Rand) string {
 	if op.Site == SiteConn {
@@ -100,6 +131,14 @@ func (f *reconnect) Apply(op *Opportunity, r *rand.Rand) string {
 		return "cut the client connection"
 	}
 	op.Action = ActReconnect
+	// With at=idle no draw is added: its runs are those of the fault
+	// before at existed.
+	if f.call && (!f.idle || r.IntN(2) == 0) {
+		op.Strike = StrikeWrite + Strike(r.IntN(3))
+		op.Cut = r.IntN(1 << 30)
+		op.Down = uniformDur(r, time.Millisecond, max(f.delay, time.Millisecond))
+		return "host dies in this call (" + strikeNames[op.Strike] + "), back " + fmtDur(op.Down) + " later"
+	}
 	op.After, op.Down = uniformDur(r, 0, f.within), uniformDur(r, time.Millisecond, max(f.delay, time.Millisecond))
 	return "host dies in " + fmtDur(op.After) + ", back " + fmtDur(op.Down) + " later"
 }
@@ -205,6 +244,6 @@ var kinds = []*Kind{
 		Models: "a guest reboot (agent gone for a while, back fresh)",
 		Params: "min=1s max=10s within=50ms"},
 	{Name: "reconnect", Rate: 0.03, new: newReconnect,
-		Models: "the host reconnecting, leaving unread replies in the channel",
-		Params: "within=1s delay=200ms"},
+		Models: "the host process dying, in a call or between calls, and a new one connecting (unread replies, half a request left in the channel)",
+		Params: "at=any (call: in the step's call, mid-write, sent or mid-read; idle: on a timer within `within`, nearly always between calls; any: half each) within=1s delay=200ms (at: sim only)"},
 }

@@ -48,6 +48,7 @@ func gaps(c *Chunk) (n int, total time.Duration) {
 }
 
 func TestFaultsOnOneChunk(t *testing.T) {
+	var strikes [StrikeRead + 1]int // where reconnect (at=any) strikes
 	for seed := uint64(1); seed <= 20; seed++ {
 		// fragment max=1: single bytes, same content, pauses within gap.
 		op, _ := applyOnce(t, mustFault(t, "fragment:max=1,gap=1ms"), SiteH2A, seed)
@@ -130,12 +131,28 @@ func TestFaultsOnOneChunk(t *testing.T) {
 			t.Fatalf("reboot: %+v", op)
 		}
 		op, _ = applyOnce(t, mustFault(t, "reconnect:within=50ms"), SiteStep, seed)
-		if op.Action != ActReconnect || op.After > 50*time.Millisecond {
+		if op.Action != ActReconnect || op.After > 50*time.Millisecond || op.Strike > StrikeRead {
 			t.Fatalf("reconnect: %+v", op)
+		}
+		strikes[op.Strike]++
+		op, _ = applyOnce(t, mustFault(t, "reconnect:at=idle,within=50ms"), SiteStep, seed)
+		if op.Action != ActReconnect || op.Strike != StrikeIdle || op.After > 50*time.Millisecond {
+			t.Fatalf("reconnect at=idle: %+v", op)
+		}
+		op, _ = applyOnce(t, mustFault(t, "reconnect:at=call,delay=10ms"), SiteStep, seed)
+		if op.Action != ActReconnect || op.Strike == StrikeIdle || op.Strike > StrikeRead || op.After != 0 || op.Cut < 0 ||
+			op.Down < time.Millisecond || op.Down > 10*time.Millisecond {
+			t.Fatalf("reconnect at=call: %+v", op)
 		}
 		op, _ = applyOnce(t, mustFault(t, "reconnect"), SiteConn, seed)
 		if op.Action != ActHangup {
 			t.Fatalf("reconnect in the proxy: %+v", op)
+		}
+	}
+	// at=any: on a timer and in a call, at each point.
+	for st, n := range strikes {
+		if n == 0 {
+			t.Errorf("reconnect: never strikes at %d in 20 seeds: %v", st, strikes)
 		}
 	}
 	// utf8split leaves chunks without multi-byte characters alone.
@@ -239,7 +256,7 @@ func TestParseFaults(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"nope", "dup:rate=2", "dup:foo=1", "dup:dir=up", "truncate:dir=h2a",
-		"fragment:min=0", "stall:min=2s,max=1s", "dup:rate", "restart:at=never", "late:extra=-1s",
+		"fragment:min=0", "stall:min=2s,max=1s", "dup:rate", "restart:at=never", "reconnect:at=both", "late:extra=-1s",
 		// NaN fails every comparison, so range checks alone let it in.
 		"stall:rate=NaN", "dup:rate=nan", "dup:rate=+Inf", "dup:rate=-Inf", "dup:rate=1e400"} {
 		if _, err := ParseFaults(bad); err == nil {
@@ -309,12 +326,12 @@ func TestReconnectDelayIsTheCrashs(t *testing.T) {
 		Event string        `json:"event"`
 		Info  string        `json:"info"`
 	}
-	checked := 0
+	checked, struck := 0, 0
 	for seed := uint64(1); seed <= 40; seed++ {
 		r := mustRun(t, Options{Seed: seed, Faults: "reconnect:rate=0.5,within=20ms,delay=1s", Trace: true})
 		type pending struct{ at, back time.Duration }
 		var pend []pending
-		var crashAt, back time.Duration = -1, 0
+		var crashAt, back, callBack time.Duration = -1, 0, -1
 		for _, l := range strings.Split(strings.TrimSpace(string(r.Trace)), "\n")[1:] {
 			var d line
 			if err := json.Unmarshal([]byte(l), &d); err != nil {
@@ -326,9 +343,19 @@ func TestReconnectDelayIsTheCrashs(t *testing.T) {
 				if _, err := fmtSscan(d.Info, &in, &later); err != nil {
 					t.Fatalf("%q: %v", d.Info, err)
 				}
-				a, _ := time.ParseDuration(in)
 				b, _ := time.ParseDuration(later)
+				if in == "this call" {
+					callBack = b // it strikes in this step's call
+					continue
+				}
+				a, _ := time.ParseDuration(in)
 				pend = append(pend, pending{d.T + a, b})
+			case d.Actor == "host" && d.Event == "crash" && strings.Contains(d.Info, ", in call #"):
+				crashAt, back, callBack = d.T, callBack, -1
+				if back < 0 {
+					t.Fatalf("seed %d: crash in a call at %v matches no reconnect fault", seed, d.T)
+				}
+				struck++
 			case d.Actor == "host" && d.Event == "crash":
 				// Trace durations are rounded (to 10µs below 1s, 1ms
 				// above): take the closest fault.
@@ -351,15 +378,19 @@ func TestReconnectDelayIsTheCrashs(t *testing.T) {
 			}
 		}
 	}
-	if checked < 20 {
-		t.Fatalf("only %d reconnects checked", checked)
+	if checked < 20 || struck < 10 {
+		t.Fatalf("only %d reconnects checked, %d of them in a call", checked, struck)
 	}
 }
 
-// fmtSscan extracts A and B from "step #N: host dies in A, back B later".
+// fmtSscan extracts A and B from "step #N: host dies in A, back B later"
+// (A is "this call" for a reconnect that strikes in the step's call).
 func fmtSscan(info string, in, later *string) (int, error) {
 	_, rest, ok := strings.Cut(info, "host dies in ")
 	a, rest2, ok2 := strings.Cut(rest, ", back ")
+	if c, _, isCall := strings.Cut(a, " ("); isCall && c == "this call" {
+		a = c
+	}
 	b, _, ok3 := strings.Cut(rest2, " later")
 	if !ok || !ok2 || !ok3 {
 		return 0, &json.SyntaxError{}

@@ -76,8 +76,25 @@ func (t *transport) Read(p []byte) (int, error) {
 		case len(p) == 0:
 			return 0, nil
 		case w.host.rxLen > 0:
+			if w.striking(StrikeRead) {
+				// The host dies having read k of the bytes ready, which
+				// it takes with it; the rest wait for the next host.
+				ready := w.host.rxLen
+				k := w.strike.cut % min(ready, len(p))
+				if k > 0 {
+					w.hostRead(p[:k])
+				}
+				w.strikeHost("mid-read: " + itoa(int64(k)) + " of " + itoa(int64(ready)) + " bytes read")
+				return 0, errHostGone
+			}
 			return w.hostRead(p), nil
 		case t.hasRDL && w.now >= t.rdl:
+			if w.striking(w.strike.at) {
+				// Still waiting when its deadline comes: the host dies
+				// then, before the point it was to die at.
+				w.strikeHost("at its deadline, before its " + strikeNames[w.strike.at] + " point")
+				return 0, errHostGone
+			}
 			w.tr.add(w.now, "host", "timeout", nil, "")
 			// The client reads only once it has consumed everything
 			// read before, and a failed read ends the call: the
@@ -128,11 +145,30 @@ func (t *transport) Write(p []byte) (int, error) {
 	if err := t.unusable(); err != nil {
 		return 0, err
 	}
+	if w.striking(StrikeWrite) && len(p) > 0 {
+		// The host dies mid-write: k bytes reach the channel, the rest
+		// never do.
+		k := w.strike.cut % len(p)
+		w.strikeHost("mid-write: " + itoa(int64(k)) + " of " + itoa(int64(len(p))) + " bytes written")
+		if k > 0 {
+			w.hostWrite(p[:k], t.sess)
+		}
+		return k, errHostGone
+	}
+	tag := w.hostWrite(p, t.sess)
+	if w.striking(StrikeSent) && w.strike.tag == 0 {
+		w.strike.tag = tag
+	}
+	return len(p), nil
+}
+
+// hostWrite sends one write of session sess and returns its tag.
+func (w *world) hostWrite(p []byte, sess int32) int32 {
 	w.writeCall = append(w.writeCall, w.call)
 	tag := int32(len(w.writeCall))
 	w.tr.add(w.now, "host", "write", p, "")
-	w.send(&w.h2a, NewChunk(p, tag), SiteH2A, t.sess)
-	return len(p), nil
+	w.send(&w.h2a, NewChunk(p, tag), SiteH2A, sess)
+	return tag
 }
 
 // Close closes this session's end. The channel itself stays.

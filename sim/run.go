@@ -133,6 +133,7 @@ type world struct {
 	step         int
 	call         int32 // the call in progress, 0 between calls
 	callDeadline time.Duration
+	strike       strike    // a reconnect armed to kill the host in a call
 	calls        []callRec // calls made, in order (call k is calls[k-1])
 	quietOps     []Op      // the ops of the quiet phase's calls (after the workload's)
 	writeCall    []int32   // the call of each host write (write tag t is writeCall[t-1])

@@ -60,7 +60,11 @@ func Applied(events []Event) int {
 }
 
 // ScheduleVersion is the format version written to schedule files.
-const ScheduleVersion = 1
+// Version 2 came with reconnect's at parameter, whose default (any) strikes
+// in calls too; a version 1 schedule is read with at=idle for a reconnect
+// that names no at, the fault it was recorded with, so that it replays as
+// it ran.
+const ScheduleVersion = 2
 
 // Schedule is a replayable run.
 type Schedule struct {
@@ -266,6 +270,8 @@ func parseSchedule(b []byte) (*Schedule, error) {
 		return nil, fmt.Errorf("schedule version %d: this qgafuzz reads version %d (a newer one wrote it?)", s.Version, ScheduleVersion)
 	case s.Version == 0:
 		return nil, errors.New("not a schedule or a trace file: no schedule version")
+	case s.Version == 1:
+		s.upgradeV1()
 	case s.Version != ScheduleVersion:
 		return nil, fmt.Errorf("schedule version %d, want %d", s.Version, ScheduleVersion)
 	}
@@ -273,6 +279,33 @@ func parseSchedule(b []byte) (*Schedule, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// upgradeV1 makes a version 1 schedule a version 2 one that replays the
+// same run: a reconnect fault without at struck only on its timer then.
+func (s *Schedule) upgradeV1() {
+	for i, spec := range s.Faults {
+		name, ps, _ := strings.Cut(spec, ":")
+		if name != "reconnect" || hasParam(ps, "at") {
+			continue
+		}
+		if ps == "" {
+			s.Faults[i] = "reconnect:at=idle"
+		} else {
+			s.Faults[i] = spec + ",at=idle"
+		}
+	}
+	s.Version = ScheduleVersion
+}
+
+// hasParam reports whether the parameter list k=v,k=v names key.
+func hasParam(ps, key string) bool {
+	for kv := range strings.SplitSeq(ps, ",") {
+		if k, _, _ := strings.Cut(kv, "="); strings.TrimSpace(k) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // jsonErrorAt prefixes err, from decoding b[lead:], with the line (and

@@ -113,3 +113,55 @@ func TestJSONErrorPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleV1ReconnectReplaysAsRecorded: a version 1 schedule, written
+// before reconnect had at (so its spec names none), replays the run it
+// recorded, in which reconnect struck only on its timer, although today's
+// default (at=any) would strike in calls too.
+func TestScheduleV1ReconnectReplaysAsRecorded(t *testing.T) {
+	var r *Result
+	for seed := uint64(1); seed <= 50 && r == nil; seed++ {
+		res, err := Run(Options{Seed: seed, Client: Delimited, Faults: "reconnect:rate=0.3,at=idle"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if Applied(res.Events) > 0 {
+			r = res
+		}
+	}
+	if r == nil {
+		t.Fatal("no seed in 1..50 with a reconnect event")
+	}
+	v1 := r.Schedule()
+	v1.Version = 1
+	v1.Faults = []string{strings.Replace(v1.Faults[0], ",at=idle", "", 1)}
+	if strings.Contains(v1.Faults[0], "at=") {
+		t.Fatalf("spec %q: want one without at", v1.Faults[0])
+	}
+	replay := func(s *Schedule) *Result {
+		t.Helper()
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := ParseSchedule(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Replay(parsed, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if got := replay(v1); got.TraceHash != r.TraceHash {
+		t.Errorf("version 1 schedule (%s) replays with trace %s, want the recorded %s", v1.Faults[0], got.TraceHash, r.TraceHash)
+	}
+	// The same spec in a version 2 schedule means at=any: another run.
+	v2 := *v1
+	v2.Version = ScheduleVersion
+	v2.Faults = append([]string(nil), v1.Faults...)
+	if got := replay(&v2); got.TraceHash == r.TraceHash {
+		t.Errorf("version 2 schedule (%s) replays as at=idle: the test cannot tell the versions apart", v2.Faults[0])
+	}
+}

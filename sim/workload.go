@@ -144,6 +144,7 @@ func (w *world) doCall(op Op) bool {
 	var raw []byte
 	ctx := callCtx{Context: context.Background(), deadline: Epoch.Add(w.callDeadline)}
 	err := w.host.client.Execute(ctx, cmd, args, &raw)
+	w.endStrike(k)
 	w.call, w.callDeadline = 0, 0
 	if n := int32(len(w.writeCall)); n >= first {
 		w.calls[k-1].request = n // the client's last write in a call is the request

@@ -58,6 +58,16 @@ func (p *pipe) pop() piece {
 	return pc
 }
 
+// holds reports whether a piece of write tag is still in flight.
+func (p *pipe) holds(tag int32) bool {
+	for i := p.head; i < len(p.q); i++ {
+		if p.q[i].tag == tag {
+			return true
+		}
+	}
+	return false
+}
+
 // drop removes the pending pieces for which gone is true and returns the
 // number of bytes removed. The pieces that stay set when the next one may
 // arrive: a delay that held back only removed pieces holds nothing back.
@@ -161,6 +171,9 @@ func (w *world) runUntil(done func() bool, limit time.Duration) {
 			pc := w.h2a.pop()
 			w.tr.add(w.now, "chan", "h2a", pc.data, "")
 			w.agent.receive(pc, w.now)
+			if w.strike.tag != 0 && pc.tag == w.strike.tag && w.striking(StrikeSent) && !w.h2a.holds(pc.tag) {
+				w.strikeHost("sent: its write has reached the agent")
+			}
 		case evAgent:
 			w.agentProcess()
 		case evA2H:
@@ -187,7 +200,7 @@ func (w *world) fireTimer(tm timer) {
 	case timerHostCrash:
 		if int32(tm.arg) == w.host.sess && !w.host.dead {
 			w.host.backAfter = tm.dur // this crash's own reconnect delay
-			w.hostCrash()
+			w.hostCrash("")
 		} else {
 			w.noEffect(tm, "session "+itoa(tm.arg)+" had already ended")
 		}
@@ -197,11 +210,15 @@ func (w *world) fireTimer(tm timer) {
 // noEffect marks the fault event that scheduled tm as one that came to
 // nothing, and says so in the trace, so that reports count only the
 // events that happened.
-func (w *world) noEffect(tm timer, why string) {
-	if tm.ev <= 0 || tm.ev > len(w.events) {
+func (w *world) noEffect(tm timer, why string) { w.eventNoEffect(tm.ev, why) }
+
+// eventNoEffect marks the fault event events[ev-1] as one that came to
+// nothing (see noEffect).
+func (w *world) eventNoEffect(ev int, why string) {
+	if ev <= 0 || ev > len(w.events) {
 		return
 	}
-	e := &w.events[tm.ev-1]
+	e := &w.events[ev-1]
 	e.NoEffect = why
 	w.tr.add(w.now, "fault", "no-effect", nil, e.Kind+" of step "+itoa(int64(e.Step))+" ("+e.Site+" #"+itoa(int64(e.N))+"): "+why)
 }
@@ -245,6 +262,14 @@ func (w *world) act(op *Opportunity) {
 	case ActReboot:
 		w.tm.add(timer{at: w.now + op.After, kind: timerAgentDown, dur: op.Down, ev: ev})
 	case ActReconnect:
+		if op.Strike != StrikeIdle {
+			if w.strike.at != StrikeIdle {
+				w.eventNoEffect(ev, "another reconnect strikes this call")
+				return
+			}
+			w.strike = strike{at: op.Strike, call: int32(w.step), cut: op.Cut, down: op.Down, ev: ev}
+			return
+		}
 		w.tm.add(timer{at: w.now + op.After, kind: timerHostCrash, dur: op.Down, arg: int64(w.host.sess), ev: ev})
 	}
 }
@@ -270,12 +295,56 @@ func (w *world) send(p *pipe, c *Chunk, site Site, sess int32) {
 // hostCrash kills the host process: bytes it had not finished writing
 // (pieces of its session that a fault delays, so that they are not due
 // yet) are lost; bytes already in the channel, even if the agent is not
-// reading them, stay.
-func (w *world) hostCrash() {
+// reading them, stay. how, if not empty, says where in a call it died.
+func (w *world) hostCrash(how string) {
 	w.host.dead = true
 	sess, now := w.host.sess, w.now
 	n := w.h2a.drop(func(pc *piece) bool { return pc.sess == sess && pc.at > now })
-	w.tr.add(w.now, "host", "crash", nil, "session "+itoa(int64(sess))+", "+itoa(int64(n))+" unsent bytes lost")
+	info := "session " + itoa(int64(sess)) + ", " + itoa(int64(n)) + " unsent bytes lost"
+	if how != "" {
+		info += ", in call #" + itoa(int64(w.call)) + ", " + how
+	}
+	w.tr.add(w.now, "host", "crash", nil, info)
+}
+
+// strike is a reconnect fault armed to kill the host in the call of the
+// step that rolled it, at a point of the exchange (Strike).
+type strike struct {
+	at   Strike // StrikeIdle: none armed
+	call int32  // the call it strikes: the step's (workload call k is step k)
+	cut  int
+	down time.Duration // the reconnect delay
+	ev   int           // the fault event (events[ev-1])
+	tag  int32         // StrikeSent: the write it waits for, once made
+}
+
+// striking reports whether a reconnect is armed to strike the call in
+// progress at point at.
+func (w *world) striking(at Strike) bool {
+	return at != StrikeIdle && w.strike.at == at && w.call != 0 && w.call == w.strike.call && !w.host.dead
+}
+
+// strikeHost kills the host in its call, as the armed strike says.
+func (w *world) strikeHost(how string) {
+	w.host.backAfter = w.strike.down
+	w.strike = strike{}
+	w.hostCrash(how)
+}
+
+// endStrike disarms a strike that its call ended without: the call wrote
+// nothing, or read what it needed before the point came, or the host had
+// already died.
+func (w *world) endStrike(k int32) {
+	s := w.strike
+	if s.at == StrikeIdle || s.call != k {
+		return
+	}
+	w.strike = strike{}
+	why := "call #" + itoa(int64(k)) + " ended before its " + strikeNames[s.at] + " point"
+	if w.host.dead {
+		why = "the host had already died in call #" + itoa(int64(k))
+	}
+	w.eventNoEffect(s.ev, why)
 }
 
 // settleHost waits out a dead host's reconnect delay and starts a new
