@@ -22,4 +22,9 @@
 //	report.json junit.xml summary.md
 //	corpus/<target>/                the grown corpus (unless --corpus)
 //	crashers/<target>/<signature>/  one directory per unique crash
+//	untriaged/<target>/             crashers triage had no time to replay
+//
+// The budget bounds the whole night, triage included (see
+// night.triageDeadline): what triage has not finished by the end of the
+// budget is stored as it stands, and the report says so.
 package nightly

@@ -92,9 +92,13 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 	// (known_before) without depending on the driver finding it again,
 	// and one that no longer does is noted as fixed.
 	stored, _ := filepath.Glob(filepath.Join(n.store.dir, name, "*", FileMinimized))
-	for _, p := range stored {
+	for i, p := range stored {
 		if ctx.Err() != nil {
 			break // Ctrl-C: the night ends with what it has
+		}
+		if time.Now().After(n.deadln.Add(-wrapUp)) {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: %d divergences stored by earlier nights not replayed tonight: the budget ran out", name, len(stored)-i))
+			break
 		}
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
 			continue
@@ -142,6 +146,7 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		sigs = append(sigs, s)
 	}
 	sort.Strings(sigs)
+	cut := 0
 	for _, sig := range sigs {
 		dvs := groups[sig]
 		sort.Slice(dvs, func(i, j int) bool { return len(fuzz.Encode(dvs[i].Input)) < len(fuzz.Encode(dvs[j].Input)) })
@@ -155,8 +160,13 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		tr.Crashes = append(tr.Crashes, sig)
 		c.KnownBefore = n.store.exists(name, slug)
 		if !c.KnownBefore {
-			limit := min(time.Until(n.deadln)-n.reserve/2, maxDivergenceMinimize)
+			// By the end of the budget (less wrapUp, for the
+			// reports), and maxDivergenceMinimize for each.
+			limit := min(time.Until(n.deadln.Add(-wrapUp)), maxDivergenceMinimize)
 			m := minimizeDivergence(ctx, ref, agent, dvs[0], sig, time.Now().Add(limit), n.o.MinimizeBudget)
+			if m.cut {
+				cut++
+			}
 			c.MinimizedSize = len(m.input)
 			var rep bytes.Buffer
 			fmt.Fprintf(&rep, "divergence from qemu-ga %s\nsignature: %s\n%d streams diverged this way; the smallest, %s\n\n%s",
@@ -170,6 +180,14 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		}
 		n.addCrash(c)
 	}
+	if cut > 0 {
+		msg := fmt.Sprintf("%s: triage stopped at the budget: %d divergences not minimized (or not fully), stored as found; raise --budget or lower --minimize-budget", name, cut)
+		if ctx.Err() != nil {
+			msg = fmt.Sprintf("%s: triage stopped after the interruption: %d divergences not minimized (or not fully), stored as found", name, cut)
+		}
+		n.rep.Notes = append(n.rep.Notes, msg)
+		n.board.printf("nightly: %s", msg)
+	}
 }
 
 // maxDivergenceMinimize bounds the time spent minimizing one divergence.
@@ -180,6 +198,7 @@ type minimized struct {
 	input  []byte // the stream to store, ending with the fence
 	how    string // what minimization did, for the failure report
 	report string // the divergence of input
+	cut    bool   // the deadline or ctx ended the minimization
 }
 
 // withFence returns st ending with the fence, adding it unless st already
@@ -228,20 +247,30 @@ func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.
 	}
 	start := time.Now()
 	first := fuzz.Encode(body)
+	if ctx.Err() != nil || !start.Before(deadline) {
+		return minimized{orig, "not minimized: triage stopped at the budget (or the night was interrupted)", dv.Report(), true}
+	}
 	if replay(first) == nil {
-		return minimized{orig, "not minimized: replayed against qemu-ga, it did not diverge the same way again", dv.Report()}
+		return minimized{orig, "not minimized: replayed against qemu-ga, it did not diverge the same way again", dv.Report(), false}
 	}
 	// Past the deadline every candidate counts as passing, which ends the
 	// search with the smallest found so far; that one is checked anyway.
 	small, tries := fuzz.MinimizeInput(first, func(cand []byte) bool {
 		return time.Now().Before(deadline) && replay(cand) != nil
 	}, budget)
+	cut := ctx.Err() != nil || !time.Now().Before(deadline)
 	d := replay(small)
-	if d == nil {
-		return minimized{orig, "not minimized: the minimized stream stopped diverging", dv.Report()}
+	switch {
+	case d == nil && ctx.Err() != nil:
+		return minimized{orig, "not minimized: the night was interrupted", dv.Report(), cut}
+	case d == nil:
+		return minimized{orig, "not minimized: the minimized stream stopped diverging", dv.Report(), cut}
 	}
 	out := fuzz.Encode(fenced(small))
 	how := fmt.Sprintf("minimized from %d to %d bytes in %d replays against qemu-ga (%v)",
 		len(orig), len(out), tries+2, time.Since(start).Round(time.Millisecond))
-	return minimized{out, how, d.Report()}
+	if cut {
+		how = "minimization stopped at the budget: " + how
+	}
+	return minimized{out, how, d.Report(), cut}
 }

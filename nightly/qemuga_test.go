@@ -112,3 +112,20 @@ func TestWithFence(t *testing.T) {
 		}
 	}
 }
+
+// TestMinimizeDivergencePastTheDeadline: a divergence found when the
+// budget is used up is stored as found, without a replay against qemu-ga
+// (none is made: the endpoints here would fail it), and marked as cut
+// short for the report.
+func TestMinimizeDivergencePastTheDeadline(t *testing.T) {
+	dv := &fuzz.Divergence{Input: qgatest.Stream{Ops: []qgatest.Op{{Data: []byte(`{"execute":"guest-ping"}`)}, {Data: qgatest.Fence}}},
+		Detail: "reply line 1 differs"}
+	start := time.Now()
+	m := minimizeDivergence(context.Background(), nil, nil, dv, "qemu-ga/x", start.Add(-time.Second), 0)
+	if !m.cut || !bytes.Equal(m.input, fuzz.Encode(dv.Input)) || !strings.Contains(m.how, "triage stopped at the budget") {
+		t.Fatalf("cut %v, input %q, how %q", m.cut, m.input, m.how)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("took %v", took)
+	}
+}

@@ -25,7 +25,8 @@ import (
 
 // Options configure a night. Budget and Out are required (see Check).
 type Options struct {
-	// Budget is the night's total time, building included.
+	// Budget is the night's total time, building and triage included
+	// (only a build that alone takes it stretches the night).
 	Budget time.Duration
 	// Out is the output directory: reports, crashers and, by default,
 	// the corpus. One night at a time holds it (see BusyError).
@@ -140,6 +141,34 @@ type night struct {
 	server  *corpus.Server
 	deadln  time.Time
 	reserve time.Duration
+	// builtLate is set when building took the budget (less the reserve):
+	// each part then gets its minimum share rather than none.
+	builtLate bool
+	// keptUntriaged holds the paths keepUntriaged wrote.
+	keptUntriaged map[string]bool
+}
+
+// wrapUp is the end of the budget kept for storing what triage has and
+// writing the reports: triage and minimization stop before it.
+const wrapUp = time.Second
+
+// minTriage is the least time triage gets, even past the budget: enough
+// to replay and store what was found, if not to minimize it.
+const minTriage = 2 * time.Second
+
+// triageDeadline is when triage that starts now must end: within
+// triageTime, and by the end of the budget less wrapUp, but not sooner
+// than minTriage from now.
+func (n *night) triageDeadline(ctx context.Context) time.Time {
+	now := time.Now()
+	end := n.deadln.Add(-wrapUp)
+	if t := now.Add(triageTime(ctx)); t.Before(end) {
+		end = t
+	}
+	if t := now.Add(minTriage); end.Before(t) {
+		end = t
+	}
+	return end
 }
 
 // Run runs the night and returns its report (also written to Out). The
@@ -255,6 +284,7 @@ func (n *night) setup(ctx context.Context) error {
 	if left := (time.Until(n.deadln) - n.reserve).Round(time.Second); left > 0 {
 		n.board.printf("nightly: built in %s; %s left for fuzzing and simulation (%s kept for triage and reports)", took, left, n.reserve)
 	} else {
+		n.builtLate = true
 		n.board.printf("nightly: built in %s, past the budget: each part gets its minimum share (2s); raise --budget", took)
 	}
 	return nil
@@ -298,22 +328,41 @@ func (n *night) fuzzAll(ctx context.Context) {
 	if !n.o.NoSim {
 		items++
 	}
+	var skipped []string
+	// over reports (and records) a part left out because the budget is
+	// used up: the minimum share and its triage would overrun it. A
+	// night whose build took the budget still runs every part briefly.
+	over := func(name string) bool {
+		if n.builtLate || time.Until(n.deadln) >= 2*time.Second+wrapUp {
+			return false
+		}
+		skipped = append(skipped, name)
+		return true
+	}
 	for i, name := range targets {
 		if ctx.Err() != nil {
 			break
 		}
+		if over(name) {
+			continue
+		}
 		t, _ := fuzz.Lookup(name)
 		n.fuzzTarget(ctx, t, n.share(items-i))
 	}
-	if qemu && ctx.Err() == nil {
+	if qemu && ctx.Err() == nil && !over("qemu-ga") {
 		left := 1
 		if !n.o.NoSim {
 			left++
 		}
 		n.againstQemuGA(ctx, n.share(left))
 	}
-	if !n.o.NoSim && ctx.Err() == nil {
+	if !n.o.NoSim && ctx.Err() == nil && !over("sim") {
 		n.simulate(ctx, n.share(1))
+	}
+	if len(skipped) > 0 {
+		msg := fmt.Sprintf("not run tonight, the budget was used up by the parts before (their minimum shares, their triage): %s; raise --budget", strings.Join(skipped, ", "))
+		n.rep.Notes = append(n.rep.Notes, msg)
+		n.board.printf("nightly: %s", msg)
 	}
 }
 

@@ -188,7 +188,7 @@ func TestStoredCrasherUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := &night{o: Options{Out: out}, store: crashStore{dir: filepath.Join(out, "crashers")}}
-	inputs, unreadable := n.storedCrashers(fuzz.Target{Name: "parser"})
+	inputs, unreadable := n.storedCrashers(context.Background(), fuzz.Target{Name: "parser"})
 	if len(inputs) != 0 || len(unreadable) != 1 || !strings.Contains(unreadable[0], p) || !strings.Contains(unreadable[0], "not checked tonight") {
 		t.Fatalf("inputs %d, unreadable %q", len(inputs), unreadable)
 	}

@@ -44,7 +44,12 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 	// Crashes stored by earlier nights are replayed first: one that still
 	// fails is reported again (known, but not fixed), without depending
 	// on the engine finding it again.
-	crashers, unreadable := n.storedCrashers(t)
+	crashers, unreadable := n.storedCrashers(ctx, t)
+	// So are the crashers the last night had no time to triage.
+	untriaged := n.untriaged(t.Name)
+	for _, u := range untriaged {
+		crashers = append(crashers, u.data)
+	}
 	var execs int64
 	pruned := false
 	for first := true; err == nil && ctx.Err() == nil; first = false {
@@ -69,7 +74,9 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 				// The engine failed without writing a crasher: a seed
 				// failed (the engine stops before fuzzing), or the
 				// engine itself broke.
-				seeds := n.failingSeeds(ctx, t, corpusDir)
+				sctx, cancel := context.WithDeadline(ctx, n.triageDeadline(ctx))
+				seeds := n.failingSeeds(sctx, t, corpusDir)
+				cancel()
 				if len(seeds) == 0 {
 					tr.Error = fmt.Sprintf("the fuzzing engine failed: %v\n%s", r.Err, tailOf(r.Output, 30))
 				}
@@ -102,6 +109,7 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 		tr.ExecsPerSec = float64(execs) / s
 	}
 	tr.Crashes = append(tr.Crashes, n.triage(ctx, t, crashers)...)
+	n.dropUntriaged(untriaged)
 	if len(unreadable) > 0 {
 		// Each is a known crash that tonight did not check: an error of
 		// the target, or it would drop out of the report unnoticed.
@@ -169,10 +177,17 @@ func (n *night) dropFailing(ctx context.Context, t fuzz.Target, cache string) []
 
 // storedCrashers returns the minimized inputs of the crashes stored for t
 // by earlier runs; those that no longer fail are noted as fixed. It
-// returns the ones it could not read too, as messages.
-func (n *night) storedCrashers(t fuzz.Target) (inputs [][]byte, unreadable []string) {
+// returns the ones it could not read too, as messages. The replays stop
+// at the triage deadline (those left are noted as not checked).
+func (n *night) storedCrashers(ctx context.Context, t fuzz.Target) (inputs [][]byte, unreadable []string) {
 	dirs, _ := filepath.Glob(filepath.Join(n.store.dir, t.Name, "*", FileMinimized))
-	for _, p := range dirs {
+	ctx, cancel := context.WithDeadline(ctx, n.triageDeadline(ctx))
+	defer cancel()
+	for i, p := range dirs {
+		if ctx.Err() != nil {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: %d crashes stored by earlier nights not replayed tonight: the budget ran out (or the night was interrupted)", t.Name, len(dirs)-i))
+			break
+		}
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
 			continue
 		}
@@ -181,7 +196,12 @@ func (n *night) storedCrashers(t fuzz.Target) (inputs [][]byte, unreadable []str
 			unreadable = append(unreadable, fmt.Sprintf("cannot replay the stored crash %s (not checked tonight; repair or move the directory): %v", p, err))
 			continue
 		}
-		if r, err := n.server.Run(t.Name, data); err == nil && r.Fail == "" {
+		r, err := n.replay(ctx, t.Name, data)
+		if ctx.Err() != nil {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: %d crashes stored by earlier nights not replayed tonight: the budget ran out (or the night was interrupted)", t.Name, len(dirs)-i))
+			break
+		}
+		if err == nil && r.Fail == "" {
 			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("%s: the crash stored in %s no longer reproduces (fixed?)", t.Name, filepath.Dir(p)))
 			continue
 		}
@@ -223,18 +243,45 @@ type group struct {
 	hits   int
 }
 
+// replay runs one input through the coverage server, within ctx (an input
+// that is still running when ctx ends is abandoned, and the server
+// restarted for the next).
+func (n *night) replay(ctx context.Context, target string, data []byte) (corpus.Result, error) {
+	rs, err := n.server.MeasureData(ctx, target, [][]byte{data}, nil)
+	if err != nil {
+		return corpus.Result{}, err
+	}
+	return rs[0], nil
+}
+
 // triage replays, groups, minimizes and stores the crashers of t; it
-// returns the signatures found.
+// returns the signatures found. It ends by the triage deadline (see
+// triageDeadline): the crashes it has replayed by then are stored (those
+// not yet minimized as they are), the crashers it has not are kept in
+// Out/untriaged, and the report says so.
 func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []string {
 	// Triage runs even after Ctrl-C, briefly: what was found is kept.
-	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), triageTime(ctx))
+	dl := n.triageDeadline(ctx)
+	tctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
 	defer cancel()
+	stopped := "triage stopped at the budget"
+	switch {
+	case ctx.Err() != nil:
+		stopped = "triage stopped after the interruption"
+	case dl.Before(n.deadln.Add(-wrapUp)):
+		stopped = fmt.Sprintf("triage stopped at its time limit (%v a target)", triageTime(ctx))
+	}
 	groups := map[string]*group{}
-	for _, data := range crashers {
-		r, err := n.server.Run(t.Name, data)
+	for i, data := range crashers {
+		r, err := n.replay(tctx, t.Name, data)
+		if tctx.Err() != nil {
+			n.keepUntriaged(t.Name, crashers[i:], stopped, ctx.Err() != nil)
+			break
+		}
 		switch {
 		case err != nil:
-			n.rep.Errors = append(n.rep.Errors, fmt.Sprintf("%s: replaying a crasher: %v", t.Name, err))
+			// Kept, not lost: its crash is not known.
+			n.keepUntriaged(t.Name, [][]byte{data}, fmt.Sprintf("replaying a crasher: %v", err), false)
 			continue
 		case r.Fail == "":
 			p := filepath.Join(n.o.Out, "unreproducible", t.Name, fuzz.InputName(data))
@@ -258,14 +305,100 @@ func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []
 		sigs = append(sigs, s)
 	}
 	sort.Strings(sigs)
+	cut := 0
 	for _, s := range sigs {
-		if c, err := n.storeCrash(tctx, t, groups[s]); err != nil {
+		c, whole, err := n.storeCrash(tctx, t, groups[s])
+		if !whole {
+			cut++
+		}
+		if err != nil {
 			n.rep.Errors = append(n.rep.Errors, fmt.Sprintf("%s: storing crash %s: %v", t.Name, s, err))
 		} else {
 			n.addCrash(c)
 		}
 	}
+	if cut > 0 {
+		msg := fmt.Sprintf("%s: %s: %d crashes not minimized (or not fully), stored as found", t.Name, stopped, cut)
+		if ctx.Err() == nil {
+			msg += "; raise --budget or lower --minimize-budget"
+		}
+		n.rep.Notes = append(n.rep.Notes, msg)
+		n.board.printf("nightly: %s", msg)
+	}
 	return sigs
+}
+
+// untriagedInput is a crasher an earlier night kept untriaged.
+type untriagedInput struct {
+	path string
+	data []byte
+}
+
+// untriaged returns the crashers kept in Out/untriaged/<target>/ by an
+// earlier night that had no time to triage them.
+func (n *night) untriaged(target string) []untriagedInput {
+	paths, _ := filepath.Glob(filepath.Join(n.o.Out, "untriaged", target, "*"))
+	var out []untriagedInput
+	for _, p := range paths {
+		if strings.HasPrefix(filepath.Base(p), ".tmp-") {
+			continue
+		}
+		if data, err := corpus.ReadFile(p); err == nil {
+			out = append(out, untriagedInput{p, data})
+		}
+	}
+	return out
+}
+
+// dropUntriaged removes the files of us that tonight's triage replayed:
+// those it had no time for again are still there, written anew.
+func (n *night) dropUntriaged(us []untriagedInput) {
+	for _, u := range us {
+		if !n.keptUntriaged[u.path] {
+			os.Remove(u.path)
+		}
+	}
+}
+
+// keepUntriaged stores crashers whose crash triage could not learn (it had
+// no time to replay them, or the replay failed; why says which) in
+// Out/untriaged/<target>/ (content-addressed names, written atomically),
+// as an error of the night: they failed the engine, but their crash is not
+// known. The next night triages them first. After Ctrl-C (interrupted) it
+// is a note: the user stopped the night, which then exits 0 unless a new
+// crash was found, and nothing is lost.
+func (n *night) keepUntriaged(target string, crashers [][]byte, why string, interrupted bool) {
+	dir := filepath.Join(n.o.Out, "untriaged", target)
+	var kept []string
+	for _, data := range crashers {
+		p := filepath.Join(dir, fuzz.InputName(data))
+		err := os.MkdirAll(dir, 0o755)
+		if err == nil {
+			err = fuzz.WriteFileAtomic(p, data)
+		}
+		if err != nil {
+			n.rep.Errors = append(n.rep.Errors, fmt.Sprintf("%s: keeping an untriaged crasher: %v", target, err))
+			continue
+		}
+		kept = append(kept, p)
+		if n.keptUntriaged == nil {
+			n.keptUntriaged = map[string]bool{}
+		}
+		n.keptUntriaged[p] = true
+	}
+	if len(kept) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s: %s: %d crashers not triaged, kept in %s (the next night triages them); reproduce: %s", target, why, len(kept), dir, n.reproLine(target, kept[0]))
+	if len(kept) > 1 {
+		msg += fmt.Sprintf(" (and the %d others)", len(kept)-1)
+	}
+	if interrupted {
+		n.rep.Notes = append(n.rep.Notes, msg)
+	} else {
+		n.rep.Errors = append(n.rep.Errors, msg)
+	}
+	n.board.printf("nightly: %s", msg)
 }
 
 // triageTime is how long triage may take: a minute, or ten seconds after
@@ -277,11 +410,13 @@ func triageTime(ctx context.Context) time.Duration {
 	return time.Minute
 }
 
-// storeCrash minimizes a group's input and stores its directory.
-func (n *night) storeCrash(ctx context.Context, t fuzz.Target, g *group) (Crash, error) {
+// storeCrash minimizes a group's input and stores its directory. whole is
+// false when ctx ended before the minimization did: what it found by then
+// (or the original) is stored.
+func (n *night) storeCrash(ctx context.Context, t fuzz.Target, g *group) (c Crash, whole bool, err error) {
 	slug := Slug(t.Name, g.sig)
 	dir := filepath.Join(n.store.dir, t.Name, slug)
-	c := Crash{Target: t.Name, Signature: g.sig, Summary: firstLine(g.report), Dir: dir, Hits: g.hits,
+	c = Crash{Target: t.Name, Signature: g.sig, Summary: firstLine(g.report), Dir: dir, Hits: g.hits,
 		OriginalSize: len(g.first), Suppressed: n.supp.Match(t.Name, g.sig)}
 	c.New = !c.Suppressed
 	c.Repro = n.reproLine(t.Name, filepath.Join(dir, FileMinimized))
@@ -290,22 +425,31 @@ func (n *night) storeCrash(ctx context.Context, t fuzz.Target, g *group) (Crash,
 		if b, err := os.ReadFile(filepath.Join(dir, FileMinimized)); err == nil {
 			c.MinimizedSize = len(b)
 		}
-		return c, nil
+		return c, true, nil
 	}
 	min, tries := fuzz.MinimizeInput(g.first, func(cand []byte) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		r, err := n.server.Run(t.Name, cand)
-		return err == nil && r.Fail == g.sig
+		r, err := n.replay(ctx, t.Name, cand)
+		return err == nil && ctx.Err() == nil && r.Fail == g.sig
 	}, n.o.MinimizeBudget)
-	rmin, err := n.server.Run(t.Name, min)
-	if err != nil || rmin.Fail != g.sig {
-		min, rmin.Report = g.first, g.report // keep the original: it is what fails
+	how := fmt.Sprintf("minimized from %d to %d bytes in %d replays", len(g.first), len(min), tries)
+	var rmin corpus.Result
+	if whole = ctx.Err() == nil; whole {
+		rmin, err = n.replay(ctx, t.Name, min)
+		if err != nil || rmin.Fail != g.sig {
+			min, rmin.Report = g.first, g.report // keep the original: it is what fails
+		}
+	} else {
+		// Every input the minimization kept failed with this signature
+		// when it was replayed; no time is left to replay it again.
+		rmin.Report = "(the report of the original input, below: triage stopped at the budget)"
+		how = fmt.Sprintf("minimization stopped at the budget: reduced from %d to %d bytes in %d replays", len(g.first), len(min), tries)
 	}
 	c.MinimizedSize = len(min)
-	failure := fmt.Sprintf("deduplication signature: %s\n\n%s\n\nminimized from %d to %d bytes in %d replays; %d crashing inputs had this signature this run\n\nfailure of the original input:\n%s",
-		g.sig, rmin.Report, len(g.first), len(min), tries, g.hits, g.report)
+	failure := fmt.Sprintf("deduplication signature: %s\n\n%s\n\n%s; %d crashing inputs had this signature this run\n\nfailure of the original input:\n%s",
+		g.sig, rmin.Report, how, g.hits, g.report)
 	_, err = n.store.save(t.Name, slug, map[string][]byte{
 		FileMinimized: min,
 		FileOriginal:  g.first,
@@ -313,7 +457,7 @@ func (n *night) storeCrash(ctx context.Context, t fuzz.Target, g *group) (Crash,
 		FileSignature: []byte(g.sig + "\n"),
 		FileRepro:     []byte(c.Repro + "\n"),
 	})
-	return c, err
+	return c, whole, err
 }
 
 // addCrash records a crash in the report and on the board.

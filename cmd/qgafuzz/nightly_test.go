@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
@@ -143,9 +144,16 @@ func crashDirs(t *testing.T, out string) []string {
 func TestNightlyPlantedCrash(t *testing.T) {
 	out := t.TempDir()
 	env := []string{fuzz.PlantCrashEnv + "=1"}
+	qgafuzzBin(t) // built before the clock starts
+	start := time.Now()
 	code, output := runNightlyCmd(t, env, "--budget", "30s", "--out", out, "--targets", "planted,parser", "--sim-runs", "200", "--progress", "4s")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
+	}
+	// The budget is the night's total time, triage included: a CI slot
+	// is sized by it. (Unless building alone took it.)
+	if took := time.Since(start); took > 30*time.Second+5*time.Second && !strings.Contains(output, "past the budget") {
+		t.Errorf("the night took %v with --budget 30s", took)
 	}
 	dirs := crashDirs(t, out)
 	if len(dirs) != 1 || filepath.Base(filepath.Dir(dirs[0])) != "planted" {

@@ -1,0 +1,195 @@
+//go:build unix
+
+package nightly
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/corpus"
+	"github.com/qgafuzz/qgafuzz/fuzz"
+)
+
+// slowServer is a fake coverage server (a shell script speaking the
+// server's protocol) that answers every input after delay: inputs of 298
+// bytes or more (a request line of 420 characters or more) fail the same
+// way, smaller ones pass. Nothing can be cut from a 300-byte crasher, so
+// its minimization tries about a thousand candidates, each delay long.
+func slowServer(t *testing.T, delay time.Duration) *corpus.Server {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	script := fmt.Sprintf("#!/bin/sh\nwhile read -r line; do sleep %.3f; if [ ${#line} -ge 420 ]; then echo '{\"s\":1,\"fail\":\"fake/slow\",\"report\":\"fake: slow crash\",\"ns\":1}'; else echo '{\"s\":1,\"ns\":1}'; fi; done\n", delay.Seconds())
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &corpus.Server{Bin: bin}
+}
+
+// deadlineNight is a night whose budget ends in left, with a slow server.
+func deadlineNight(t *testing.T, left time.Duration, delay time.Duration) *night {
+	out := t.TempDir()
+	now := time.Now()
+	n := &night{o: Options{Out: out, Corpus: filepath.Join(out, "corpus"), Root: t.TempDir(), Repro: "qgafuzz"},
+		rep: &Report{Start: now, Budget: Duration(left)}, board: newBoard(io.Discard, false, left),
+		store: crashStore{dir: filepath.Join(out, "crashers")}, deadln: now.Add(left), reserve: 5 * time.Second,
+		server: slowServer(t, delay)}
+	t.Cleanup(n.server.Close)
+	return n
+}
+
+// TestTriageHonoursTheBudget: triage that would take minutes (crashers
+// whose every replay is slow, and whose minimization always finds a
+// smaller failing candidate) stops at the night's deadline; the crash is
+// still stored, with its repro line, unminimized, and the report says that
+// triage was cut short.
+func TestTriageHonoursTheBudget(t *testing.T) {
+	n := deadlineNight(t, 3*time.Second, 100*time.Millisecond)
+	var crashers [][]byte
+	for i := range 40 {
+		crashers = append(crashers, bytes.Repeat([]byte{byte('a' + i%26)}, 300+i))
+	}
+	tg := fuzz.Target{Name: "parser"}
+	start := time.Now()
+	sigs := n.triage(context.Background(), tg, crashers)
+	took := time.Since(start)
+	if took > 3*time.Second+2*time.Second {
+		t.Errorf("triage took %v with 3s of budget left", took)
+	}
+	if len(sigs) != 1 || len(n.rep.Crashes) != 1 {
+		t.Fatalf("signatures %q, crashes %+v", sigs, n.rep.Crashes)
+	}
+	c := n.rep.Crashes[0]
+	if !c.New || c.Signature != "fake/slow" || c.Repro == "" {
+		t.Fatalf("crash %+v", c)
+	}
+	for _, f := range []string{FileMinimized, FileOriginal, FileFailure, FileSignature, FileRepro} {
+		if _, err := os.Stat(filepath.Join(c.Dir, f)); err != nil {
+			t.Errorf("stored crash: %v", err)
+		}
+	}
+	if repro, _ := os.ReadFile(filepath.Join(c.Dir, FileRepro)); strings.TrimSpace(string(repro)) != c.Repro {
+		t.Errorf("repro.txt %q, want %q", repro, c.Repro)
+	}
+	if !hasNote(n.rep.Notes, "triage stopped at the budget: 1 crashes not minimized") {
+		t.Errorf("no note of the cut-short triage: %q", n.rep.Notes)
+	}
+	if f, _ := os.ReadFile(filepath.Join(c.Dir, FileFailure)); !bytes.Contains(f, []byte("minimization stopped at the budget")) {
+		t.Errorf("failure.txt does not say the minimization was cut short:\n%s", f)
+	}
+	// The crashers triage had no time to replay are kept, and the night
+	// reports them (as an error: their crash is unknown), with a repro.
+	untriaged, _ := filepath.Glob(filepath.Join(n.o.Out, "untriaged", "parser", "*"))
+	if c.Hits+len(untriaged) != len(crashers) {
+		t.Errorf("%d crashers replayed and %d kept untriaged, want %d in all", c.Hits, len(untriaged), len(crashers))
+	}
+	if len(untriaged) > 0 && (len(n.rep.Errors) != 1 || !strings.Contains(n.rep.Errors[0], fmt.Sprintf("triage stopped at the budget: %d crashers not triaged", len(untriaged))) ||
+		!strings.Contains(n.rep.Errors[0], "qgafuzz repro --target parser "+filepath.Join(n.o.Out, "untriaged", "parser"))) {
+		t.Errorf("errors %q", n.rep.Errors)
+	}
+	for _, p := range untriaged {
+		if strings.Contains(filepath.Base(p), ".tmp-") {
+			t.Errorf("a temporary file is left: %s", p)
+		}
+	}
+	t.Logf("triage took %v; %d replayed, %d untriaged; notes %q", took, c.Hits, len(untriaged), n.rep.Notes)
+
+	// The next night, with time, triages them first, and removes them.
+	next := deadlineNight(t, 20*time.Second, 0)
+	next.o.Out, next.store = n.o.Out, n.store
+	us := next.untriaged("parser")
+	if len(us) != len(untriaged) {
+		t.Fatalf("the next night reads %d untriaged crashers, want %d", len(us), len(untriaged))
+	}
+	var inputs [][]byte
+	for _, u := range us {
+		inputs = append(inputs, u.data)
+	}
+	next.triage(context.Background(), tg, inputs)
+	next.dropUntriaged(us)
+	left, _ := filepath.Glob(filepath.Join(n.o.Out, "untriaged", "parser", "*"))
+	if len(left) != 0 || len(next.rep.Errors) != 0 || len(next.rep.Crashes) != 1 || !next.rep.Crashes[0].KnownBefore || next.rep.Crashes[0].Hits != len(us) {
+		t.Errorf("next night: %d files left, errors %q, crashes %+v", len(left), next.rep.Errors, next.rep.Crashes)
+	}
+}
+
+// TestTriageAfterInterruptKeepsWithoutError: after Ctrl-C the crashers
+// triage had no time for are kept as well, but as a note: an interrupted
+// night exits 0 unless it found a new crash.
+func TestTriageAfterInterruptKeepsWithoutError(t *testing.T) {
+	n := deadlineNight(t, 3*time.Second, 100*time.Millisecond)
+	var crashers [][]byte
+	for i := range 40 {
+		crashers = append(crashers, bytes.Repeat([]byte{byte('a' + i%26)}, 300+i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n.triage(ctx, fuzz.Target{Name: "parser"}, crashers)
+	untriaged, _ := filepath.Glob(filepath.Join(n.o.Out, "untriaged", "parser", "*"))
+	if len(untriaged) == 0 {
+		t.Fatalf("nothing kept untriaged: triage replayed all %d slow crashers in 2s?", len(crashers))
+	}
+	if len(n.rep.Errors) != 0 {
+		t.Errorf("errors %q, want none after an interruption", n.rep.Errors)
+	}
+	if !hasNote(n.rep.Notes, fmt.Sprintf("triage stopped after the interruption: %d crashers not triaged", len(untriaged))) {
+		t.Errorf("notes %q", n.rep.Notes)
+	}
+}
+
+// TestStoredCrashersHonourTheBudget: the replays of the crashes stored by
+// earlier nights stop at the triage deadline, and the report says how many
+// were not checked.
+func TestStoredCrashersHonourTheBudget(t *testing.T) {
+	n := deadlineNight(t, 0, 200*time.Millisecond) // past the budget: minTriage
+	for i := range 30 {
+		dir := filepath.Join(n.store.dir, "parser", fmt.Sprintf("sig-%02d", i))
+		os.MkdirAll(dir, 0o755)
+		if err := os.WriteFile(filepath.Join(dir, FileMinimized), bytes.Repeat([]byte{'x'}, 300), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	inputs, unreadable := n.storedCrashers(context.Background(), fuzz.Target{Name: "parser"})
+	if took := time.Since(start); took > minTriage+2*time.Second {
+		t.Errorf("replaying the stored crashes took %v", took)
+	}
+	if len(inputs) == 0 || len(inputs) == 30 || len(unreadable) != 0 {
+		t.Fatalf("%d inputs, unreadable %q", len(inputs), unreadable)
+	}
+	if !hasNote(n.rep.Notes, fmt.Sprintf("%d crashes stored by earlier nights not replayed tonight", 30-len(inputs))) {
+		t.Errorf("notes %q", n.rep.Notes)
+	}
+}
+
+func hasNote(notes []string, s string) bool {
+	for _, m := range notes {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFuzzAllStopsAtTheBudget: once the budget is used up (by the triage
+// of the parts before), the parts left are not run for their minimum
+// share each, which would overrun it, and the report names them.
+func TestFuzzAllStopsAtTheBudget(t *testing.T) {
+	n := deadlineNight(t, time.Second, 0)
+	n.o.Targets = []string{"parser", "delimiter"}
+	n.o.Agent = "qemu-ga"
+	start := time.Now()
+	n.fuzzAll(context.Background())
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("fuzzAll took %v past the budget", took)
+	}
+	if len(n.rep.Targets) != 0 || !hasNote(n.rep.Notes, "not run tonight, the budget was used up by the parts before (their minimum shares, their triage): parser, delimiter, qemu-ga, sim") {
+		t.Errorf("targets %+v, notes %q", n.rep.Targets, n.rep.Notes)
+	}
+}
