@@ -168,15 +168,6 @@ func TestStoredCrashersHonourTheBudget(t *testing.T) {
 	}
 }
 
-func hasNote(notes []string, s string) bool {
-	for _, m := range notes {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestFuzzAllStopsAtTheBudget: once the budget is used up (by the triage
 // of the parts before), the parts left are not run for their minimum
 // share each, which would overrun it, and the report names them.

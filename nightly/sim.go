@@ -17,7 +17,10 @@ import (
 // This file runs the swarm simulation share of a night: batches of seeds
 // (each with its own random fault mix) until the share's time or the seed
 // count is used up, then one shrunk schedule per violated invariant; the
-// schedules stored by earlier nights are replayed too.
+// schedules stored by earlier nights are replayed too. The replays and the
+// shrinking are the share's triage: they end by the triage deadline, as the
+// fuzz targets' do (see triageDeadline), and a schedule whose shrinking
+// was cut is stored as it is then, never dropped.
 
 // simStatus is the simulation's progress.
 type simStatus struct {
@@ -117,36 +120,61 @@ func runSim(ctx context.Context, first uint64, d time.Duration, maxRuns int, bug
 	return out
 }
 
-// simCrashFiles shrinks a failing run and returns the files of its crash
-// directory (without repro.txt) and a one-line summary.
-func simCrashFiles(r *sim.Result, sig string, count int) (map[string][]byte, string, error) {
+// shrinkSim shrinks a failing run until ctx ends (a variable for the
+// tests, which need a shrink slower than the planted bugs give).
+var shrinkSim = sim.ShrinkContext
+
+// simCrashFiles shrinks a failing run, until ctx ends, and returns the
+// files of its crash directory (without repro.txt), a one-line summary,
+// and whether the shrinking was whole. A shrink that fails (an error is
+// returned then too) leaves the run's own schedule, which failed, to store
+// as the schedule: the files are returned whenever the schedule can be
+// written.
+func simCrashFiles(ctx context.Context, r *sim.Result, sig string, count int) (files map[string][]byte, summary string, whole bool, err error) {
 	orig, err := json.MarshalIndent(r.Schedule(), "", "  ")
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
-	shrunk, res, stats, err := sim.Shrink(r, 0)
-	if err != nil {
-		return nil, "", fmt.Errorf("shrinking seed %d: %w", r.Seed, err)
-	}
-	min, err := json.MarshalIndent(shrunk, "", "  ")
-	if err != nil {
-		return nil, "", err
+	shrunk, res, stats, shrinkErr := shrinkSim(ctx, r, 0)
+	var min []byte
+	if shrinkErr == nil {
+		min, err = json.MarshalIndent(shrunk, "", "  ")
+		if err != nil {
+			return nil, "", false, err
+		}
+	} else {
+		shrinkErr = fmt.Errorf("shrinking seed %d: %w (the unshrunk schedule is stored)", r.Seed, shrinkErr)
+		min, res = orig, r
 	}
 	v := res.First()
 	var b strings.Builder
 	fmt.Fprintf(&b, "simulation: invariant %s violated\nsignature: %s\nseed %d (swarm faults, client %s); %d failing seeds hit this signature this run\n\n",
 		v.Invariant, sig, r.Seed, r.Client, count)
-	fmt.Fprintf(&b, "violation (shrunk schedule): %s\n", v)
+	if shrinkErr != nil {
+		fmt.Fprintf(&b, "violation (unshrunk schedule): %s\n", v)
+	} else {
+		fmt.Fprintf(&b, "violation (shrunk schedule): %s\n", v)
+	}
 	if v.Detail != "" {
 		fmt.Fprintf(&b, "%s\n", v.Detail)
 	}
-	fmt.Fprintf(&b, "\nshrunk: %s\nschedule: %s\n", stats, shrunk)
+	switch {
+	case shrinkErr != nil:
+		fmt.Fprintf(&b, "\nnot shrunk: %v\n", shrinkErr)
+		summary = fmt.Sprintf("%s (seed %d, not shrunk)", v, r.Seed)
+	case stats.Stopped:
+		fmt.Fprintf(&b, "\nshrinking stopped at the budget, the schedule stored is the smallest failing one by then: %s\nschedule: %s\n", stats, shrunk)
+		summary = fmt.Sprintf("%s (seed %d, shrinking stopped at the budget: %s)", v, r.Seed, stats)
+	default:
+		fmt.Fprintf(&b, "\nshrunk: %s\nschedule: %s\n", stats, shrunk)
+		summary = fmt.Sprintf("%s (seed %d, shrunk to %s)", v, r.Seed, stats)
+	}
 	return map[string][]byte{
 		FileSchedule:  append(min, '\n'),
 		FileOrigSched: append(orig, '\n'),
 		FileFailure:   []byte(b.String()),
 		FileSignature: []byte(sig + "\n"),
-	}, fmt.Sprintf("%s (seed %d, shrunk to %s)", v, r.Seed, stats), nil
+	}, summary, shrinkErr == nil && !stats.Stopped, shrinkErr
 }
 
 // simTarget is the report's entry for a simulation share of budget d.
@@ -182,9 +210,25 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		n.board.update(simPhase, int64(st.Runs), st.Rate, 0, 0)
 	})
 	tr := simTarget(res, d)
-	if probs := n.replayStoredSchedules(res.failures, res.hits); len(probs) > 0 {
+	// The replays of the stored schedules and the shrinking end by the
+	// triage deadline. Shrinking, like triage, runs briefly even after
+	// Ctrl-C: what was found is stored.
+	dl := n.triageDeadline(ctx)
+	stopped := "shrinking stopped at the budget"
+	switch {
+	case ctx.Err() != nil:
+		stopped = "shrinking stopped after the interruption"
+	case dl.Before(n.deadln.Add(-wrapUp)):
+		stopped = fmt.Sprintf("shrinking stopped at its time limit (%v a target)", triageTime(ctx))
+	}
+	rctx, cancel := context.WithDeadline(ctx, dl)
+	defer cancel()
+	if probs := n.replayStoredSchedules(rctx, res.failures, res.hits); len(probs) > 0 {
 		tr.addError(probs...)
 	}
+	tctx, tcancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+	defer tcancel()
+	cut := 0
 	var sigs []string
 	for s := range res.failures {
 		sigs = append(sigs, s)
@@ -201,10 +245,15 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		if n.store.exists("sim", slug) {
 			c.KnownBefore = true
 		} else {
-			files, summary, err := simCrashFiles(rs[0], sig, hits)
+			files, summary, whole, err := simCrashFiles(tctx, rs[0], sig, hits)
 			if err != nil {
 				n.rep.Errors = append(n.rep.Errors, "sim: "+err.Error())
-				continue
+				if files == nil {
+					continue
+				}
+			}
+			if !whole && err == nil {
+				cut++
 			}
 			c.Summary = summary
 			files[FileRepro] = []byte(c.Repro + "\n")
@@ -215,6 +264,14 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		}
 		n.addCrash(c)
 	}
+	if cut > 0 {
+		msg := fmt.Sprintf("sim: %s: %d failing schedules stored unshrunk (or not fully shrunk)", stopped, cut)
+		if ctx.Err() == nil {
+			msg += "; raise --budget"
+		}
+		n.rep.Notes = append(n.rep.Notes, msg)
+		n.board.printf("nightly: %s", msg)
+	}
 	n.rep.Targets = append(n.rep.Targets, tr)
 	n.board.printf("nightly: sim done: %s, %d seeds (%.0f/s) from %d, %d failing, %d unique", tr.Elapsed, tr.Execs, tr.ExecsPerSec, res.first, res.status.Failures, len(sigs))
 }
@@ -224,10 +281,15 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 // longer does is noted as fixed. It returns the schedules it could not
 // replay: each is a known failure that tonight did not check, an error of
 // the share rather than a note, or the failure would drop out of the
-// report unnoticed.
-func (n *night) replayStoredSchedules(failures map[string][]*sim.Result, hits map[string]int) (probs []string) {
+// report unnoticed. The replays stop when ctx ends (those left are noted
+// as not checked, as the stored crashes of the fuzz targets are).
+func (n *night) replayStoredSchedules(ctx context.Context, failures map[string][]*sim.Result, hits map[string]int) (probs []string) {
 	paths, _ := filepath.Glob(filepath.Join(n.store.dir, "sim", "*", FileSchedule))
-	for _, p := range paths {
+	for i, p := range paths {
+		if ctx.Err() != nil {
+			n.rep.Notes = append(n.rep.Notes, fmt.Sprintf("sim: %d schedules stored by earlier nights not replayed tonight: the budget ran out (or the night was interrupted)", len(paths)-i))
+			break
+		}
 		if strings.Contains(p, ".incomplete-") || strings.Contains(p, "/.tmp-") {
 			continue
 		}

@@ -39,7 +39,7 @@ func TestSimShare(t *testing.T) {
 		if !strings.HasPrefix(sig, "sim/") || len(rs) == 0 || SimSignature(rs[0]) != sig {
 			t.Fatalf("signature %q", sig)
 		}
-		files, summary, err := simCrashFiles(rs[0], sig, len(rs))
+		files, summary, _, err := simCrashFiles(context.Background(), rs[0], sig, len(rs))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestReplayStoredScheduleUsesTonightsAgent(t *testing.T) {
 	}{{qga.NoBug, false}, {bug, true}} {
 		n := &night{bug: c.bug, store: crashStore{dir: dir}, rep: &Report{}}
 		failures, hits := map[string][]*sim.Result{}, map[string]int{}
-		n.replayStoredSchedules(failures, hits)
+		n.replayStoredSchedules(context.Background(), failures, hits)
 		if got := len(failures) > 0; got != c.failing {
 			t.Errorf("agent bug %q: stored schedule failing = %v, want %v (notes %q)", c.bug, got, c.failing, n.rep.Notes)
 		}

@@ -73,7 +73,9 @@
 // LoadSchedule and Replay refuse a schedule no run could have recorded.
 // Shrink cuts the steps after the failing one, then removes fault events
 // and workload steps while the same invariant still fails, within a budget
-// of replays (ShrinkStats.BudgetUsedUp says when it ran out). The Proxy
+// of replays (ShrinkStats.BudgetUsedUp says when it ran out);
+// ShrinkContext stops at a deadline too, with the smallest failing
+// schedule found by then (ShrinkStats.Stopped). The Proxy
 // applies the same byte faults to real connections, so a real host
 // and a real qemu-ga can be put under them too.
 //

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -38,7 +39,7 @@ func NewFailure(r *Result, o Options, shrink, trace bool) *Failure {
 	if !shrink || !r.Failed() {
 		return f
 	}
-	min, _, st, err := shrinkReporting(r, o, 0)
+	min, _, st, err := shrinkReporting(context.Background(), r, o, 0)
 	if err != nil {
 		f.ShrinkError = err.Error()
 		return f

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,6 +18,8 @@ import (
 // over the steps, until neither shrinks or the budget of replays is used
 // up. A replay fires only the events it is given, so every candidate is a
 // subset of what failed, and the result lists only what the failure needs.
+// ShrinkContext also stops when its context ends, between two replays,
+// with the smallest failing schedule it has by then.
 
 // ShrinkStats say how much shrinking did.
 type ShrinkStats struct {
@@ -28,12 +31,18 @@ type ShrinkStats struct {
 	// BudgetUsedUp is set when shrinking stopped because it had used its
 	// budget of replays: the schedule fails, but may not be minimal.
 	BudgetUsedUp bool `json:"budget_used_up,omitempty"`
+	// Stopped is set when shrinking stopped because its context ended
+	// (ShrinkContext): the schedule fails, but may not be minimal.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 func (s ShrinkStats) String() string {
 	out := fmt.Sprintf("%d of %d fault events, %d of %d steps, %d replays",
 		s.Events, s.EventsBefore, s.Steps, s.StepsBefore, s.Replays)
-	if s.BudgetUsedUp {
+	switch {
+	case s.Stopped:
+		out += ", stopped before the end (its time ran out): may not be minimal"
+	case s.BudgetUsedUp:
 		out += ", stopped at the replay budget: may not be minimal"
 	}
 	return out
@@ -50,6 +59,7 @@ type ShrinkProgress struct {
 }
 
 type shrinker struct {
+	ctx    context.Context
 	opts   *Options
 	target string
 	budget int
@@ -65,23 +75,36 @@ type shrinker struct {
 // its replay (a run that did not fail is an error). budget bounds the
 // replays (DefaultShrinkBudget if zero or less).
 func Shrink(r *Result, budget int) (*Schedule, *Result, ShrinkStats, error) {
-	return shrinkReporting(r, Options{}, budget)
+	return shrinkReporting(context.Background(), r, Options{}, budget)
 }
 
-// shrinkReporting is Shrink reporting its progress to o.ShrinkProgress.
-func shrinkReporting(r *Result, o Options, budget int) (*Schedule, *Result, ShrinkStats, error) {
+// ShrinkContext is Shrink stopping when ctx ends: it checks ctx between
+// two replays (one replay is not interrupted), and then returns the
+// smallest failing schedule it has found so far (the run's own schedule
+// if it had no time to remove anything), replayed once more to check it
+// and fill in its violation, with ShrinkStats.Stopped set. A schedule is
+// returned whenever r fails: a caller with a deadline still gets one to
+// store.
+func ShrinkContext(ctx context.Context, r *Result, budget int) (*Schedule, *Result, ShrinkStats, error) {
+	return shrinkReporting(ctx, r, Options{}, budget)
+}
+
+// shrinkReporting is ShrinkContext reporting its progress to
+// o.ShrinkProgress.
+func shrinkReporting(ctx context.Context, r *Result, o Options, budget int) (*Schedule, *Result, ShrinkStats, error) {
 	switch {
 	case r == nil:
 		return nil, nil, ShrinkStats{}, errors.New("sim: Shrink: no run (nil Result)")
 	case !r.Failed():
 		return nil, nil, ShrinkStats{}, fmt.Errorf("sim: Shrink: the run of seed %d did not fail: there is nothing to shrink", r.Seed)
 	}
-	return shrinkWith(r.Schedule(), &Options{Seed: r.Seed, Client: r.Client, AgentBug: r.AgentBug,
+	return shrinkWith(ctx, r.Schedule(), &Options{Seed: r.Seed, Client: r.Client, AgentBug: r.AgentBug,
 		ShrinkProgress: o.ShrinkProgress, ShrinkProgressEvery: o.ShrinkProgressEvery}, budget)
 }
 
-// shrinkWith shrinks s under opts (which may carry a test agent).
-func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, ShrinkStats, error) {
+// shrinkWith shrinks s under opts (which may carry a test agent) until
+// ctx ends.
+func shrinkWith(ctx context.Context, s *Schedule, opts *Options, budget int) (*Schedule, *Result, ShrinkStats, error) {
 	if budget <= 0 {
 		budget = DefaultShrinkBudget
 	}
@@ -92,7 +115,7 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 	if !first.Failed() {
 		return nil, nil, ShrinkStats{}, fmt.Errorf("sim: the schedule of seed %d does not fail when replayed", s.Seed)
 	}
-	sh := &shrinker{opts: opts, target: failureSig(first.First()), budget: budget,
+	sh := &shrinker{ctx: ctx, opts: opts, target: failureSig(first.First()), budget: budget,
 		total: budget, curEvents: len(first.Events), curSteps: len(s.Ops), start: time.Now()}
 	sh.lastLog = sh.start
 	sh.stats = ShrinkStats{Replays: 1, EventsBefore: len(s.Events), StepsBefore: len(s.Ops)}
@@ -105,7 +128,7 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 			cur.Ops, cur.Events = ops, ev
 		}
 	}
-	for changed := true; changed && sh.budget > 0; {
+	for changed := true; changed && sh.budget > 0 && !sh.stats.Stopped; {
 		changed = false
 		if ev, ok := sh.events(&cur); ok {
 			cur.Events, changed = ev, true
@@ -125,7 +148,7 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 	}
 	min.Violation, min.TraceHash = res.First(), res.TraceHash
 	sh.stats.Events, sh.stats.Steps = len(min.Events), len(min.Ops)
-	sh.stats.BudgetUsedUp = sh.budget <= 0
+	sh.stats.BudgetUsedUp = sh.budget <= 0 && !sh.stats.Stopped
 	return min, res, sh.stats, nil
 }
 
@@ -136,7 +159,11 @@ func shrinkWith(s *Schedule, opts *Options, budget int) (*Schedule, *Result, Shr
 // original did (its first violation is what the report shows, and what
 // shrinkWith checks).
 func (sh *shrinker) try(s *Schedule, ops []Op, events []Event) ([]Event, bool) {
-	if sh.budget <= 0 {
+	if sh.budget <= 0 || sh.stats.Stopped {
+		return nil, false
+	}
+	if sh.ctx.Err() != nil {
+		sh.stats.Stopped = true
 		return nil, false
 	}
 	sh.budget--

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -155,7 +156,7 @@ func TestShrinkKeepsPanicSite(t *testing.T) {
 	if err != nil || !r.Failed() || !strings.Contains(r.First().Detail, "panicAfterPings") {
 		t.Fatalf("the schedule does not panic in panicAfterPings: %v, %v", err, r.First())
 	}
-	min, res, st, err := shrinkWith(s, opts, 0)
+	min, res, st, err := shrinkWith(context.Background(), s, opts, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,5 +185,63 @@ func TestShrinkProgress(t *testing.T) {
 	if last.Budget != DefaultShrinkBudget || last.Replays < 2 || last.Replays > f.Shrink.Replays ||
 		last.Steps != f.Shrink.Steps || last.Events != f.Shrink.Events || got[0].Steps > f.Shrink.StepsBefore {
 		t.Fatalf("progress %+v ... %+v; shrink %s", got[0], last, f.Shrink)
+	}
+}
+
+// slowAgent is the reference agent taking a while for every step, as a
+// slow real agent (or a long workload) makes every replay slow.
+type slowAgent struct{ *qga.Agent }
+
+func (a slowAgent) Step(p []byte) (int, []byte) {
+	time.Sleep(300 * time.Microsecond)
+	return a.Agent.Step(p)
+}
+
+// TestShrinkContextStops: a shrink whose context ends stops between two
+// replays, soon after, and still returns a schedule that fails the same
+// way (the smallest so far), marked as stopped rather than minimal; one
+// with time is not marked.
+func TestShrinkContextStops(t *testing.T) {
+	opts := Options{Seed: 2, Client: Plain, Steps: 100, NewAgent: func() Agent { return slowAgent{qga.NewAgent(qga.AgentConfig{})} }}
+	r := mustRun(t, opts)
+	if !r.Failed() {
+		t.Fatal("seed 2 (plain, 100 steps) no longer fails; pick another seed")
+	}
+	s := r.Schedule()
+	start := time.Now()
+	full, _, fst, err := shrinkWith(context.Background(), s, &opts, 0)
+	whole := time.Since(start)
+	if err != nil || fst.Stopped || fst.BudgetUsedUp || full == nil {
+		t.Fatalf("without a deadline: %s, %v", fst, err)
+	}
+	start = time.Now()
+	if _, err := replayWith(s, &opts); err != nil {
+		t.Fatal(err)
+	}
+	perReplay := time.Since(start) // of the whole schedule: the longest
+	for _, d := range []time.Duration{0, whole / 3} {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		start := time.Now()
+		min, res, st, err := shrinkWith(ctx, s, &opts, 0)
+		took := time.Since(start)
+		cancel()
+		if err != nil || min == nil {
+			t.Fatalf("deadline %v: %v", d, err)
+		}
+		if !st.Stopped || st.BudgetUsedUp || !strings.Contains(st.String(), "its time ran out") || st.Replays >= fst.Replays {
+			t.Errorf("deadline %v: %s (without a deadline: %s)", d, st, fst)
+		}
+		// One replay may be running when ctx ends, and there are the
+		// first and the final replay.
+		if took > d+3*perReplay+200*time.Millisecond {
+			t.Errorf("deadline %v: shrinking took %v (a replay takes %v)", d, took, perReplay)
+		}
+		if !res.Failed() || failureSig(res.First()) != failureSig(r.First()) || min.Violation == nil {
+			t.Fatalf("deadline %v: the schedule returned fails with %v, want %v", d, res.First(), r.First())
+		}
+		if again, err := replayWith(min, &opts); err != nil || again.TraceHash != min.TraceHash || !again.Failed() {
+			t.Fatalf("deadline %v: the schedule returned does not replay to its trace (%v)", d, err)
+		}
+		t.Logf("deadline %v: %s in %v; without a deadline %s in %v", d, st, took, fst, whole)
 	}
 }
