@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -108,28 +109,56 @@ func RunEngine(ctx context.Context, engine string, o EngineOptions) (Result, err
 // coordinator stops its workers, and kills it 10 s later. log, if not nil,
 // receives the output too.
 func RunLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, line func(string)) error {
-	return runLines(ctx, cmd, log, syscall.SIGINT, line)
+	return runLines(ctx, cmd, log, syscall.SIGINT, nil, line)
 }
 
-// runLines is RunLines stopping the group with stop rather than SIGINT.
-func runLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, stop syscall.Signal, line func(string)) error {
+// hardStop stops a command that runs too long whatever it does: After
+// its start the group gets the stop signal, and SIGKILL Kill later if it
+// is still running. Fired says whether it came to that.
+type hardStop struct {
+	After, Kill time.Duration
+	fired       atomic.Bool
+}
+
+// Fired reports whether the command was stopped by the hard stop.
+func (h *hardStop) Fired() bool { return h != nil && h.fired.Load() }
+
+// runLines is RunLines stopping the group with stop rather than SIGINT,
+// and at hard too if it is not nil.
+func runLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, stop syscall.Signal, hard *hardStop, line func(string)) error {
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = procgroup.Attr()
+	if hard != nil && cmd.WaitDelay == 0 {
+		// A process that left the group could hold the output open
+		// after the kill: Wait gives up on it.
+		cmd.WaitDelay = hard.Kill + time.Second
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	done := make(chan struct{})
 	go func() {
+		var deadline <-chan time.Time
+		if hard != nil {
+			t := time.NewTimer(hard.After)
+			defer t.Stop()
+			deadline = t.C
+		}
+		kill := 10 * time.Second
 		select {
 		case <-ctx.Done():
-			_ = procgroup.Signal(cmd.Process, stop)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = procgroup.Signal(cmd.Process, syscall.SIGKILL)
-			}
+		case <-deadline:
+			hard.fired.Store(true)
+			kill = hard.Kill
 		case <-done:
+			return
+		}
+		_ = procgroup.Signal(cmd.Process, stop)
+		select {
+		case <-done:
+		case <-time.After(kill):
+			_ = procgroup.Signal(cmd.Process, syscall.SIGKILL)
 		}
 	}()
 	scanDone := make(chan struct{})

@@ -134,7 +134,7 @@ func runLibFuzzer(ctx context.Context, o EngineOptions) (Result, error) {
 	// crash) while the parent starts new ones until the SIGKILL, which
 	// leaves its libFuzzerTemp.FuzzWithFork directory in $TMPDIR. Both
 	// the parent and a single process stop on SIGTERM as on Ctrl-C.
-	err := runLines(ctx, scriptCmd(o, "libfuzzer.sh", env, "run", o.Target.Name, secs), o.Log, syscall.SIGTERM, func(l string) {
+	err := runLines(ctx, scriptCmd(o, "libfuzzer.sh", env, "run", o.Target.Name, secs), o.Log, syscall.SIGTERM, nil, func(l string) {
 		tail.add(l)
 		p := &res.Last
 		if m := libFzForkRE.FindStringSubmatch(l); m != nil {

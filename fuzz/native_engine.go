@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/internal/procgroup"
@@ -50,8 +51,17 @@ func BuildNative(ctx context.Context, root, work string) (*NativeEngine, error) 
 
 // NativeOptions configure one engine run.
 type NativeOptions struct {
-	// Time bounds the run (0: until ctx is done).
+	// Time bounds the run (0: until ctx is done). The engine stops by
+	// itself about a second past it (-test.fuzztime), after minimizing
+	// the crasher it found, if any; see Grace.
 	Time time.Duration
+	// Grace, with Time, is a hard stop: an engine still running Grace
+	// past its time (-test.fuzztime, Time in whole seconds), hung or
+	// minimizing a slow crasher, is interrupted as Ctrl-C would
+	// (SIGINT to its process group), and killed Grace later. What it
+	// wrote by then is collected as usual; NativeRun.HardStopped says it
+	// happened. 0: no hard stop (ctx alone stops the run early).
+	Grace time.Duration
 	// CacheDir is the engine's cache (-test.fuzzcachedir), which keeps the
 	// inputs it found in one directory per Fuzz function.
 	CacheDir string
@@ -85,6 +95,10 @@ type NativeRun struct {
 	// end of its time (go.dev/issue/75804: a bare "context deadline
 	// exceeded" with no failing input); Err is then nil.
 	DeadlineRace bool
+	// HardStopped says the engine overran its time by NativeOptions.Grace
+	// and was stopped (Err is then that of the interrupted or killed
+	// process).
+	HardStopped bool
 }
 
 // NativeCrasher is one input the engine wrote as failing.
@@ -100,8 +114,13 @@ func (e *NativeEngine) Run(ctx context.Context, t Target, o NativeOptions) Nativ
 		"-test.fuzzcachedir=" + o.CacheDir,
 		"-test.fuzzminimizetime=" + orDefault(o.MinimizeTime, "5s"),
 		fmt.Sprintf("-test.parallel=%d", orDefault(o.Parallel, runtime.GOMAXPROCS(0)))}
+	var hard *hardStop
 	if o.Time > 0 {
-		args = append(args, fmt.Sprintf("-test.fuzztime=%ds", max(1, int(o.Time.Round(time.Second)/time.Second))))
+		secs := max(1, int(o.Time.Round(time.Second)/time.Second))
+		args = append(args, fmt.Sprintf("-test.fuzztime=%ds", secs))
+		if o.Grace > 0 {
+			hard = &hardStop{After: time.Duration(secs)*time.Second + o.Grace, Kill: o.Grace}
+		}
 	}
 	cmd := exec.Command(e.bin, args...)
 	cmd.Dir = filepath.Join(e.tree, "fuzz")
@@ -111,7 +130,7 @@ func (e *NativeEngine) Run(ctx context.Context, t Target, o NativeOptions) Nativ
 	}
 	var res NativeRun
 	var tail []string
-	res.Err = RunLines(ctx, cmd, o.Log, func(line string) {
+	res.Err = runLines(ctx, cmd, o.Log, syscall.SIGINT, hard, func(line string) {
 		if !strings.Contains(line, " DEBUG ") {
 			if tail = append(tail, line); len(tail) > 400 {
 				tail = append(tail[:0], tail[200:]...)
@@ -122,6 +141,7 @@ func (e *NativeEngine) Run(ctx context.Context, t Target, o NativeOptions) Nativ
 		}
 	})
 	res.Output = strings.Join(tail[max(0, len(tail)-200):], "\n")
+	res.HardStopped = hard.Fired()
 	// The engine names the crasher relative to its working directory;
 	// collect whatever is in testdata/fuzz/FuzzX, named or not.
 	dir := filepath.Join(e.tree, "fuzz", "testdata", "fuzz", t.FuncName())
@@ -133,7 +153,7 @@ func (e *NativeEngine) Run(ctx context.Context, t Target, o NativeOptions) Nativ
 		}
 		os.Rename(p, filepath.Join(e.work, "crasher-"+t.Name+"-"+ent.Name()))
 	}
-	if res.Err != nil && len(res.Crashers) == 0 && o.Time > 0 && ctx.Err() == nil && deadlineRace(tail) {
+	if res.Err != nil && len(res.Crashers) == 0 && o.Time > 0 && ctx.Err() == nil && !res.HardStopped && deadlineRace(tail) {
 		res.Err = nil
 		res.DeadlineRace = true
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -183,4 +184,99 @@ func TestFuzzAllStopsAtTheBudget(t *testing.T) {
 	if len(n.rep.Targets) != 0 || !hasNote(n.rep.Notes, "not run tonight, the budget was used up by the parts before (their minimum shares, their triage): parser, delimiter, qemu-ga, sim") {
 		t.Errorf("targets %+v, notes %q", n.rep.Targets, n.rep.Notes)
 	}
+}
+
+// hangingEngine stands in for the engine binary (it takes its flags): it
+// adds an input to its cache, writes a 300-byte crasher (which slowServer
+// fails), and then hangs, ignoring SIGINT, as an engine minimizing a
+// crasher that takes minutes to run would. Its pid (its process group)
+// goes to $HANG_PIDFILE.
+const hangingEngine = `#!/bin/sh
+for a; do
+	case $a in
+	-test.fuzzcachedir=*) cache=${a#*=} ;;
+	-test.fuzz=*) fn=${a#-test.fuzz=^}; fn=${fn%\$} ;;
+	esac
+done
+echo $$ > "$HANG_PIDFILE"
+mkdir -p "$cache/$fn" "testdata/fuzz/$fn"
+printf 'go test fuzz v1\n[]byte("found by the engine")\n' > "$cache/$fn/found"
+echo "fuzz: elapsed: 0s, execs: 10 (10/sec), new interesting: 1 (total: 1)"
+printf 'go test fuzz v1\n[]byte("%0300d")\n' 0 > "testdata/fuzz/$fn/crash1"
+echo "fuzz: minimizing 300-byte failing input file"
+trap '' INT
+sleep 60
+`
+
+// TestEngineHardStop: an engine that hangs past its share (ignoring
+// SIGINT) is stopped a grace period past it, killed as long later, and
+// what it wrote is kept: its crasher is triaged and stored, with its repro
+// line, and the input it added to its cache reaches the corpus. The report
+// notes the stop and does not call it an engine failure.
+func TestEngineHardStop(t *testing.T) {
+	defer func(g time.Duration) { engineGrace = g }(engineGrace)
+	engineGrace = time.Second
+	n := deadlineNight(t, 6*time.Second, 0)
+	// A "go" that "builds" the hanging engine: BuildNative sets up its
+	// scratch tree around it as around the real one.
+	bin := t.TempDir()
+	engine := filepath.Join(bin, "engine")
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	if err := os.WriteFile(engine, []byte(hangingEngine), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	goScript := "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -o ]; then cp \"$HANG_ENGINE\" \"$2\"; fi; shift; done\n"
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(goScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("HANG_ENGINE", engine)
+	t.Setenv("HANG_PIDFILE", pidfile)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidfile); err == nil {
+			var pid int
+			if fmt.Sscan(string(b), &pid); pid > 1 {
+				syscall.Kill(-pid, syscall.SIGKILL)
+			}
+		}
+	})
+	n.work = t.TempDir()
+	var err error
+	if n.engine, err = fuzz.BuildNative(context.Background(), n.o.Root, n.work); err != nil {
+		t.Fatal(err)
+	}
+	tg, _ := fuzz.Lookup("parser")
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { n.fuzzTarget(context.Background(), tg, time.Second); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the target's share of 1s is still running after 20s")
+	}
+	took := time.Since(start)
+	// 1s of fuzzing, then the engine is stopped 1s later and killed 1s
+	// after that; triage ends by the night's budget, less wrapUp.
+	if took > 6*time.Second {
+		t.Errorf("the share of 1s took %v", took)
+	}
+	if len(n.rep.Targets) != 1 || n.rep.Targets[0].Error != "" || n.rep.Targets[0].Execs != 10 {
+		t.Fatalf("targets %+v", n.rep.Targets)
+	}
+	tr := n.rep.Targets[0]
+	if len(n.rep.Crashes) != 1 || n.rep.Crashes[0].Signature != "fake/slow" || n.rep.Crashes[0].Repro == "" {
+		t.Fatalf("crashes %+v", n.rep.Crashes)
+	}
+	c := n.rep.Crashes[0]
+	if repro, _ := os.ReadFile(filepath.Join(c.Dir, FileRepro)); strings.TrimSpace(string(repro)) != c.Repro {
+		t.Errorf("repro.txt %q, want %q", repro, c.Repro)
+	}
+	es, _, _ := corpus.ReadDirsAs(corpus.Raw, filepath.Join(n.o.Corpus, "parser"))
+	if len(es) != 1 || string(es[0].Data) != "found by the engine" || tr.CorpusAfter != 1 {
+		t.Errorf("corpus after %d: %d inputs", tr.CorpusAfter, len(es))
+	}
+	if !hasNote(n.rep.Notes, "parser: the fuzzing engine was still running 1s past its time (hung") {
+		t.Errorf("notes %q", n.rep.Notes)
+	}
+	t.Logf("the share took %v (engine and triage); notes %q", took, n.rep.Notes)
 }

@@ -26,5 +26,7 @@
 //
 // The budget bounds the whole night, triage included (see
 // night.triageDeadline): what triage has not finished by the end of the
-// budget is stored as it stands, and the report says so.
+// budget is stored as it stands, and the report says so. The same holds
+// for the simulation's shrinking (sim.ShrinkContext) and for an engine
+// that overruns its share (fuzz.NativeOptions.Grace).
 package nightly

@@ -22,6 +22,12 @@ import (
 // signature; the first of each group is minimized while its signature
 // stays the same; and the group is stored once.
 
+// engineGrace is how long the engine may overrun its time (it stops about
+// a second past it by itself) before it is interrupted, and then killed
+// as long again later (fuzz.NativeOptions.Grace): an engine that hangs,
+// or minimizes a slow crasher, cannot take the night.
+var engineGrace = 3 * time.Second
+
 // fuzzTarget runs the engine on one target for d (restarting it after
 // each crash while time is left) and triages its crashers.
 func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) {
@@ -60,7 +66,7 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 			break
 		}
 		left = max(left, time.Second)
-		r := n.engine.Run(ctx, t, fuzz.NativeOptions{Time: left, CacheDir: filepath.Dir(cache), Coverage: true, Env: n.engineEnv(),
+		r := n.engine.Run(ctx, t, fuzz.NativeOptions{Time: left, Grace: engineGrace, CacheDir: filepath.Dir(cache), Coverage: true, Env: n.engineEnv(),
 			OnStatus: func(st fuzz.NativeStatus) {
 				n.board.update(st.Phase, execs+st.Execs, st.ExecsPerSec, st.Corpus, max(st.Coverage, tr.Coverage))
 			}})
@@ -69,8 +75,14 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 		for _, c := range r.Crashers {
 			crashers = append(crashers, c.Data)
 		}
+		if r.HardStopped {
+			msg := fmt.Sprintf("%s: the fuzzing engine was still running %v past its time (hung: in a target's setup before fuzzing, say) and was stopped; what it wrote is kept (%d crashers, and its corpus)",
+				t.Name, engineGrace, len(r.Crashers))
+			n.rep.Notes = append(n.rep.Notes, msg)
+			n.board.printf("nightly: %s", msg)
+		}
 		if len(r.Crashers) == 0 {
-			if r.Err != nil && ctx.Err() == nil {
+			if r.Err != nil && ctx.Err() == nil && !r.HardStopped {
 				// The engine failed without writing a crasher: a seed
 				// failed (the engine stops before fuzzing), or the
 				// engine itself broke.
