@@ -25,12 +25,12 @@ func init() {
 
 const fuzzHelp = `
 Usage: qgafuzz fuzz --target T [--engine native|gofuzz|libfuzzer] [--time D]
-                    [--corpus DIR] [--out DIR] [--jobs N]
+                    [--corpus DIR] [--out DIR] [--jobs N] [--json]
        qgafuzz fuzz --target differential (--agent ADDR | --agent-cmd 'CMD {sock}')
                     [--reference ADDR] [--time D] [--corpus DIR] [--out DIR]
-                    [--hang D] [--max-findings N] [--seed N]
+                    [--hang D] [--max-findings N] [--seed N] [--json]
        qgafuzz fuzz --target differential (--agent ADDR | --agent-cmd 'CMD {sock}')
-                    [--reference ADDR] [--hang D] --replay FILE
+                    [--reference ADDR] [--hang D] --replay FILE [--json]
        qgafuzz fuzz --list
 
 Runs one coverage-guided engine on one target (see --list), from the qgafuzz
@@ -62,6 +62,28 @@ and -v belong to engine runs; --hang, --max-findings and --seed to --agent or
 --agent-cmd (--hang also to --replay); --time, --corpus and --out to
 fuzzing, not to --replay.
 
+--json prints one JSON object on standard output at the end of the run (any
+run past its flags, failed ones too), and the progress and summary on
+standard error. Fields left out are ones the run did not measure:
+  mode             "engine", "differential" or "replay"
+  target, engine   as given (engine: engine runs)
+  seconds          wall-clock time, an engine's build or agent's start included
+  exit_code        the exit status; error: why the run failed (exit 2 or 3)
+  interrupted      true when Ctrl-C or SIGTERM ended the run
+  findings[]       file (stored input), report, repro (the reproduce line)
+ engine runs (crashes: the engine's count; the others from its last status
+ line, left out when it stopped before its first one):
+  crashes, engine_seconds, execs, execs_per_second
+  engine_corpus    inputs in the engine's corpus
+  new_coverage     inputs added for new coverage (go-fuzz: coverage bits)
+  corpus, corpus_before, corpus_after
+                   the working corpus and its inputs before and after the
+                   engine's finds were added (native and gofuzz)
+ differential (and --replay):
+  agent, reference, seed, streams, streams_per_second, bytes, divergences,
+  agent_deaths, agent_hangs (each restarts an --agent-cmd agent),
+  first_divergence_seconds; --replay: replay (the file), writes
+
 Exit status: 0 nothing found (--replay: identical replies), 1 findings
 (--replay: the replies still differ), 2 usage, 3 the engine or an agent could
 not run or be reached.
@@ -69,6 +91,7 @@ not run or be reached.
 Examples:
   qgafuzz fuzz --list
   qgafuzz fuzz --target parser --time 5m
+  qgafuzz fuzz --target parser --time 10m --json > fuzz.json
   qgafuzz fuzz --target delimiter --engine libfuzzer --time 10m --jobs 2
   qgafuzz fuzz --target differential --agent unix:/run/my-agent.sock
   qgafuzz fuzz --target differential --agent-cmd 'qgafuzz agent --plant-bug split-utf8 --listen unix:{sock}'
@@ -86,7 +109,7 @@ type fuzzFlags struct {
 	time, hang                  time.Duration
 	jobs, maxFindings           int
 	seed                        uint64
-	list, verbose               bool
+	list, verbose, jsonOut      bool
 }
 
 func runFuzz(e *env, args []string) int {
@@ -108,6 +131,7 @@ func runFuzz(e *env, args []string) int {
 	fs.Uint64Var(&f.seed, "seed", 0, "differential: generator seed (default: time-based)")
 	fs.StringVar(&f.replay, "replay", "", "differential: play this stored stream once to --agent or --agent-cmd and the reference, and compare")
 	fs.BoolVar(&f.verbose, "v", false, "copy the engine's own output to standard error")
+	fs.BoolVar(&f.jsonOut, "json", false, "print a machine-readable summary on standard output (the text goes to standard error)")
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
@@ -171,19 +195,35 @@ func runFuzz(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: "+msg)
 		return exitUsage
 	}
-	if mode == replayMode {
+	// With --json, standard output carries the JSON object alone: the
+	// text that goes there otherwise goes to standard error.
+	jsonOut, j := e.stdout, &fuzzJSON{Target: t.Name}
+	if f.jsonOut {
+		e = &env{stdin: e.stdin, stdout: e.stderr, stderr: e.stderr}
+	}
+	start := time.Now()
+	var code int
+	switch mode {
+	case replayMode:
 		// A replay does not watch for signals, so it must not catch them
 		// either (a caught Ctrl-C would wait out every --hang): the
 		// default handling ends it at once, and an --agent-cmd agent,
 		// tied to this process, with it.
-		return runReplay(e, f)
+		code = runReplay(e, f, j)
+	default:
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		if mode == differMode {
+			code = runDiffer(ctx, e, f, j)
+		} else {
+			code = runEngine(ctx, e, f, t, j)
+		}
+		j.Interrupted = ctx.Err() != nil
+		stop()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if mode == differMode {
-		return runDiffer(ctx, e, f)
+	if f.jsonOut {
+		return j.emit(jsonOut, e.stderr, code, time.Since(start))
 	}
-	return runEngine(ctx, e, f, t)
+	return code
 }
 
 // fuzzMode is what one run of qgafuzz fuzz does.
@@ -254,11 +294,14 @@ func targetNames() string {
 	return strings.Join(names, ", ")
 }
 
-// runEngine runs a coverage-guided engine from the source tree.
-func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
+// runEngine runs a coverage-guided engine from the source tree and
+// records the run in j.
+func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJSON) int {
+	j.Mode, j.Engine = "engine", f.engine
 	root, err := fuzz.ModuleRoot(".")
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		j.setError(err)
 		return exitUsage
 	}
 	corpusDir := absPath(f.corpus)
@@ -292,12 +335,17 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target) int {
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s)\n", f.engine, t.Name, durationText(f.time), seeds)
 	start := time.Now()
 	res, err := fuzz.RunEngine(ctx, f.engine, o)
-	harvestEngineCorpus(e, f.engine, o)
+	j.Corpus = o.Corpus
+	if r, ok := harvestEngineCorpus(e, f.engine, o); ok {
+		j.CorpusBefore, j.CorpusAfter = ptr(r.Total-r.Added), ptr(r.Total)
+	}
 	for _, c := range res.Crashers {
 		fmt.Fprintf(e.stdout, "qgafuzz fuzz: crasher %s (report %s)\n  reproduce with: %s\n", c.Path, c.Report, c.Repro)
 	}
+	j.setEngine(res)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		j.setError(err)
 		return exitTransport
 	}
 	fmt.Fprintln(e.stdout, doneLine(t.Name, f.engine, res.Last, time.Since(start)))
@@ -341,14 +389,14 @@ func progressPrinter(w io.Writer, target string, every time.Duration) func(fuzz.
 // corpus as raw files, where every tool (corpus stats, minimize, merge, a
 // later run of any engine) reads them: native fuzzing keeps its finds in
 // its cache (Go's format) and go-fuzz in its workdir. libFuzzer writes
-// into the corpus itself.
-func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) {
+// into the corpus itself. It returns what it did, and whether it did it.
+func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) (corpus.HarvestResult, bool) {
 	src, native := o.FindsDir(engine)
 	if src == "" {
-		return
+		return corpus.HarvestResult{}, false
 	}
 	if _, err := os.Stat(src); err != nil {
-		return // the engine found nothing, or never started
+		return corpus.HarvestResult{}, false // the engine found nothing, or never started
 	}
 	from := corpus.Raw
 	if native {
@@ -361,9 +409,10 @@ func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) {
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs in %s: %v\n", o.Corpus, err)
-		return
+		return r, false
 	}
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: corpus %s: %d new inputs from the engine, %d in all\n", o.Corpus, r.Added, r.Total)
+	return r, true
 }
 
 func durationText(d time.Duration) string {

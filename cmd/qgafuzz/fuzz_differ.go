@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
@@ -62,11 +63,13 @@ func replayCommand(f fuzzFlags, crasher string) string {
 
 // runReplay plays one stored stream to the agent under test and the
 // reference, as the differential driver does: the reproduce line of its
-// findings.
-func runReplay(e *env, f fuzzFlags) int {
+// findings. It records the replay in j.
+func runReplay(e *env, f fuzzFlags, j *fuzzJSON) int {
+	j.Mode, j.Replay = "replay", absPath(f.replay)
 	data, err := corpus.ReadFile(f.replay)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay:", err)
+		j.setError(err)
 		return exitUsage
 	}
 	st := fuzz.Chunks(data)
@@ -75,42 +78,53 @@ func runReplay(e *env, f fuzzFlags) int {
 	if n := len(st.Ops); n == 0 || !bytes.Equal(st.Ops[n-1].Data, qgatest.Fence) {
 		st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
 	}
+	j.Writes = ptr(len(st.Ops))
 	agent, ref, closeAll, err := diffEndpoints(context.Background(), f)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		j.setError(err)
 		return exitTransport
 	}
 	defer closeAll()
 	if ref == nil {
 		ref = fuzz.InProcessEndpoint(qga.AgentConfig{})
 	}
+	j.Agent, j.Reference = agent.Name(), ref.Name()
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: replay %s: %d writes to %s and %s\n", f.replay, len(st.Ops), agent.Name(), ref.Name())
 	d, err := fuzz.Replay(ref, agent, st)
 	switch {
 	case err != nil:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		j.setError(err)
 		return exitTransport
 	case d != nil:
+		j.Streams, j.Divergences = ptr(int64(1)), ptr(1)
 		fmt.Fprintf(e.stdout, "qgafuzz fuzz: FAIL: the replies differ\n%s", d.Report())
 		return exitFinding
 	}
+	j.Streams, j.Divergences = ptr(int64(1)), ptr(0)
 	fmt.Fprintln(e.stdout, "qgafuzz fuzz: PASS: identical replies")
 	return exitOK
 }
 
-// runDiffer compares an agent behind a socket with the reference.
-func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
+// runDiffer compares an agent behind a socket with the reference and
+// records the run in j.
+func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
+	j.Mode = "differential"
 	started := time.Now()
 	agent, ref, closeAll, err := diffEndpoints(ctx, f)
 	if err != nil && ctx.Err() != nil {
 		// Ctrl-C while the agent command started: an interrupted run,
 		// not a failed one.
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: interrupted while the agent command started")
-		fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(fuzz.DiffStats{Elapsed: time.Since(started)}))
+		st := fuzz.DiffStats{Elapsed: time.Since(started)}
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st))
+		j.setDiffStats(st)
 		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		j.setError(err)
 		return exitTransport
 	}
 	defer closeAll()
@@ -121,6 +135,7 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
 		_, more, err := fuzz.ReadCorpus(f.corpus)
 		if err != nil {
 			fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+			j.setError(err)
 			return exitUsage
 		}
 		seeds = append(seeds, more...)
@@ -137,6 +152,8 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
 	if ref != nil {
 		refName = ref.Name()
 	}
+	// "built-in reference agent", as a --replay names it.
+	j.Agent, j.Reference, j.Seed = agent.Name(), strings.TrimPrefix(refName, "the "), ptr(seed)
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: differential: %s vs %s for %v (%d seeds, seed %d)\n",
 		agent.Name(), refName, durationText(f.time), len(seeds), seed)
 	store := fuzz.CrashStore{Dir: out}
@@ -147,22 +164,28 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags) int {
 			input := fuzz.Encode(d.Input)
 			// "differential: " first, so that qgafuzz repro finds the
 			// target in the report.
-			report := "differential: reproduce with: " + replayCommand(f, store.PathOf(input)) + "\n" + d.Report()
+			repro := replayCommand(f, store.PathOf(input))
+			report := "differential: reproduce with: " + repro + "\n" + d.Report()
 			c, err := store.Save(input, report)
 			if err != nil {
 				storeErr = err
+			} else {
+				j.Findings = append(j.Findings, fuzzFindingJSON{File: c.Path, Report: c.Report, Repro: repro})
 			}
 			fmt.Fprintf(e.stdout, "qgafuzz fuzz: FINDING (saved as %s)\n%s\n", c.Path, report)
 		},
 		OnProgress: func(s fuzz.DiffStats) { fmt.Fprintf(e.stdout, "qgafuzz fuzz: differential: %s\n", diffText(s)) },
 	})
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st))
+	j.setDiffStats(st)
 	switch {
 	case err != nil:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		j.setError(err)
 		return exitTransport
 	case storeErr != nil:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: storing a finding:", storeErr)
+		j.setError("storing a finding: " + storeErr.Error())
 		return exitTransport
 	case st.Divergences > 0:
 		return exitFinding

@@ -163,7 +163,7 @@ func TestFuzzInterruptedWhileBuilding(t *testing.T) {
 	tg, _ := fuzz.Lookup("parser")
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	f := fuzzFlags{engine: "native", time: time.Minute, corpus: t.TempDir(), out: t.TempDir()}
-	if code := runEngine(ctx, &env{stdout: out, stderr: errOut}, f, tg); code != exitOK {
+	if code := runEngine(ctx, &env{stdout: out, stderr: errOut}, f, tg, new(fuzzJSON)); code != exitOK {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitOK, out, errOut)
 	}
 }
@@ -182,7 +182,7 @@ func TestFuzzInterruptedWhileAgentStarts(t *testing.T) {
 	// An agent that never listens.
 	f := fuzzFlags{agentCmd: "sleep 30 # {sock}", time: time.Minute, hang: defaultHang, out: t.TempDir()}
 	start := time.Now()
-	code := runDiffer(ctx, &env{stdout: out, stderr: errOut}, f)
+	code := runDiffer(ctx, &env{stdout: out, stderr: errOut}, f, new(fuzzJSON))
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("the run ended %v after the start, want within a second of the interrupt at 200ms", took.Round(time.Second/10))
 	}

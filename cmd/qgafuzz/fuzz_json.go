@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/qgafuzz/qgafuzz/fuzz"
+)
+
+// This file is qgafuzz fuzz's --json summary: one object on standard
+// output at the end of every run that got past its flags, with the human
+// progress and summary moved to standard error. It holds only what the run
+// measured: a field the run does not know is left out, not given as 0.
+
+// fuzzJSON is the --json output.
+type fuzzJSON struct {
+	Mode   string `json:"mode"` // engine, differential or replay
+	Target string `json:"target"`
+	Engine string `json:"engine,omitempty"`
+	// Seconds is the run's wall-clock time (an engine's build and an
+	// agent command's start included).
+	Seconds  float64 `json:"seconds"`
+	ExitCode int     `json:"exit_code"`
+	// Error is why the run failed (exit 2 after the flags, or 3).
+	Error string `json:"error,omitempty"`
+	// Interrupted: Ctrl-C or SIGTERM ended the run.
+	Interrupted bool `json:"interrupted,omitempty"`
+
+	// An engine run, from the engine's last status line (absent when it
+	// stopped before its first one).
+	EngineSeconds *float64 `json:"engine_seconds,omitempty"`
+	Execs         *int64   `json:"execs,omitempty"`
+	ExecsPerSec   *float64 `json:"execs_per_second,omitempty"`
+	EngineCorpus  *int     `json:"engine_corpus,omitempty"`
+	NewCoverage   *int     `json:"new_coverage,omitempty"`
+	// Crashes is the engine's crash count (engine runs only).
+	Crashes *int `json:"crashes,omitempty"`
+	// The working corpus (--corpus) before and after the engine's finds
+	// were brought into it (native and gofuzz; libFuzzer writes into it
+	// itself and is not counted).
+	Corpus       string `json:"corpus,omitempty"`
+	CorpusBefore *int   `json:"corpus_before,omitempty"`
+	CorpusAfter  *int   `json:"corpus_after,omitempty"`
+
+	// Differential fuzzing and --replay.
+	Agent     string  `json:"agent,omitempty"`
+	Reference string  `json:"reference,omitempty"`
+	Seed      *uint64 `json:"seed,omitempty"`
+	Streams   *int64  `json:"streams,omitempty"`
+	// StreamsPerSec and Bytes: differential fuzzing only.
+	StreamsPerSec *float64 `json:"streams_per_second,omitempty"`
+	Bytes         *int64   `json:"bytes,omitempty"`
+	Divergences   *int     `json:"divergences,omitempty"`
+	AgentDeaths   *int     `json:"agent_deaths,omitempty"`
+	AgentHangs    *int     `json:"agent_hangs,omitempty"`
+	// FirstDivergenceSeconds is the fuzzing time to the first divergence.
+	FirstDivergenceSeconds *float64 `json:"first_divergence_seconds,omitempty"`
+	// Replay is the stored stream a --replay played; Writes its writes.
+	Replay string `json:"replay,omitempty"`
+	Writes *int   `json:"writes,omitempty"`
+
+	Findings []fuzzFindingJSON `json:"findings,omitempty"`
+}
+
+// fuzzFindingJSON is one stored crasher or divergence.
+type fuzzFindingJSON struct {
+	File   string `json:"file"`   // the raw input
+	Report string `json:"report"` // its report
+	// Repro is the command that reproduces it, as printed.
+	Repro string `json:"repro,omitempty"`
+}
+
+// ptr returns a pointer to a copy of v.
+func ptr[T any](v T) *T { return &v }
+
+// setError records why the run failed (the first reason only).
+func (j *fuzzJSON) setError(err any) {
+	if j.Error == "" {
+		j.Error = fmt.Sprint(err)
+	}
+}
+
+// setEngine records an engine's result.
+func (j *fuzzJSON) setEngine(res fuzz.Result) {
+	if last := res.Last; last.Elapsed != 0 || last.Execs != 0 {
+		// As doneLine: an engine without a status line has no counts.
+		j.EngineSeconds = ptr(last.Elapsed.Seconds())
+		j.Execs = ptr(last.Execs)
+		j.ExecsPerSec = ptr(last.ExecsPerSec)
+		j.EngineCorpus = ptr(last.Corpus)
+		j.NewCoverage = ptr(last.NewCoverage)
+	}
+	j.Crashes = ptr(res.Last.Crashes)
+	for _, c := range res.Crashers {
+		j.Findings = append(j.Findings, fuzzFindingJSON{File: c.Path, Report: c.Report, Repro: c.Repro})
+	}
+}
+
+// setDiffStats records a differential run's counts.
+func (j *fuzzJSON) setDiffStats(s fuzz.DiffStats) {
+	rate := 0.0
+	if s.Elapsed > 0 {
+		rate = float64(s.Streams) / s.Elapsed.Seconds()
+	}
+	j.Streams, j.StreamsPerSec, j.Bytes = ptr(s.Streams), ptr(rate), ptr(s.Bytes)
+	j.Divergences, j.AgentDeaths, j.AgentHangs = ptr(s.Divergences), ptr(s.AgentDeaths), ptr(s.AgentHangs)
+	if s.FirstDivergence > 0 {
+		j.FirstDivergenceSeconds = ptr(s.FirstDivergence.Seconds())
+	}
+}
+
+// emit prints j with the run's exit code and time; a JSON report that
+// cannot be written (a full disk under "--json > FILE") is an error, as
+// for qgafuzz sim --json.
+func (j *fuzzJSON) emit(w, errw io.Writer, code int, took time.Duration) int {
+	j.ExitCode, j.Seconds = code, took.Seconds()
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(j); err != nil {
+		fmt.Fprintln(errw, "qgafuzz fuzz: --json:", err)
+		return exitUsage
+	}
+	return code
+}
