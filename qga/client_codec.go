@@ -78,7 +78,10 @@ func replyResult(v qjson.Value, line []byte, off int64) (qjson.Value, error) {
 		}
 		return qjson.Value{}, &AgentError{Class: cs, Desc: ds}
 	}
-	return qjson.Value{}, protocolError(off, line, 0, "reply has neither exactly one of \"return\" and \"error\"")
+	if hasRet {
+		return qjson.Value{}, protocolError(off, line, 0, "reply has both \"return\" and \"error\"")
+	}
+	return qjson.Value{}, protocolError(off, line, 0, "reply has neither \"return\" nor \"error\"")
 }
 
 // appendRequest appends {"execute":command[,"arguments":args][,"id":id]}\n.
