@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
@@ -38,7 +41,9 @@ belongs to another request.
 
 Exit codes: 0 success; 1 the agent returned an error (printed as "CLASS: desc"
 on standard error); 2 usage error; 3 transport, timeout or protocol error (with
-a one-line explanation on standard error).
+a one-line explanation on standard error); 130 interrupted (Ctrl-C or SIGTERM:
+the connection is still drained before it is closed, since qemu-ga 7.2 exits
+when a client leaves replies unread).
 
 Examples:
   qgafuzz call --connect unix:/tmp/qga.sock guest-info
@@ -94,14 +99,33 @@ func runCall(e *env, args []string) int {
 		cmdArgs = v
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	// Ctrl-C or SIGTERM cancels the call rather than killing the process,
+	// so that the deferred Close drains the connection: qemu-ga 7.2 exits
+	// when a client closes it with replies unread.
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	ctx, cancel := context.WithTimeout(sigCtx, *timeout)
 	defer cancel()
+	interrupted := func() int {
+		fmt.Fprintln(e.stderr, "qgafuzz call: interrupted")
+		return exitInterrupted
+	}
 	opts := qga.ClientOptions{Timeout: *timeout, MaxReplySize: int(maxReply)}
 	if *noDelim {
 		opts.Resync = qga.ResyncFlushPlain
 	}
-	c, err := qga.DialClient(ctx, *connect, opts)
+	// A busy agent (qemu-ga serves one client at a time, and refuses
+	// connections beyond its backlog of one) is waited for, within
+	// --timeout, as a blocking connect would wait.
+	c, err := retryBusy(ctx, func() (*qga.Client, error) { return qga.DialClient(ctx, *connect, opts) })
 	if err != nil {
+		if sigCtx.Err() != nil {
+			return interrupted()
+		}
+		if errors.Is(err, syscall.EAGAIN) {
+			fmt.Fprintf(e.stderr, "qgafuzz call: cannot connect to %s within %v: the agent is busy with other clients (qemu-ga serves one at a time): %v\n", *connect, *timeout, err)
+			return exitTransport
+		}
 		fmt.Fprintf(e.stderr, "qgafuzz call: cannot connect to %s: %v\n", *connect, err)
 		return exitTransport
 	}
@@ -121,6 +145,9 @@ func runCall(e *env, args []string) int {
 	case errors.As(err, &ae):
 		fmt.Fprintf(e.stderr, "%s: %s\n", fuzz.Printable(ae.Class), fuzz.Printable(ae.Desc))
 		return exitFinding
+	case sigCtx.Err() != nil:
+		c.Close() // drain before saying so
+		return interrupted()
 	case errors.Is(err, qga.ErrInvalidRequest):
 		return usageErr("%v", err)
 	case errors.Is(err, qga.ErrTimeout):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -32,9 +33,11 @@ that hit the n-th chunk of connection c in one direction depend only on the seed
 c, the direction and n. When a client goes away (or the reconnect fault cuts it,
 or the proxy is stopped with Ctrl-C or SIGTERM), the upstream connection is
 half-closed and drained (for 5s at most) before it is closed, so that qemu-ga 7.2
-(which exits when a client leaves replies unread) survives. When it stops, the
-proxy prints one summary line: connections served, bytes and chunks in each
-direction, and how often each fault acted (-v logs each one).
+(which exits when a client leaves replies unread) survives; a client that comes
+while the upstream refuses connections because its backlog is full (qemu-ga
+serves one at a time, and may still be draining) waits for it for 5s at most.
+When it stops, the proxy prints one summary line: connections served, bytes and
+chunks in each direction, and how often each fault acted (-v logs each one).
 
 The seed (which also picks the mix for "swarm") fixes the decisions for each
 chunk, not a whole run: which bytes make up a chunk depends on real time (a
@@ -109,7 +112,7 @@ func runProxy(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "qgafuzz proxy: "+s)
 	}
 	p, err := sim.NewProxy(fl, *seed, func(ctx context.Context) (net.Conn, error) {
-		c, err := qga.Dial(ctx, up)
+		c, err := dialUpstream(ctx, up, upstreamBusyWait)
 		if err != nil && !*verbose && ctx.Err() == nil {
 			// The proxy logs it only with -v; without, a wrong
 			// --upstream would show only as clients cut at once.
@@ -141,6 +144,41 @@ func runProxy(e *env, args []string) int {
 		return exitTransport
 	}
 	return exitOK
+}
+
+// upstreamBusyWait bounds how long a client's upstream connection waits
+// for an agent whose listen backlog is full. qemu-ga serves one client at
+// a time with a backlog of one, and the proxy itself keeps the connection
+// of a client that has left open while it drains it (for up to
+// sim.Proxy.Drain, 5s), so a host that reconnects at once, or a few hosts
+// in turn, would otherwise be refused with EAGAIN and cut.
+const upstreamBusyWait = 5 * time.Second
+
+// dialUpstream dials addr, waiting for up to wait while the listener's
+// backlog is full, as a blocking connect to qemu-ga's socket would wait.
+func dialUpstream(ctx context.Context, addr string, wait time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return retryBusy(ctx, func() (net.Conn, error) { return qga.Dial(ctx, addr) })
+}
+
+// retryBusy calls dial until it succeeds, fails other than with EAGAIN (a
+// unix socket whose listen backlog is full: qemu-ga serves one client at a
+// time with a backlog of one) or ctx ends; it returns dial's last result.
+func retryBusy[T any](ctx context.Context, dial func() (T, error)) (T, error) {
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		c, err := dial()
+		if err == nil || !errors.Is(err, syscall.EAGAIN) {
+			return c, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return c, err
+		case <-t.C:
+		}
+	}
 }
 
 // proxySummary is the line the proxy prints when it stops: what it
