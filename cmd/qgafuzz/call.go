@@ -71,6 +71,8 @@ func runCall(e *env, args []string) int {
 		return usageErr("--connect ADDR is required")
 	case len(pos) == 0:
 		return usageErr("missing COMMAND")
+	case strings.TrimSpace(pos[0]) == "":
+		return usageErr("COMMAND is empty")
 	case len(pos) > 2:
 		return usageErr("too many arguments: want COMMAND [ARGS-JSON], got %d arguments", len(pos))
 	case *timeout <= 0:

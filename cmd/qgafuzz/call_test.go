@@ -113,6 +113,8 @@ func TestCallUsage(t *testing.T) {
 		{"--connect", addr, "--timeout", "0s", "guest-info"},
 		{"--connect", addr, "--max-reply", "28", "guest-ping"},
 		{"--connect", addr, "--bogus", "guest-info"},
+		{"--connect", addr, ""},
+		{"--connect", addr, " "},
 		{"--connect", "bogus", "guest-info"},
 		{"--connect", "file:", "guest-info"},
 		{"--connect", "tcp:localhost", "guest-info"},

@@ -51,9 +51,11 @@ SPEC is a fault list as for "qgafuzz sim --faults" (e.g.
 need a simulated agent and are refused. Rates are per chunk. The proxy does not
 know the host's deadlines, so late holds a reply for up to extra (set extra above
 the host's timeout for a reply that comes after its call gave up), and reconnect
-cuts the client connection at once (the host reconnects as it will; within and
-delay are not used; the replies left unread are drained, not passed to the next
-client). Kinds:
+cuts the client connection at once (the host reconnects as it will; at, within
+and delay are not used; the replies left unread are drained, not passed to the
+next client). utf8split acts only on raw UTF-8 in the traffic: qemu-ga escapes
+every non-ASCII character of its replies (\uXXXX), and so does "qgafuzz call"
+in its requests, so between those two it has nothing to split. Kinds:
 `
 
 const proxyExamples = `
