@@ -120,6 +120,37 @@ func TestTriageHonoursTheBudget(t *testing.T) {
 	}
 }
 
+// TestUntriagedStayWhenStoringFails: the untriaged crashers of an earlier
+// night are removed once triaged, but not when a crash could not be
+// stored (here the crash store is a file): they would be lost with it.
+func TestUntriagedStayWhenStoringFails(t *testing.T) {
+	n := deadlineNight(t, 20*time.Second, 0)
+	n.o.MinimizeBudget = 5
+	crasher := bytes.Repeat([]byte{'u'}, 300)
+	n.keepUntriaged("parser", [][]byte{crasher}, "test", false)
+	n.rep.Errors, n.keptUntriaged = nil, nil // as kept by an earlier night
+	us := n.untriaged("parser")
+	if len(us) != 1 {
+		t.Fatalf("%d untriaged crashers, want 1", len(us))
+	}
+	if err := os.WriteFile(n.store.dir, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.triageAll(context.Background(), fuzz.Target{Name: "parser"}, [][]byte{us[0].data}, us)
+	if n.storeFailures != 1 {
+		t.Fatalf("%d store failures (errors %q), want 1", n.storeFailures, n.rep.Errors)
+	}
+	if _, err := os.Stat(us[0].path); err != nil {
+		t.Errorf("the untriaged crasher is gone though its crash was not stored: %v", err)
+	}
+	// Once the store works again, the next triage stores it and removes it.
+	os.Remove(n.store.dir)
+	n.triageAll(context.Background(), fuzz.Target{Name: "parser"}, [][]byte{us[0].data}, us)
+	if _, err := os.Stat(us[0].path); !os.IsNotExist(err) || len(n.rep.Crashes) != 1 {
+		t.Errorf("after a stored crash: stat %v, crashes %+v", err, n.rep.Crashes)
+	}
+}
+
 // TestTriageAfterInterruptKeepsWithoutError: after Ctrl-C the crashers
 // triage had no time for are kept as well, but as a note: an interrupted
 // night exits 0 unless it found a new crash.
@@ -279,4 +310,42 @@ func TestEngineHardStop(t *testing.T) {
 		t.Errorf("notes %q", n.rep.Notes)
 	}
 	t.Logf("the share took %v (engine and triage); notes %q", took, n.rep.Notes)
+}
+
+// TestStoreCrashKeptOriginalSaysSo: when the minimized input does not
+// fail the same way on its last replay (a flaky crash), the original is
+// stored as minimized.bin, and failure.txt must say so, not claim the
+// minimization it threw away.
+func TestStoreCrashKeptOriginalSaysSo(t *testing.T) {
+	n := deadlineNight(t, 30*time.Second, 0)
+	// Inputs of about 100 bytes or more fail, for the first 6 requests
+	// only: the triage replay and 5 minimization tries; the last replay
+	// of the minimized input passes.
+	bin := filepath.Join(t.TempDir(), "server")
+	script := "#!/bin/sh\ni=0\nwhile read -r line; do i=$((i+1)); if [ $i -le 6 ] && [ ${#line} -ge 150 ]; then echo '{\"s\":1,\"fail\":\"fake/flaky\",\"report\":\"fake: flaky crash\",\"ns\":1}'; else echo '{\"s\":1,\"ns\":1}'; fi; done\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n.server.Close()
+	n.server = &corpus.Server{Bin: bin}
+	t.Cleanup(n.server.Close)
+	n.o.MinimizeBudget = 5
+	orig := bytes.Repeat([]byte{'b'}, 300)
+	n.triage(context.Background(), fuzz.Target{Name: "parser"}, [][]byte{orig})
+	if len(n.rep.Crashes) != 1 {
+		t.Fatalf("crashes %+v, errors %q", n.rep.Crashes, n.rep.Errors)
+	}
+	c := n.rep.Crashes[0]
+	min, _ := os.ReadFile(filepath.Join(c.Dir, FileMinimized))
+	failure, _ := os.ReadFile(filepath.Join(c.Dir, FileFailure))
+	if !bytes.Equal(min, orig) || c.MinimizedSize != len(orig) {
+		t.Fatalf("stored %d bytes (MinimizedSize %d), want the original's %d", len(min), c.MinimizedSize, len(orig))
+	}
+	if claim := fmt.Sprintf("minimized from %d to ", len(orig)); bytes.Contains(failure, []byte(claim)) &&
+		!bytes.Contains(failure, []byte(fmt.Sprintf("minimized from %d to %d bytes", len(orig), len(orig)))) {
+		t.Errorf("failure.txt claims a minimization whose result was not stored:\n%s", failure)
+	}
+	if !bytes.Contains(failure, []byte("not minimized")) {
+		t.Errorf("failure.txt does not say the original was kept:\n%s", failure)
+	}
 }

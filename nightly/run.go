@@ -146,6 +146,9 @@ type night struct {
 	builtLate bool
 	// keptUntriaged holds the paths keepUntriaged wrote.
 	keptUntriaged map[string]bool
+	// storeFailures counts the crashes triage could not store; while it
+	// grows, the untriaged crashers replayed are not removed either.
+	storeFailures int
 }
 
 // wrapUp is the end of the budget kept for storing what triage has and

@@ -120,8 +120,7 @@ func (n *night) fuzzTarget(ctx context.Context, t fuzz.Target, d time.Duration) 
 	if s := time.Duration(tr.Elapsed).Seconds(); s > 0 {
 		tr.ExecsPerSec = float64(execs) / s
 	}
-	tr.Crashes = append(tr.Crashes, n.triage(ctx, t, crashers)...)
-	n.dropUntriaged(untriaged)
+	tr.Crashes = append(tr.Crashes, n.triageAll(ctx, t, crashers, untriaged)...)
 	if len(unreadable) > 0 {
 		// Each is a known crash that tonight did not check: an error of
 		// the target, or it would drop out of the report unnoticed.
@@ -324,6 +323,7 @@ func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []
 			cut++
 		}
 		if err != nil {
+			n.storeFailures++
 			n.rep.Errors = append(n.rep.Errors, fmt.Sprintf("%s: storing crash %s: %v", t.Name, s, err))
 		} else {
 			n.addCrash(c)
@@ -378,7 +378,14 @@ func (n *night) storeCrash(ctx context.Context, t fuzz.Target, g *group) (c Cras
 	if whole = ctx.Err() == nil; whole {
 		rmin, err = n.replay(ctx, t.Name, min)
 		if err != nil || rmin.Fail != g.sig {
-			min, rmin.Report = g.first, g.report // keep the original: it is what fails
+			// Keep the original: it is what fails; and say so, not
+			// the minimization thrown away.
+			why := "did not fail the same way when replayed again"
+			if ctx.Err() != nil {
+				why = "could not be replayed again before triage stopped"
+			}
+			how = fmt.Sprintf("not minimized: the input minimized to %d bytes in %d replays %s; the original is kept", len(min), tries, why)
+			min, rmin.Report = g.first, g.report
 		}
 	} else {
 		// Every input the minimization kept failed with this signature

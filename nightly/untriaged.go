@@ -1,6 +1,7 @@
 package nightly
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,19 @@ func (n *night) untriaged(target string) []untriagedInput {
 		}
 	}
 	return out
+}
+
+// triageAll triages crashers, the last of which are the untriaged ones
+// kept by an earlier night (us), and then removes those files, unless a
+// crash could not be stored: one of them may hold it, so they stay for
+// the next night.
+func (n *night) triageAll(ctx context.Context, t fuzz.Target, crashers [][]byte, us []untriagedInput) []string {
+	failures := n.storeFailures
+	sigs := n.triage(ctx, t, crashers)
+	if n.storeFailures == failures {
+		n.dropUntriaged(us)
+	}
+	return sigs
 }
 
 // dropUntriaged removes the files of us that tonight's triage replayed:
