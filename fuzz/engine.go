@@ -149,6 +149,11 @@ func runLines(ctx context.Context, cmd *exec.Cmd, log io.Writer, stop syscall.Si
 		select {
 		case <-ctx.Done():
 		case <-deadline:
+			select {
+			case <-done: // it ended on its own as the timer fired
+				return
+			default:
+			}
 			hard.fired.Store(true)
 			kill = hard.Kill
 		case <-done:
