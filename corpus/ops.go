@@ -126,6 +126,9 @@ type MinimizeReport struct {
 	FeaturesAfter           int // measured again on the written files
 	Elapsed, PerInput       time.Duration
 	ExecPerInput            time.Duration
+	// Problems are the files skipped or warned about (Skipped counts the
+	// skipped ones); failing inputs are counted in Failing instead.
+	Problems []Problem
 }
 
 // errNoServer is returned by a Tool that has no coverage server to measure
@@ -161,7 +164,8 @@ func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out s
 		BytesBefore: Size(m.Entries) + Size(m.Failing), BytesAfter: Size(sel),
 		Duplicates: m.Dups, Failing: len(m.Failing), Skipped: Skipped(m.Problems),
 		FeaturesBefore: m.Features(), FeaturesAfter: after.Features(),
-		Elapsed: time.Since(start), PerInput: m.PerInput(), ExecPerInput: m.ExecPerInput()}, nil
+		Elapsed: time.Since(start), PerInput: m.PerInput(), ExecPerInput: m.ExecPerInput(),
+		Problems: m.Problems}, nil
 }
 
 // checkOut refuses an output directory that holds files or is one of the
@@ -217,6 +221,9 @@ type MergeReport struct {
 	BytesAdded                    int64
 	FeaturesBefore, FeaturesAfter int
 	Skipped                       int
+	// Problems are the files of into and of the other directories that
+	// were skipped or warned about.
+	Problems []Problem
 }
 
 // Merge adds to into the inputs of dirs that add coverage to it, in the
@@ -252,7 +259,8 @@ func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*
 	return &MergeReport{Target: target, Dir: dir, Format: format, FilesBefore: len(base.Entries) + len(base.Failing) + base.Dups,
 		Candidates: len(cand.Entries), Added: res.Written, BytesAdded: res.Bytes,
 		FeaturesBefore: len(have), FeaturesAfter: len(Union(all)),
-		Skipped: Skipped(base.Problems) + Skipped(cand.Problems)}, nil
+		Skipped:  Skipped(base.Problems) + Skipped(cand.Problems),
+		Problems: append(append([]Problem(nil), base.Problems...), cand.Problems...)}, nil
 }
 
 func pick(items []Item, idx []int) []Item {

@@ -20,11 +20,11 @@ func init() {
 }
 
 const corpusHelp = `
-Usage: qgafuzz corpus minimize --target T DIR... --out DIR
-       qgafuzz corpus merge --target T --into DIR DIR...
-       qgafuzz corpus import --format native|gofuzz|libfuzzer SRC... --out DIR
-       qgafuzz corpus export --format native|gofuzz|libfuzzer DIR... --out DIR
-       qgafuzz corpus stats [--target T] DIR...
+Usage: qgafuzz corpus minimize --target T DIR... --out DIR [--json]
+       qgafuzz corpus merge --target T --into DIR DIR... [--json]
+       qgafuzz corpus import --format native|gofuzz|libfuzzer SRC... --out DIR [--json]
+       qgafuzz corpus export --format native|gofuzz|libfuzzer DIR... --out DIR [--json]
+       qgafuzz corpus stats [--target T] DIR... [--json]
 
 minimize keeps a small subset of the inputs that has the coverage of the whole
 set (per-input coverage from Go's fuzzing instrumentation: the coverage
@@ -46,12 +46,42 @@ progress on stderr. minimize and merge write their output at the end: Ctrl-C
 before then writes nothing and exits 130 (Ctrl-C while minimize measures the
 corpus it has written exits 130 too, and says it was written).
 
+--json prints one JSON object on standard output at the end (any run past
+its flags, failed ones too), and the summary and progress on standard
+error. Fields left out are ones the subcommand did not measure:
+  subcommand       minimize, merge, import, export or stats
+  target           as given (minimize, merge, stats)
+  inputs           the directories read (DIR... or SRC...)
+  output           where files were written (--out; merge: --into, or its
+                   corpus/ for a go-fuzz workdir; export --format gofuzz:
+                   the workdir's corpus/)
+  format           the format written (minimize: raw; merge, import, export)
+  seconds          wall-clock time, building the coverage server included
+  exit_code        the exit status; error: why the run failed (exit 2)
+  interrupted      true when Ctrl-C ended the run (exit 130)
+  skipped          files left out (unreadable, undecodable, not regular,
+                   too large); problems[]: path, message, warning (true for
+                   a warning, not a skipped file)
+ minimize: files_before, files_after, bytes_before, bytes_after,
+  coverage_before, coverage_after (coverage features), duplicates, failing
+  (inputs that fail the target), per_input_seconds, exec_per_input_seconds
+  (measuring time per input, and the target's own time per run)
+ merge: files_before (--into's), candidates (usable inputs of DIR...),
+  added, bytes_added, coverage_before, coverage_after
+ import, export: written, bytes_written, existing (inputs already there)
+ stats: files, bytes, largest, largest_bytes, duplicates; with --target:
+  coverage, failing, per_input_seconds, exec_per_input_seconds
+
+Exit status: 0 done, 2 usage or a corpus that cannot be read or written,
+130 interrupted.
+
 Examples:
   qgafuzz corpus minimize --target parser out/corpus/parser --out /tmp/parser-min
   qgafuzz corpus merge --target parser --into corpus/parser out/corpus/parser
   qgafuzz corpus export --format native corpus/agent --out fuzz/testdata/fuzz/FuzzAgent
   qgafuzz corpus import --format libfuzzer /tmp/libfuzzer-corpus --out out/corpus/parser
-  qgafuzz corpus stats --target agent out/corpus/agent`
+  qgafuzz corpus stats --target agent out/corpus/agent
+  qgafuzz corpus stats out/corpus/agent --json > stats.json`
 
 func runCorpus(e *env, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -71,8 +101,30 @@ func runCorpus(e *env, args []string) int {
 	out := fs.String("out", "", "output directory")
 	into := fs.String("into", "", "corpus to merge into")
 	format := fs.String("format", "", "native, gofuzz or libfuzzer")
+	jsonOut := fs.Bool("json", false, "print a machine-readable summary on standard output (the text goes to standard error)")
 	pos, code, ok := parseInterleaved(fs, e, args)
 	if !ok {
+		return code
+	}
+	// With --json, standard output carries the JSON object alone: begin,
+	// called once the flags are checked, sends the text to standard
+	// error; done prints the object (usage errors print none).
+	j := &corpusJSON{Subcommand: sub, Target: *target, Inputs: pos}
+	if j.Inputs == nil {
+		j.Inputs = []string{}
+	}
+	stdout, start := e.stdout, time.Now()
+	begin := func(output string) {
+		j.Output = output
+		if *jsonOut {
+			e = &env{stdin: e.stdin, stdout: e.stderr, stderr: e.stderr}
+		}
+		start = time.Now()
+	}
+	done := func(code int) int {
+		if *jsonOut {
+			return j.emit(stdout, e.stderr, code, time.Since(start))
+		}
 		return code
 	}
 	fail := func(format string, a ...any) int {
@@ -100,7 +152,9 @@ func runCorpus(e *env, args []string) int {
 		if !needTarget() {
 			return exitUsage
 		}
-		return withTool(ctx, e, sub, func(t *corpus.Tool) (int, error) {
+		begin(*out)
+		j.Format = corpus.Raw
+		return done(withTool(ctx, e, sub, j, func(t *corpus.Tool) (int, error) {
 			r, err := t.Minimize(ctx, *target, pos, *out)
 			if err != nil {
 				if ctx.Err() != nil && hasEntries(*out) {
@@ -112,6 +166,7 @@ func runCorpus(e *env, args []string) int {
 				}
 				return 0, err
 			}
+			j.setMinimize(r)
 			same := "unchanged"
 			if r.FeaturesAfter != r.FeaturesBefore {
 				same = fmt.Sprintf("CHANGED by %+d (features that vary between runs)", r.FeaturesAfter-r.FeaturesBefore)
@@ -123,7 +178,7 @@ func runCorpus(e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "time: %v per input measured (of which %v running the target once; each input runs twice), %v in all\n",
 				r.PerInput.Round(1000), r.ExecPerInput.Round(1000), r.Elapsed.Round(1e6))
 			return exitOK, nil
-		})
+		}))
 	case "merge":
 		if len(pos) == 0 || *into == "" {
 			return fail("want --into DIR and DIR...")
@@ -131,16 +186,18 @@ func runCorpus(e *env, args []string) int {
 		if !needTarget() {
 			return exitUsage
 		}
-		return withTool(ctx, e, sub, func(t *corpus.Tool) (int, error) {
+		begin(*into)
+		return done(withTool(ctx, e, sub, j, func(t *corpus.Tool) (int, error) {
 			r, err := t.Merge(ctx, *target, *into, pos)
 			if err != nil {
 				return 0, err
 			}
+			j.setMerge(r)
 			fmt.Fprintf(e.stdout, "corpus merge: %s: %d files in %s; %d candidates, %d added (%s, as %s files in %s) for new coverage\n",
 				r.Target, r.FilesBefore, *into, r.Candidates, r.Added, byteSize(r.BytesAdded), r.Format, r.Dir)
 			fmt.Fprintf(e.stdout, "coverage: %d features before, %d after\n", r.FeaturesBefore, r.FeaturesAfter)
 			return exitOK, nil
-		})
+		}))
 	case "import", "export":
 		if len(pos) == 0 || *out == "" {
 			return fail("want SRC... and --out DIR")
@@ -153,17 +210,25 @@ func runCorpus(e *env, args []string) int {
 		if sub == "import" {
 			from, dst = f, corpus.Raw // the sources are what --format says, whatever their content looks like
 		}
+		begin(*out)
+		j.Target, j.Format = "", dst // --target plays no part in a conversion
 		res, probs, err := corpus.Convert(from, dst, *out, pos...)
 		for _, p := range probs {
 			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %s\n", sub, p)
 		}
+		j.setProblems(probs)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
-			return exitUsage
+			j.setError(err)
+			return done(exitUsage)
 		}
+		if res.Dir != "" {
+			j.Output = res.Dir
+		}
+		j.Written, j.BytesWritten, j.Existing = ptr(res.Written), ptr(res.Bytes), ptr(res.Existing)
 		fmt.Fprintf(e.stdout, "corpus %s: %d files written (%s) as %s into %s, %d already there, %d skipped\n",
 			sub, res.Written, byteSize(res.Bytes), dst, res.Dir, res.Existing, corpus.Skipped(probs))
-		return exitOK
+		return done(exitOK)
 	case "stats":
 		if len(pos) == 0 {
 			return fail("want DIR...")
@@ -172,7 +237,9 @@ func runCorpus(e *env, args []string) int {
 		if name != "" && !needTarget() {
 			return exitUsage
 		}
+		begin("")
 		print := func(st *corpus.Stats) {
+			j.setStats(st)
 			for _, p := range st.Problems {
 				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %s\n", p)
 			}
@@ -187,48 +254,53 @@ func runCorpus(e *env, args []string) int {
 			st, err := corpus.ReadStats(ctx, nil, "", pos...)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %v\n", err)
-				return exitUsage
+				j.setError(err)
+				return done(exitUsage)
 			}
 			print(st)
 			fmt.Fprintf(e.stdout, "coverage: not measured (give --target)\n")
-			return exitOK
+			return done(exitOK)
 		}
-		return withTool(ctx, e, sub, func(t *corpus.Tool) (int, error) {
+		return done(withTool(ctx, e, sub, j, func(t *corpus.Tool) (int, error) {
 			st, err := corpus.ReadStats(ctx, t, name, pos...)
 			if err != nil {
 				return 0, err
 			}
 			print(st)
 			return exitOK, nil
-		})
+		}))
 	}
 	return fail("unknown subcommand (want minimize, merge, import, export or stats)")
 }
 
 // withTool builds and starts the coverage server, runs fn, and stops it.
-func withTool(ctx context.Context, e *env, sub string, fn func(*corpus.Tool) (int, error)) int {
+// What went wrong goes into j's error too.
+func withTool(ctx context.Context, e *env, sub string, j *corpusJSON, fn func(*corpus.Tool) (int, error)) int {
 	root, err := fuzz.ModuleRoot(".")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: measuring coverage needs the source tree: %v\n", sub, err)
+		err = fmt.Errorf("measuring coverage needs the source tree: %v", err)
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+		j.setError(err)
 		return exitUsage
 	}
 	tmp, err := tmpdir.Make("qgafuzz-cover-")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+		j.setError(err)
 		return exitUsage
 	}
 	defer tmp.Remove()
 	fmt.Fprintf(e.stderr, "qgafuzz corpus %s: building the coverage server\n", sub)
 	bin, err := corpus.Build(ctx, root, tmp.Path)
 	if err != nil {
-		return toolFailed(ctx, e, sub, err)
+		return toolFailed(ctx, e, sub, j, err)
 	}
 	srv := &corpus.Server{Bin: bin}
 	defer srv.Close()
 	t := &corpus.Tool{Server: srv, Log: e.stderr, Progress: measureProgress(e.stderr, sub, progressEvery)}
 	code, err := fn(t)
 	if err != nil {
-		return toolFailed(ctx, e, sub, err)
+		return toolFailed(ctx, e, sub, j, err)
 	}
 	return code
 }
@@ -246,12 +318,13 @@ const exitInterrupted = 130
 
 // toolFailed reports err, or that Ctrl-C stopped the command (the error
 // is then the killed build's or server's, which would only confuse).
-func toolFailed(ctx context.Context, e *env, sub string, err error) int {
+func toolFailed(ctx context.Context, e *env, sub string, j *corpusJSON, err error) int {
 	if ctx.Err() != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: interrupted; nothing was written\n", sub)
 		return exitInterrupted
 	}
 	fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+	j.setError(err)
 	return exitUsage
 }
 

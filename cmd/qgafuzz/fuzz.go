@@ -31,7 +31,7 @@ Usage: qgafuzz fuzz --target T [--engine native|gofuzz|libfuzzer] [--time D]
                     [--hang D] [--max-findings N] [--seed N] [--json]
        qgafuzz fuzz --target differential (--agent ADDR | --agent-cmd 'CMD {sock}')
                     [--reference ADDR] [--hang D] --replay FILE [--json]
-       qgafuzz fuzz --list
+       qgafuzz fuzz --list [--json]
 
 Runs one coverage-guided engine on one target (see --list), from the qgafuzz
 source tree (the engines build the fuzz package): native Go fuzzing (go test
@@ -83,6 +83,8 @@ standard error. Fields left out are ones the run did not measure:
   agent, reference, seed, streams, streams_per_second, bytes, divergences,
   agent_deaths, agent_hangs (each restarts an --agent-cmd agent),
   first_divergence_seconds; --replay: replay (the file), writes
+--list --json prints {"targets": [...]} instead, each target's name and
+doc (its one-line description).
 
 Exit status: 0 nothing found (--replay: identical replies), 1 findings
 (--replay: the replies still differ), 2 usage, 3 the engine or an agent could
@@ -136,6 +138,9 @@ func runFuzz(e *env, args []string) int {
 		return code
 	}
 	if f.list {
+		if f.jsonOut {
+			return emitTargetList(e)
+		}
 		for _, t := range fuzz.Targets() {
 			fmt.Fprintf(e.stdout, "%-13s %s\n", t.Name, t.Doc)
 		}

@@ -124,3 +124,29 @@ func (j *fuzzJSON) emit(w, errw io.Writer, code int, took time.Duration) int {
 	}
 	return code
 }
+
+// targetListJSON is qgafuzz fuzz --list --json's output.
+type targetListJSON struct {
+	Targets []targetJSON `json:"targets"`
+}
+
+// targetJSON is one fuzz target.
+type targetJSON struct {
+	Name string `json:"name"`
+	Doc  string `json:"doc"`
+}
+
+// emitTargetList prints the targets as one JSON object.
+func emitTargetList(e *env) int {
+	l := targetListJSON{Targets: []targetJSON{}}
+	for _, t := range fuzz.Targets() {
+		l.Targets = append(l.Targets, targetJSON{Name: t.Name, Doc: t.Doc})
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(l); err != nil {
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --json:", err)
+		return exitUsage
+	}
+	return exitOK
+}

@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/corpus"
 	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/nightly"
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 	"github.com/qgafuzz/qgafuzz/sim"
@@ -22,8 +24,8 @@ func init() {
 }
 
 const reproHelp = `
-Usage: qgafuzz repro FILE [--target T] [--agent bug:NAME|qemu-ga]
-       qgafuzz repro --seed N [--client C] [--faults LIST] [--steps K] [--agent bug:NAME]
+Usage: qgafuzz repro FILE [--target T] [--agent bug:NAME|qemu-ga] [--json]
+       qgafuzz repro --seed N [--client C] [--faults LIST] [--steps K] [--agent bug:NAME] [--json]
 
 Replays one crash and prints the panic stack or the violated property or
 invariant. FILE may be a raw crasher (qgafuzz's crashers/, corpus files), a
@@ -39,12 +41,37 @@ with. --agent qemu-ga plays FILE (a request stream, as the differential
 target reads it) to a live qemu-ga and to the built-in agent and compares
 their replies, as the nightly job's qemu-ga share does.
 
+--json prints one JSON object on standard output at the end (any replay
+past its flags, one that cannot run too), and the text on standard error.
+Fields left out are ones the replay did not get to:
+  mode             "input" (a fuzz input), "schedule" (a simulation
+                   schedule or trace), "seed" (--seed) or "qemu-ga"
+  file             FILE as given
+  format           as detected: raw, native, gofuzz, libfuzzer or sim
+  bytes            the decoded input's size
+  target           the fuzz target; target_from: "--target", "the path",
+                   or the report beside FILE that named it
+  planted_bug      the bug planted in the agent (--agent bug:NAME, the
+                   environment, or the report or repro.txt beside FILE)
+  seed, client, faults, steps
+                   a simulation's (--seed, or the schedule's)
+  qemu_ga, writes  --agent qemu-ga: its version; the stream's writes
+  verdict          "fails" (exit 1) or "passes" (exit 0)
+  failure          the failure's first line (property or panic, first
+                   invariant violation, or first difference of the replies)
+  signature        the deduplication signature, as qgafuzz nightly files it
+  violations       a simulation's invariant violations
+  seconds          wall-clock time of the replay
+  exit_code        the exit status; error: why the replay could not run
+                   (exit 2 or 3; no verdict then)
+
 Examples:
   qgafuzz repro out/crashers/parser/panic-.../minimized
   qgafuzz repro fuzz/testdata/fuzz/FuzzAgent/582528ddfad69eb5
   qgafuzz repro --target agent crash-3f786850e387550fdab836ed7e6dc881de23001b
   qgafuzz repro out/crashers/sim/safety-1a2b3c4d/schedule.json
   qgafuzz repro --seed 7 --client plain
+  qgafuzz repro out/crashers/parser/panic-.../minimized --json > repro.json
 
 Exit codes: 0 it no longer fails (fixed), 1 it still fails, 2 usage error, a
 file that cannot be read or decoded, or (--agent qemu-ga) a qemu-ga that cannot
@@ -58,6 +85,7 @@ func runRepro(e *env, args []string) int {
 	client := fs.String("client", "delimited", "simulation client strategy (with --seed)")
 	faults := fs.String("faults", "swarm", "simulation faults (with --seed)")
 	steps := fs.Int("steps", sim.DefaultSteps, "simulation workload length (with --seed)")
+	jsonOut := fs.Bool("json", false, "print a machine-readable summary on standard output (the text goes to standard error)")
 	pos, code, ok := parseInterleaved(fs, e, args)
 	if !ok {
 		return code
@@ -79,6 +107,23 @@ func runRepro(e *env, args []string) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// With --json, standard output carries the JSON object alone: begin,
+	// called once the flags are checked, sends the text to standard
+	// error; done prints the object (usage errors print none).
+	j := &reproJSON{}
+	stdout, start := e.stdout, time.Now()
+	begin := func() {
+		if *jsonOut {
+			e = &env{stdin: e.stdin, stdout: e.stderr, stderr: e.stderr}
+		}
+		start = time.Now()
+	}
+	done := func(code int) int {
+		if *jsonOut {
+			return j.emit(stdout, e.stderr, code, time.Since(start))
+		}
+		return code
+	}
 	if set["seed"] {
 		if len(pos) > 0 {
 			return usage("give FILE or --seed, not both")
@@ -89,11 +134,15 @@ func runRepro(e *env, args []string) int {
 		if *steps < 1 || *steps > maxSteps {
 			return usage("--steps must be in 1..%d", maxSteps)
 		}
+		begin()
 		r, err := sim.Run(sim.Options{Seed: *seed, Client: sim.Strategy(*client), Faults: *faults, Steps: *steps, AgentBug: bug})
 		if err != nil {
+			// A --client or --faults that sim does not know: a usage
+			// error, with no JSON object.
 			return usage("%v", err)
 		}
-		return reportSim(e, fmt.Sprintf("seed %d (client %s, faults %s, %d steps)", *seed, *client, *faults, *steps), r)
+		j.Mode, j.Seed, j.Client, j.Faults, j.Steps = "seed", ptr(*seed), *client, *faults, ptr(*steps)
+		return done(reportSim(e, fmt.Sprintf("seed %d (client %s, faults %s, %d steps)", *seed, *client, *faults, *steps), r, j))
 	}
 	if len(pos) != 1 {
 		return usage("want one FILE (or --seed N); run 'qgafuzz repro --help'")
@@ -101,25 +150,42 @@ func runRepro(e *env, args []string) int {
 	if set["client"] || set["faults"] || set["steps"] {
 		return usage("--client, --faults and --steps go with --seed (a schedule file carries its own)")
 	}
-	path := pos[0]
+	begin()
+	j.Mode, j.File = "input", pos[0]
+	return done(reproFile(e, pos[0], *target, *agent, bug, j))
+}
+
+// reproFile replays the crash file path (repro FILE) and records what it
+// found in j; what cannot be replayed is a usage error (exit 2) that j
+// records as its error.
+func reproFile(e *env, path, target, agent string, bug qga.Bug, j *reproJSON) int {
+	usage := func(format string, a ...any) int {
+		msg := fmt.Sprintf(format, a...)
+		fmt.Fprintf(e.stderr, "qgafuzz repro: %s\n", msg)
+		j.setError(msg)
+		return exitUsage
+	}
 	b, err := corpus.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz repro: cannot read the crash file: %v\n", err)
+		j.setError(fmt.Sprintf("cannot read the crash file: %v", err))
 		return exitUsage
 	}
 	format := corpus.Detect(path, b)
-	if format == corpus.SimTrace && *target != "" {
+	defer func() { j.Format = string(format) }()
+	if format == corpus.SimTrace && target != "" {
 		// The user says what the file is: a fuzz input that happens to
 		// look like a schedule.
 		format = corpus.Raw
 	}
-	if format == corpus.Raw && *target == "" && brokenSchedule(path, b) {
+	if format == corpus.Raw && target == "" && brokenSchedule(path, b) {
 		// A truncated or hand-edited schedule or trace: what is wrong
 		// with it says more than that it has no target.
 		format = corpus.SimTrace
 	}
 	if format == corpus.SimTrace {
-		if *agent != "" {
+		j.Mode = "schedule"
+		if agent != "" {
 			return usage("%s is a simulation schedule, which carries its own agent bug: --agent does not apply", path)
 		}
 		s, err := sim.ParseSchedule(b)
@@ -130,18 +196,20 @@ func runRepro(e *env, args []string) int {
 		if err != nil {
 			return usage("%s: %v", path, err)
 		}
-		return reportSim(e, fmt.Sprintf("schedule %s (seed %d, %d steps, %d fault events)", path, s.Seed, len(s.Ops), len(s.Events)), r)
+		return reportSim(e, fmt.Sprintf("schedule %s (seed %d, %d steps, %d fault events)", path, s.Seed, len(s.Ops), len(s.Events)), r, j)
 	}
 	data, err := corpus.Decode(format, b)
 	if err != nil {
 		return usage("%s: %v", path, err)
 	}
-	if *agent == "qemu-ga" {
-		return reproQemuGA(e, path, data, bug)
+	j.Bytes = ptr(len(data))
+	if agent == "qemu-ga" {
+		j.Mode = "qemu-ga"
+		return reproQemuGA(e, path, data, bug, j)
 	}
-	name, how := *target, "--target"
+	name, how := target, "--target"
 	report := reportBeside(path)
-	if name == "" && *agent == "" {
+	if name == "" && agent == "" {
 		// A divergence of an outside agent (fuzz --agent/--agent-cmd)
 		// replays only against that agent: the built-in one would pass
 		// and call it fixed.
@@ -159,8 +227,9 @@ func runRepro(e *env, args []string) int {
 	if !ok {
 		return usage("no target %q (one of %s)", name, targetNames())
 	}
+	j.Target, j.TargetFrom = name, how
 	fmt.Fprintf(e.stdout, "repro: %s: %s input of %d bytes, target %s (from %s)\n", path, format, len(data), name, how)
-	if *agent == "" && bug == qga.NoBug {
+	if agent == "" && bug == qga.NoBug {
 		// A crasher found with a planted bug names it in its report, or
 		// (a crash directory of qgafuzz nightly) in the repro.txt beside
 		// it; without it the crasher would pass and look fixed.
@@ -177,21 +246,33 @@ func runRepro(e *env, args []string) int {
 		// would outlive this call.
 		t = fuzz.DifferentialTarget(bug)
 	}
+	if bug != qga.NoBug {
+		j.PlantedBug = bug.String()
+	}
 	f := fuzz.Run(t, data)
 	if f == nil {
 		fmt.Fprintf(e.stdout, "repro: PASS: the input does not fail (for a crasher: the bug is fixed)\n")
 		return exitOK
 	}
+	j.Failure, j.Signature = firstLine(f.Error()), fuzz.TriageSignature(f)
 	fmt.Fprintf(e.stdout, "repro: FAIL (deduplication signature: %s)\n%s", fuzz.TriageSignature(f), f.Report())
 	return exitFinding
 }
 
-// reportSim prints a simulation result.
-func reportSim(e *env, what string, r *sim.Result) int {
+// reportSim prints a simulation result, and records it in j.
+func reportSim(e *env, what string, r *sim.Result, j *reproJSON) int {
+	if j.Seed == nil {
+		j.Seed, j.Client, j.Faults, j.Steps = ptr(r.Seed), string(r.Client), strings.Join(r.Faults, " "), ptr(len(r.Ops))
+	}
+	if r.AgentBug != qga.NoBug {
+		j.PlantedBug = r.AgentBug.String()
+	}
+	j.Violations = ptr(len(r.Violations))
 	if !r.Failed() {
 		fmt.Fprintf(e.stdout, "repro: PASS: %s: no invariant violated (%d calls)\n", what, r.Stats.Calls)
 		return exitOK
 	}
+	j.Failure, j.Signature = firstLine(r.Violations[0].String()), nightly.SimSignature(r)
 	fmt.Fprintf(e.stdout, "repro: FAIL: %s: %d invariant violation(s)\n", what, len(r.Violations))
 	for _, v := range r.Violations {
 		fmt.Fprintf(e.stdout, "  %s\n", v)
@@ -301,26 +382,34 @@ func plantedFromRepro(path string) qga.Bug {
 
 // reproQemuGA plays a stream to a fresh qemu-ga and to the built-in agent
 // and compares the replies.
-func reproQemuGA(e *env, path string, data []byte, bug qga.Bug) int {
+func reproQemuGA(e *env, path string, data []byte, bug qga.Bug, j *reproJSON) int {
+	if bug != qga.NoBug {
+		j.PlantedBug = bug.String()
+	}
 	g, err := qgatest.StartQemuGAProcess(context.Background(), "")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz repro: --agent qemu-ga: cannot start qemu-ga: %v\n", err)
+		j.setError(fmt.Sprintf("--agent qemu-ga: cannot start qemu-ga: %v", err))
 		return exitUsage
 	}
+	j.QemuGA = g.Version()
 	defer g.Close()
 	st := fuzz.Chunks(data)
 	pace := qgatest.ReferenceReplies(qga.AgentConfig{}, st)
 	ref := fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{})
 	defer ref.Close()
+	j.Writes = ptr(len(st.Ops))
 	want, err := ref.Play(st, pace)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz repro: qemu-ga %s: %v\n", g.Version(), err)
+		j.setError(fmt.Sprintf("qemu-ga %s: %v", g.Version(), err))
 		return exitTransport
 	}
 	got, _ := fuzz.InProcessEndpoint(qga.AgentConfig{Bug: bug}).Play(st, pace)
 	fmt.Fprintf(e.stdout, "repro: %s: stream of %d writes played to qemu-ga %s and the built-in agent\n", path, len(st.Ops), g.Version())
 	if d := fuzz.CompareReplies(want, got); d != "" {
 		dv := fuzz.Divergence{Input: st, Reference: want, Agent: got, Detail: d}
+		j.Failure = firstLine("divergence: " + d)
 		fmt.Fprintf(e.stdout, "repro: FAIL: the replies differ\n%s", dv.Report())
 		return exitFinding
 	}
