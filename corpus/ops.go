@@ -287,13 +287,16 @@ type Stats struct {
 }
 
 // ReadStats counts the files of dirs; with a tool and a target it also
-// measures their coverage.
+// measures their coverage. It stops with ctx's error when ctx ends.
 func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*Stats, error) {
 	// One input at a time, keeping only the largest: counting a corpus
 	// takes the memory of its largest file.
 	st := &Stats{}
 	seen := seenSet{}
 	probs, err := walkDirs("", dirs, func(e Entry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		st.Files++
 		st.Bytes += int64(len(e.Data))
 		if len(e.Data) > len(st.Largest.Data) || st.Largest.Path == "" {
@@ -373,6 +376,13 @@ func isNativeDir(dir string) bool {
 // be one of the sources: converting in place would mix formats in it.
 // An input dst already holds, under any name, counts as Existing.
 func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Problem, error) {
+	return ConvertContext(context.Background(), from, to, dst, srcs...)
+}
+
+// ConvertContext is Convert stopping between two inputs when ctx ends,
+// with ctx's error: every file it wrote by then is whole (written
+// atomically), and running it again writes only the rest.
+func ConvertContext(ctx context.Context, from, to Format, dst string, srcs ...string) (WriteResult, []Problem, error) {
 	if to == GoFuzz {
 		dst = filepath.Join(dst, "corpus")
 	}
@@ -391,6 +401,9 @@ func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Proble
 		have.addDir(to, dst)
 	}
 	probs, err := walkDirs(from, srcs, func(e Entry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if !seen.add(e.Data) {
 			return nil
 		}

@@ -44,7 +44,9 @@ that import --format libfuzzer|gofuzz takes *.txt, *.json and *.md files too;
 nothing in the input directories is changed. Measuring coverage prints its
 progress on stderr. minimize and merge write their output at the end: Ctrl-C
 before then writes nothing and exits 130 (Ctrl-C while minimize measures the
-corpus it has written exits 130 too, and says it was written).
+corpus it has written exits 130 too, and says it was written); import and
+export stop between two files (each file written is whole: run again for the
+rest), and stats stops; they exit 130 too.
 
 --json prints one JSON object on standard output at the end (any run past
 its flags, failed ones too), and the summary and progress on standard
@@ -212,11 +214,17 @@ func runCorpus(e *env, args []string) int {
 		}
 		begin(*out)
 		j.Target, j.Format = "", dst // --target plays no part in a conversion
-		res, probs, err := corpus.Convert(from, dst, *out, pos...)
+		res, probs, err := corpus.ConvertContext(ctx, from, dst, *out, pos...)
 		for _, p := range probs {
 			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %s\n", sub, p)
 		}
 		j.setProblems(probs)
+		if ctx.Err() != nil {
+			j.Written, j.BytesWritten, j.Existing = ptr(res.Written), ptr(res.Bytes), ptr(res.Existing)
+			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: interrupted after writing %d files into %s (each whole; run it again to write the rest)\n",
+				sub, res.Written, res.Dir)
+			return done(exitInterrupted)
+		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
 			j.setError(err)
@@ -252,6 +260,10 @@ func runCorpus(e *env, args []string) int {
 		}
 		if name == "" {
 			st, err := corpus.ReadStats(ctx, nil, "", pos...)
+			if ctx.Err() != nil {
+				fmt.Fprintln(e.stderr, "qgafuzz corpus stats: interrupted")
+				return done(exitInterrupted)
+			}
 			if err != nil {
 				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %v\n", err)
 				j.setError(err)
