@@ -175,6 +175,30 @@ func TestTriageAfterInterruptKeepsWithoutError(t *testing.T) {
 	}
 }
 
+// TestCtrlCDuringTriageShortensIt: Ctrl-C while triage runs leaves it
+// triageAfterInterrupt from then, not the rest of its minute; what it did
+// not reach is kept, as a note.
+func TestCtrlCDuringTriageShortensIt(t *testing.T) {
+	defer func(d time.Duration) { triageAfterInterrupt = d }(triageAfterInterrupt)
+	triageAfterInterrupt = 500 * time.Millisecond
+	n := deadlineNight(t, time.Hour, 100*time.Millisecond)
+	var crashers [][]byte
+	for i := range 40 {
+		crashers = append(crashers, bytes.Repeat([]byte{byte('a' + i%26)}, 300+i))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	n.triage(ctx, fuzz.Target{Name: "parser"}, crashers)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("triage took %v after a Ctrl-C at 300ms, want about 800ms", took)
+	}
+	untriaged, _ := filepath.Glob(filepath.Join(n.o.Out, "untriaged", "parser", "*"))
+	if len(untriaged) == 0 || len(n.rep.Errors) != 0 || !hasNote(n.rep.Notes, "triage stopped after the interruption") {
+		t.Errorf("%d kept untriaged, errors %q, notes %q", len(untriaged), n.rep.Errors, n.rep.Notes)
+	}
+}
+
 // TestStoredCrashersHonourTheBudget: the replays of the crashes stored by
 // earlier nights stop at the triage deadline, and the report says how many
 // were not checked.

@@ -275,18 +275,28 @@ func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []
 	dl := n.triageDeadline(ctx)
 	tctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
 	defer cancel()
-	stopped := "triage stopped at the budget"
-	switch {
-	case ctx.Err() != nil:
-		stopped = "triage stopped after the interruption"
-	case dl.Before(n.deadln.Add(-wrapUp)):
-		stopped = fmt.Sprintf("triage stopped at its time limit (%v a target)", triageTime(ctx))
+	// Ctrl-C during triage leaves it what triage started after one gets
+	// (triageTime), not the rest of its minute.
+	after := context.AfterFunc(ctx, func() {
+		cut := time.AfterFunc(triageTime(ctx), cancel)
+		context.AfterFunc(tctx, func() { cut.Stop() })
+	})
+	defer after()
+	limited := dl.Before(n.deadln.Add(-wrapUp))
+	stoppedWhy := func() string {
+		switch {
+		case ctx.Err() != nil:
+			return "triage stopped after the interruption"
+		case limited:
+			return fmt.Sprintf("triage stopped at its time limit (%v a target)", triageTime(ctx))
+		}
+		return "triage stopped at the budget"
 	}
 	groups := map[string]*group{}
 	for i, data := range crashers {
 		r, err := n.replay(tctx, t.Name, data)
 		if tctx.Err() != nil {
-			n.keepUntriaged(t.Name, crashers[i:], stopped, ctx.Err() != nil)
+			n.keepUntriaged(t.Name, crashers[i:], stoppedWhy(), ctx.Err() != nil)
 			break
 		}
 		switch {
@@ -330,7 +340,7 @@ func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []
 		}
 	}
 	if cut > 0 {
-		msg := fmt.Sprintf("%s: %s: %d crashes not minimized (or not fully), stored as found", t.Name, stopped, cut)
+		msg := fmt.Sprintf("%s: %s: %d crashes not minimized (or not fully), stored as found", t.Name, stoppedWhy(), cut)
 		if ctx.Err() == nil {
 			msg += "; raise --budget or lower --minimize-budget"
 		}
@@ -340,14 +350,18 @@ func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []
 	return sigs
 }
 
-// triageTime is how long triage may take: a minute, or ten seconds after
-// an interruption.
+// triageTime is how long triage may take: a minute, or ten seconds
+// (triageAfterInterrupt) after an interruption.
 func triageTime(ctx context.Context) time.Duration {
 	if ctx.Err() != nil {
-		return 10 * time.Second
+		return triageAfterInterrupt
 	}
 	return time.Minute
 }
+
+// triageAfterInterrupt is what triage gets after Ctrl-C (a variable for
+// tests).
+var triageAfterInterrupt = 10 * time.Second
 
 // storeCrash minimizes a group's input and stores its directory. whole is
 // false when ctx ended before the minimization did: what it found by then
