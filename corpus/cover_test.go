@@ -229,3 +229,29 @@ func TestMinimizeFullDisk(t *testing.T) {
 		t.Fatalf("left behind: %v", ents)
 	}
 }
+
+// TestReadStatsLogsSkippedOnce: a file ReadStats skips is in its
+// Problems, for the caller to report, and not in the tool's Log as well
+// (qgafuzz corpus stats --target printed each twice).
+func TestReadStatsLogsSkippedOnce(t *testing.T) {
+	tl := tool(t)
+	var log strings.Builder
+	tl.Log = &log
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a"), []byte(`{"execute":"guest-ping"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "broken")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := corpus.ReadStats(context.Background(), tl, "parser", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 1 || corpus.Skipped(st.Problems) != 1 || !strings.Contains(st.Problems[0].String(), "broken") {
+		t.Errorf("stats %+v: want 1 file and the broken link skipped", st)
+	}
+	if strings.Contains(log.String(), "broken") {
+		t.Errorf("the tool's log reports the broken link as well:\n%s", log.String())
+	}
+}

@@ -73,6 +73,13 @@ func (m *Measured) ExecPerInput() time.Duration {
 // set aside (a corpus must not hold crashers: Go's engine would stop on
 // them before fuzzing), unreadable ones reported.
 func (t *Tool) Measure(ctx context.Context, target string, paths ...string) (*Measured, error) {
+	return t.measure(ctx, target, true, paths...)
+}
+
+// measure is Measure; logRead logs the files it cannot read, which
+// ReadStats returns to its caller instead (logged, they were reported
+// twice).
+func (t *Tool) measure(ctx context.Context, target string, logRead bool, paths ...string) (*Measured, error) {
 	if t == nil || t.Server == nil {
 		return nil, errNoServer
 	}
@@ -80,8 +87,10 @@ func (t *Tool) Measure(ctx context.Context, target string, paths ...string) (*Me
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range probs {
-		t.logf("%s", p)
+	if logRead {
+		for _, p := range probs {
+			t.logf("%s", p)
+		}
 	}
 	es, dups := Dedup(es)
 	data := make([][]byte, len(es))
@@ -287,7 +296,9 @@ type Stats struct {
 }
 
 // ReadStats counts the files of dirs; with a tool and a target it also
-// measures their coverage. It stops with ctx's error when ctx ends.
+// measures their coverage. The files it skips are in Stats.Problems, not
+// in the tool's Log (which gets only what measuring adds: failing inputs
+// and the server's errors). It stops with ctx's error when ctx ends.
 func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*Stats, error) {
 	// One input at a time, keeping only the largest: counting a corpus
 	// takes the memory of its largest file.
@@ -314,7 +325,7 @@ func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*St
 	if t == nil || target == "" {
 		return st, nil
 	}
-	m, err := t.Measure(ctx, target, dirs...)
+	m, err := t.measure(ctx, target, false, dirs...)
 	if err != nil {
 		return nil, err
 	}

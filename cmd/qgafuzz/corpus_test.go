@@ -56,6 +56,11 @@ func TestCorpusMinimizeAndStats(t *testing.T) {
 		!strings.Contains(out, "coverage (parser)") || !strings.Contains(errOut, "broken") {
 		t.Fatalf("stats: %d\n%s%s", code, out, errOut)
 	}
+	// Reported once: the count of files and the coverage measurement both
+	// skip it, and both printed it.
+	if n := strings.Count(errOut, "broken"); n != 1 {
+		t.Errorf("stats reports the broken link %d times, want once:\n%s", n, errOut)
+	}
 	// Without --target, no coverage, even in a directory named after a
 	// target: the tool measures it only when asked (it needs the source tree).
 	code, out, errOut = runCapture("corpus", "stats", src)
