@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ type CommandEndpoint struct {
 	done    <-chan struct{}
 	exitErr error
 	log     *lockedBuffer
+	// starts counts the agent processes started, the first included.
+	starts atomic.Int64
 }
 
 // tiedShell runs an agent command (%s) so that it does not outlive
@@ -95,6 +98,7 @@ func (c *CommandEndpoint) start() error {
 		return fmt.Errorf("fuzz: starting agent command: %w", err)
 	}
 	c.cmd, c.done = cmd, done
+	c.starts.Add(1)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if conn, err := net.Dial("unix", sock); err == nil {
@@ -151,6 +155,16 @@ func (c *CommandEndpoint) ExitStatus() string {
 		status += fmt.Sprintf(" (as sh reports death by signal %d: %v)", ee.ExitCode()-128, syscall.Signal(ee.ExitCode()-128))
 	}
 	return fmt.Sprintf("%s; output: %q", status, c.log.bytes())
+}
+
+// Restarts returns how many times the agent was started again after its
+// first start: by every Reset (after each divergence, a death or a hang
+// included), a failed attempt whose process was started counting too.
+func (c *CommandEndpoint) Restarts() int {
+	if n := c.starts.Load(); n > 1 {
+		return int(n - 1)
+	}
+	return 0
 }
 
 func (c *CommandEndpoint) restart() error {

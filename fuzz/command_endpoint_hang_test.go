@@ -113,12 +113,16 @@ func TestDifferRestartsHungAgent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Differ: %v, want the hung agent restarted and the run to go on", err)
 	}
-	if st.Streams != 2 || st.Divergences != 2 || st.AgentHangs != 2 || st.AgentDeaths != 0 {
-		t.Errorf("stats %+v, want 2 streams, 2 divergences, 2 hangs and no deaths", st)
+	if st.Streams != 2 || st.Divergences != 2 || st.AgentHangs != 2 || st.AgentDeaths != 0 || st.StoppedEarly {
+		t.Errorf("stats %+v, want 2 streams, 2 divergences, 2 hangs, no deaths and not stopped early", st)
 	}
 	pids := pidsIn(t, pidFile)
 	if len(pids) != 3 {
 		t.Errorf("the agent was started %d times, want 3 (once, then after each hang)", len(pids))
+	}
+	// The restarts are counted, in the stats and by the endpoint.
+	if st.AgentRestarts != len(pids)-1 || ep.Restarts() != len(pids)-1 {
+		t.Errorf("%d restarts in the stats, %d by the endpoint; want %d", st.AgentRestarts, ep.Restarts(), len(pids)-1)
 	}
 	for _, pid := range pids {
 		if !gone(pid) {

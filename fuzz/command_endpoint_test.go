@@ -83,6 +83,9 @@ func TestCommandEndpointFailedRestart(t *testing.T) {
 	if ep.Alive() {
 		t.Error("an agent that could not start is alive")
 	}
+	if n := ep.Restarts(); n != 0 {
+		t.Errorf("%d restarts counted; the restart started no agent", n)
+	}
 	if err := ep.Close(); err != nil {
 		t.Error(err)
 	}

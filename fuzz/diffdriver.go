@@ -57,6 +57,13 @@ type DiffStats struct {
 	// AgentHangs counts the divergences where a live agent hung (an
 	// --agent-cmd agent is then killed and restarted).
 	AgentHangs int
+	// AgentRestarts counts the run's restarts of an agent that the driver
+	// restarts itself (a CommandEndpoint: after every divergence); 0 for
+	// any other agent.
+	AgentRestarts int
+	// StoppedEarly: the run ended because it reached StopAfter
+	// divergences.
+	StoppedEarly bool
 	// FirstDivergence is the time to the first divergence (0: none).
 	FirstDivergence time.Duration
 }
@@ -91,9 +98,15 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 	})()
 	var st DiffStats
 	lastProgress := start
+	// The endpoint counts its restarts over its life, earlier runs'
+	// included.
+	restartsBefore := restarts(o.Agent)
 	for {
-		if ctx.Err() != nil || (!end.IsZero() && time.Now().After(end)) ||
-			(o.MaxStreams > 0 && st.Streams >= o.MaxStreams) || (o.StopAfter > 0 && st.Divergences >= o.StopAfter) {
+		if o.StopAfter > 0 && st.Divergences >= o.StopAfter {
+			st.StoppedEarly = true
+			break
+		}
+		if ctx.Err() != nil || (!end.IsZero() && time.Now().After(end)) || (o.MaxStreams > 0 && st.Streams >= o.MaxStreams) {
 			break
 		}
 		s := g.next()
@@ -103,7 +116,7 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 			break // a stream cut short by the interrupt is not judged
 		}
 		if err != nil {
-			st.Elapsed = time.Since(start)
+			st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
 			return st, err
 		}
 		st.Streams++
@@ -122,18 +135,27 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 				o.OnDivergence(d)
 			}
 			if err := resetTwice(ctx, o.Agent); err != nil && ctx.Err() == nil {
-				st.Elapsed = time.Since(start)
+				st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
 				return st, fmt.Errorf("fuzz: resetting %s after a divergence failed, so the run stops: %w", o.Agent.Name(), err)
 			}
 		}
 		if o.OnProgress != nil && time.Since(lastProgress) >= time.Second {
 			lastProgress = time.Now()
-			st.Elapsed = time.Since(start)
+			st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
 			o.OnProgress(st)
 		}
 	}
-	st.Elapsed = time.Since(start)
+	st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
 	return st, nil
+}
+
+// restarts returns how many times the driver restarted an endpoint's
+// agent (0 for one it cannot restart).
+func restarts(e Endpoint) int {
+	if r, ok := e.(interface{ Restarts() int }); ok {
+		return r.Restarts()
+	}
+	return 0
 }
 
 // interrupt cuts an endpoint's streams short, if it can wait on them.

@@ -40,6 +40,9 @@ func timeToFind(t *testing.T, agent fuzz.Endpoint, seeds [][]byte) (time.Duratio
 	if first == nil {
 		t.Fatalf("no divergence from %s in %v (%d streams)", agent.Name(), st.Elapsed, st.Streams)
 	}
+	if !st.StoppedEarly || st.AgentRestarts != 0 {
+		t.Errorf("stats %+v: want stopped early (StopAfter 1 reached) and no restarts (not a command endpoint)", st)
+	}
 	if !strings.Contains(first.Report(), "input writes (hex") {
 		t.Errorf("report lacks the input: %s", first.Report())
 	}

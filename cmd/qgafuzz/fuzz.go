@@ -83,6 +83,9 @@ standard error. Fields left out are ones the run did not measure:
   agent, reference, seed, streams, streams_per_second, bytes, divergences,
   agent_deaths, agent_hangs (each restarts an --agent-cmd agent),
   first_divergence_seconds; --replay: replay (the file), writes
+  agent_restarts   the --agent-cmd agent's restarts, after every divergence
+                   (--agent-cmd only)
+  stopped_early    true when the run stopped on reaching --max-findings
 --list --json prints {"targets": [...]} instead, each target's name and
 doc (its one-line description).
 

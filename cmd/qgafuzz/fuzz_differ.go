@@ -118,8 +118,8 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
 		// not a failed one.
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz: interrupted while the agent command started")
 		st := fuzz.DiffStats{Elapsed: time.Since(started)}
-		fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st))
-		j.setDiffStats(st)
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st, f.agentCmd != ""))
+		j.setDiffStats(st, f.agentCmd != "")
 		return exitOK
 	}
 	if err != nil {
@@ -174,10 +174,15 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
 			}
 			fmt.Fprintf(e.stdout, "qgafuzz fuzz: FINDING (saved as %s)\n%s\n", c.Path, report)
 		},
-		OnProgress: func(s fuzz.DiffStats) { fmt.Fprintf(e.stdout, "qgafuzz fuzz: differential: %s\n", diffText(s)) },
+		OnProgress: func(s fuzz.DiffStats) {
+			fmt.Fprintf(e.stdout, "qgafuzz fuzz: differential: %s\n", diffText(s, f.agentCmd != ""))
+		},
 	})
-	fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st))
-	j.setDiffStats(st)
+	if st.StoppedEarly {
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: stopped early: %d divergences reached --max-findings\n", st.Divergences)
+	}
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st, f.agentCmd != ""))
+	j.setDiffStats(st, f.agentCmd != "")
 	switch {
 	case err != nil:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
@@ -193,11 +198,31 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
 	return exitOK
 }
 
-func diffText(s fuzz.DiffStats) string {
+// diffText is a differential run's progress and summary; restarts adds
+// the restarts of an --agent-cmd agent.
+func diffText(s fuzz.DiffStats, restarts bool) string {
 	rate := 0.0
 	if s.Elapsed > 0 {
 		rate = float64(s.Streams) / s.Elapsed.Seconds()
 	}
-	return fmt.Sprintf("elapsed %v, streams %d (%.0f/s), bytes %d, divergences %d, agent deaths %d, agent hangs %d",
-		s.Elapsed.Round(time.Second), s.Streams, rate, s.Bytes, s.Divergences, s.AgentDeaths, s.AgentHangs)
+	text := fmt.Sprintf("elapsed %v, streams %d (%.0f/s), bytes %d, divergences %d, agent deaths %d, agent hangs %d",
+		elapsedText(s.Elapsed), s.Streams, rate, s.Bytes, s.Divergences, s.AgentDeaths, s.AgentHangs)
+	if restarts {
+		text += fmt.Sprintf(", agent restarts %d", s.AgentRestarts)
+	}
+	return text
+}
+
+// elapsedText rounds a run's elapsed time as the rate beside it may be
+// checked against: to the millisecond under a second, to a tenth of a
+// second under 10 s (not "1s" for a 0.55 s run of 40 streams at 73/s), to
+// the second beyond.
+func elapsedText(d time.Duration) time.Duration {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond)
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

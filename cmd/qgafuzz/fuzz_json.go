@@ -55,6 +55,10 @@ type fuzzJSON struct {
 	Divergences   *int     `json:"divergences,omitempty"`
 	AgentDeaths   *int     `json:"agent_deaths,omitempty"`
 	AgentHangs    *int     `json:"agent_hangs,omitempty"`
+	// AgentRestarts: the --agent-cmd agent's restarts (--agent-cmd only).
+	AgentRestarts *int `json:"agent_restarts,omitempty"`
+	// StoppedEarly: the run stopped on reaching --max-findings.
+	StoppedEarly bool `json:"stopped_early,omitempty"`
 	// FirstDivergenceSeconds is the fuzzing time to the first divergence.
 	FirstDivergenceSeconds *float64 `json:"first_divergence_seconds,omitempty"`
 	// Replay is the stored stream a --replay played; Writes its writes.
@@ -98,14 +102,19 @@ func (j *fuzzJSON) setEngine(res fuzz.Result) {
 	}
 }
 
-// setDiffStats records a differential run's counts.
-func (j *fuzzJSON) setDiffStats(s fuzz.DiffStats) {
+// setDiffStats records a differential run's counts; restarts those of an
+// --agent-cmd agent.
+func (j *fuzzJSON) setDiffStats(s fuzz.DiffStats, restarts bool) {
 	rate := 0.0
 	if s.Elapsed > 0 {
 		rate = float64(s.Streams) / s.Elapsed.Seconds()
 	}
 	j.Streams, j.StreamsPerSec, j.Bytes = ptr(s.Streams), ptr(rate), ptr(s.Bytes)
 	j.Divergences, j.AgentDeaths, j.AgentHangs = ptr(s.Divergences), ptr(s.AgentDeaths), ptr(s.AgentHangs)
+	if restarts {
+		j.AgentRestarts = ptr(s.AgentRestarts)
+	}
+	j.StoppedEarly = s.StoppedEarly
 	if s.FirstDivergence > 0 {
 		j.FirstDivergenceSeconds = ptr(s.FirstDivergence.Seconds())
 	}

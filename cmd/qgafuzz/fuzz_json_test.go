@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -40,6 +41,8 @@ type fuzzJSONSchema struct {
 	Divergences            *int     `json:"divergences"`
 	AgentDeaths            *int     `json:"agent_deaths"`
 	AgentHangs             *int     `json:"agent_hangs"`
+	AgentRestarts          *int     `json:"agent_restarts"`
+	StoppedEarly           bool     `json:"stopped_early"`
 	FirstDivergenceSeconds *float64 `json:"first_divergence_seconds"`
 	Replay                 string   `json:"replay"`
 	Writes                 *int     `json:"writes"`
@@ -182,6 +185,16 @@ func TestFuzzJSONDifferential(t *testing.T) {
 		if !strings.Contains(stderr, "qgafuzz fuzz: done: differential:") {
 			t.Errorf("the summary is not on stderr:\n%s", stderr)
 		}
+		// --max-findings 1 stopped it, and the agent was restarted after
+		// its divergence, as the summary says too.
+		if !j.StoppedEarly {
+			t.Errorf("stopped_early false; --max-findings 1 stopped the run:\n%s", stdout)
+		}
+		if j.AgentRestarts == nil || *j.AgentRestarts < *j.Divergences {
+			t.Errorf("agent_restarts missing or fewer than one per divergence:\n%s", stdout)
+		} else if !strings.Contains(stderr, fmt.Sprintf(", agent restarts %d\n", *j.AgentRestarts)) {
+			t.Errorf("the summary does not give the %d restarts:\n%s", *j.AgentRestarts, stderr)
+		}
 	})
 	t.Run("clean", func(t *testing.T) {
 		code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--time", "2s", "--seed", "1",
@@ -190,6 +203,9 @@ func TestFuzzJSONDifferential(t *testing.T) {
 		if code != exitOK || j.Divergences == nil || *j.Divergences != 0 || len(j.Findings) != 0 || j.Error != "" ||
 			j.Streams == nil || *j.Streams < 1 {
 			t.Errorf("exit %d; want 0, streams and no divergences:\n%s\n%s", code, stdout, stderr)
+		}
+		if j.StoppedEarly || j.AgentRestarts == nil || *j.AgentRestarts != 0 {
+			t.Errorf("want stopped_early false and agent_restarts 0 (no divergence to restart after):\n%s", stdout)
 		}
 	})
 	t.Run("replay", func(t *testing.T) {
@@ -211,6 +227,9 @@ func TestFuzzJSONDifferential(t *testing.T) {
 		j := decodeFuzzJSON(t, code, stdout, stderr)
 		if code != exitTransport || !strings.Contains(j.Error, "cannot reach the agent") {
 			t.Errorf("exit %d, error %q; want %d and the error", code, j.Error, exitTransport)
+		}
+		if j.AgentRestarts != nil {
+			t.Errorf("agent_restarts %d for an --agent agent, which qgafuzz does not restart", *j.AgentRestarts)
 		}
 	})
 }

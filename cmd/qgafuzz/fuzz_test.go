@@ -585,3 +585,27 @@ func TestFuzzDoneLine(t *testing.T) {
 		t.Errorf("with status: %q", got)
 	}
 }
+
+// A differential run's elapsed time is rounded as finely as the rate
+// beside it needs: a 0.55 s run of 40 streams printed "elapsed 1s, streams
+// 40 (73/s)". An --agent-cmd run also gives its agent's restarts.
+func TestFuzzDiffText(t *testing.T) {
+	for _, c := range []struct {
+		elapsed time.Duration
+		want    string
+	}{
+		{550 * time.Millisecond, "elapsed 550ms, streams 40 (73/s)"},
+		{1234 * time.Millisecond, "elapsed 1.2s, streams 40 (32/s)"},
+		{12345 * time.Millisecond, "elapsed 12s, streams 40 (3/s)"},
+		{0, "elapsed 0s, streams 40 (0/s)"},
+	} {
+		got := diffText(fuzz.DiffStats{Elapsed: c.elapsed, Streams: 40, AgentRestarts: 3}, false)
+		if !strings.HasPrefix(got, c.want+",") || strings.Contains(got, "restarts") {
+			t.Errorf("%v: %q, want it to start %q and give no restarts", c.elapsed, got, c.want)
+		}
+	}
+	got := diffText(fuzz.DiffStats{Elapsed: time.Second, Streams: 4, Divergences: 3, AgentRestarts: 3}, true)
+	if !strings.HasSuffix(got, ", divergences 3, agent deaths 0, agent hangs 0, agent restarts 3") {
+		t.Errorf("with --agent-cmd: %q", got)
+	}
+}
