@@ -93,7 +93,8 @@ Commands:
 	fmt.Fprint(w, `
 Run "qgafuzz <command> --help" for a command's flags and examples.
 Exit codes: 0 success, 1 a finding (agent error, crash, violated invariant),
-2 usage error, 3 transport, timeout or protocol error.
+2 usage error, 3 transport, timeout or protocol error, 130 interrupted (call,
+corpus).
 `)
 }
 

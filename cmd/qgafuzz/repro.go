@@ -60,7 +60,7 @@ Fields left out are ones the replay did not get to:
   failure          the failure's first line (property or panic, first
                    invariant violation, or first difference of the replies)
   signature        the deduplication signature, as qgafuzz nightly files it
-  violations       a simulation's invariant violations
+  violations       how many invariant violations a simulation had
   seconds          wall-clock time of the replay
   exit_code        the exit status; error: why the replay could not run
                    (exit 2 or 3; no verdict then)
@@ -74,8 +74,8 @@ Examples:
   qgafuzz repro out/crashers/parser/panic-.../minimized --json > repro.json
 
 Exit codes: 0 it no longer fails (fixed), 1 it still fails, 2 usage error, a
-file that cannot be read or decoded, or (--agent qemu-ga) a qemu-ga that cannot
-be started, 3 qemu-ga failed mid-stream.`
+file that cannot be read or decoded or whose target cannot be told, or (--agent
+qemu-ga) a qemu-ga that cannot be started, 3 qemu-ga failed mid-stream.`
 
 func runRepro(e *env, args []string) int {
 	fs := newFlagSet(e, "repro", reproHelp)
