@@ -278,6 +278,9 @@ type WriteResult struct {
 	Dir               string // where the files are
 	Written, Existing int
 	Bytes             int64
+	// Duplicates counts the inputs given more than once (Convert): each
+	// is written once.
+	Duplicates int
 }
 
 // Write stores the entries in dir in format f, one file each, atomically.

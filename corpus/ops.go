@@ -416,6 +416,7 @@ func ConvertContext(ctx context.Context, from, to Format, dst string, srcs ...st
 			return err
 		}
 		if !seen.add(e.Data) {
+			res.Duplicates++
 			return nil
 		}
 		if !have.add(e.Data) {

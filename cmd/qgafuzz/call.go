@@ -201,7 +201,7 @@ func parseArgsJSON(s string) (qjson.Value, error) {
 		return qjson.Value{}, fmt.Errorf("more than one JSON value: %q", s)
 	}
 	if ev.Value.Kind() != qjson.Object {
-		return qjson.Value{}, fmt.Errorf("want a JSON object, got a %s", ev.Value.Kind())
+		return qjson.Value{}, fmt.Errorf("want a JSON object, got %s", ev.Value.Kind())
 	}
 	return ev.Value, nil
 }

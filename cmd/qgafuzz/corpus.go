@@ -70,7 +70,8 @@ error. Fields left out are ones the subcommand did not measure:
   (measuring time per input, and the target's own time per run)
  merge: files_before (--into's), candidates (usable inputs of DIR...),
   added, bytes_added, coverage_before, coverage_after
- import, export: written, bytes_written, existing (inputs already there)
+ import, export: written, bytes_written, existing (inputs already there),
+   duplicates (inputs given more than once, written once)
  stats: files, bytes, largest, largest_bytes, duplicates; with --target:
   coverage, failing, per_input_seconds, exec_per_input_seconds
 
@@ -233,9 +234,9 @@ func runCorpus(e *env, args []string) int {
 		if res.Dir != "" {
 			j.Output = res.Dir
 		}
-		j.Written, j.BytesWritten, j.Existing = ptr(res.Written), ptr(res.Bytes), ptr(res.Existing)
-		fmt.Fprintf(e.stdout, "corpus %s: %d files written (%s) as %s into %s, %d already there, %d skipped\n",
-			sub, res.Written, byteSize(res.Bytes), dst, res.Dir, res.Existing, corpus.Skipped(probs))
+		j.Written, j.BytesWritten, j.Existing, j.Duplicates = ptr(res.Written), ptr(res.Bytes), ptr(res.Existing), ptr(res.Duplicates)
+		fmt.Fprintf(e.stdout, "corpus %s: %d files written (%s) as %s into %s, %d already there, %d duplicates, %d skipped\n",
+			sub, res.Written, byteSize(res.Bytes), dst, res.Dir, res.Existing, res.Duplicates, corpus.Skipped(probs))
 		return done(exitOK)
 	case "stats":
 		if len(pos) == 0 {

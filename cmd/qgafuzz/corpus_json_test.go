@@ -157,7 +157,7 @@ func TestCorpusJSONImportExport(t *testing.T) {
 	code, stdout, stderr := runCapture("corpus", "import", "--format", "libfuzzer", src, "--out", raw, "--json")
 	j := decodeCorpusJSON(t, code, stdout, stderr)
 	if code != exitOK || j.Subcommand != "import" || j.Output != raw || j.Format != "raw" || !is(j.Written, 2) ||
-		!is(j.BytesWritten, 11) || !is(j.Existing, 0) || !is(j.Skipped, 0) || len(j.Problems) != 0 {
+		!is(j.BytesWritten, 11) || !is(j.Existing, 0) || !is(j.Duplicates, 1) || !is(j.Skipped, 0) || len(j.Problems) != 0 {
 		t.Errorf("import: exit %d, want 2 files (11 bytes) written as raw into %s:\n%s\n%s", code, raw, stdout, stderr)
 	}
 	if !strings.Contains(stderr, "corpus import: 2 files written") {
