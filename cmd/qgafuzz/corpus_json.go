@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -136,11 +135,5 @@ func (j *corpusJSON) emit(w, errw io.Writer, code int, took time.Duration) int {
 	if code == exitInterrupted {
 		j.Interrupted = true
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(j); err != nil {
-		fmt.Fprintf(errw, "qgafuzz corpus %s: --json: %v\n", j.Subcommand, err)
-		return exitUsage
-	}
-	return code
+	return writeJSON(w, errw, "corpus "+j.Subcommand, j, code)
 }

@@ -125,10 +125,18 @@ func (j *fuzzJSON) setDiffStats(s fuzz.DiffStats, restarts bool) {
 // for qgafuzz sim --json.
 func (j *fuzzJSON) emit(w, errw io.Writer, code int, took time.Duration) int {
 	j.ExitCode, j.Seconds = code, took.Seconds()
+	return writeJSON(w, errw, "fuzz", j, code)
+}
+
+// writeJSON prints v, indented, on w and returns code; a report that
+// cannot be written (a full disk under "--json > FILE") is said on errw
+// and is a usage error (exit 2) rather than a run that went fine. cmd
+// names the command in that message.
+func writeJSON(w, errw io.Writer, cmd string, v any, code int) int {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(j); err != nil {
-		fmt.Fprintln(errw, "qgafuzz fuzz: --json:", err)
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(errw, "qgafuzz %s: --json: %v\n", cmd, err)
 		return exitUsage
 	}
 	return code
@@ -151,11 +159,5 @@ func emitTargetList(e *env) int {
 	for _, t := range fuzz.Targets() {
 		l.Targets = append(l.Targets, targetJSON{Name: t.Name, Doc: t.Doc})
 	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(l); err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --json:", err)
-		return exitUsage
-	}
-	return exitOK
+	return writeJSON(e.stdout, e.stderr, "fuzz", l, exitOK)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -89,11 +88,5 @@ func (j *reproJSON) emit(w, errw io.Writer, code int, took time.Duration) int {
 	case code == exitFinding:
 		j.Verdict = "fails"
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(j); err != nil {
-		fmt.Fprintln(errw, "qgafuzz repro: --json:", err)
-		return exitUsage
-	}
-	return code
+	return writeJSON(w, errw, "repro", j, code)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -53,13 +52,7 @@ type simJSON struct {
 // emit prints j; a JSON report that cannot be written (a full disk under
 // "--json > FILE") is an error, not a run that went fine.
 func (j *simJSON) emit(e *env) int {
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(j); err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz sim: --json:", err)
-		return exitUsage
-	}
-	return exitOK
+	return writeJSON(e.stdout, e.stderr, "sim", j, exitOK)
 }
 
 func simOne(e *env, f *simFlags, o sim.Options) int {
