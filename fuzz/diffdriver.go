@@ -101,6 +101,8 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 	// The endpoint counts its restarts over its life, earlier runs'
 	// included.
 	restartsBefore := restarts(o.Agent)
+	// stamp brings the time and restart counts up to now.
+	stamp := func() { st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore }
 	for {
 		if o.StopAfter > 0 && st.Divergences >= o.StopAfter {
 			st.StoppedEarly = true
@@ -116,7 +118,7 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 			break // a stream cut short by the interrupt is not judged
 		}
 		if err != nil {
-			st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
+			stamp()
 			return st, err
 		}
 		st.Streams++
@@ -135,17 +137,17 @@ func Differ(ctx context.Context, o DiffOptions) (DiffStats, error) {
 				o.OnDivergence(d)
 			}
 			if err := resetTwice(ctx, o.Agent); err != nil && ctx.Err() == nil {
-				st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
+				stamp()
 				return st, fmt.Errorf("fuzz: resetting %s after a divergence failed, so the run stops: %w", o.Agent.Name(), err)
 			}
 		}
 		if o.OnProgress != nil && time.Since(lastProgress) >= time.Second {
 			lastProgress = time.Now()
-			st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
+			stamp()
 			o.OnProgress(st)
 		}
 	}
-	st.Elapsed, st.AgentRestarts = time.Since(start), restarts(o.Agent)-restartsBefore
+	stamp()
 	return st, nil
 }
 

@@ -159,6 +159,32 @@ const wrapUp = time.Second
 // to replay and store what was found, if not to minimize it.
 const minTriage = 2 * time.Second
 
+// triageContext is the context of triage (what: "triage", "shrinking")
+// that starts now. It outlives Ctrl-C, so that what was found is kept, but
+// ends by triageDeadline, and triageAfterInterrupt after a Ctrl-C that
+// comes while it runs rather than at the rest of its minute. stopped says,
+// when it has ended, why: "<what> stopped at the budget", at its time
+// limit, or after the interruption.
+func (n *night) triageContext(ctx context.Context, what string) (tctx context.Context, cancel context.CancelFunc, stopped func() string) {
+	dl := n.triageDeadline(ctx)
+	tctx, cancelDeadline := context.WithDeadline(context.WithoutCancel(ctx), dl)
+	stopAfter := context.AfterFunc(ctx, func() {
+		cut := time.AfterFunc(triageTime(ctx), cancelDeadline)
+		context.AfterFunc(tctx, func() { cut.Stop() })
+	})
+	limited := dl.Before(n.deadln.Add(-wrapUp))
+	stopped = func() string {
+		switch {
+		case ctx.Err() != nil:
+			return what + " stopped after the interruption"
+		case limited:
+			return fmt.Sprintf("%s stopped at its time limit (%v a target)", what, triageTime(ctx))
+		}
+		return what + " stopped at the budget"
+	}
+	return tctx, func() { stopAfter(); cancelDeadline() }, stopped
+}
+
 // triageDeadline is when triage that starts now must end: within
 // triageTime, and by the end of the budget less wrapUp, but not sooner
 // than minTriage from now.

@@ -213,21 +213,14 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 	// The replays of the stored schedules and the shrinking end by the
 	// triage deadline. Shrinking, like triage, runs briefly even after
 	// Ctrl-C: what was found is stored.
-	dl := n.triageDeadline(ctx)
-	stopped := "shrinking stopped at the budget"
-	switch {
-	case ctx.Err() != nil:
-		stopped = "shrinking stopped after the interruption"
-	case dl.Before(n.deadln.Add(-wrapUp)):
-		stopped = fmt.Sprintf("shrinking stopped at its time limit (%v a target)", triageTime(ctx))
-	}
-	rctx, cancel := context.WithDeadline(ctx, dl)
+	tctx, tcancel, stopped := n.triageContext(ctx, "shrinking")
+	defer tcancel()
+	dl, _ := tctx.Deadline()
+	rctx, cancel := context.WithDeadline(ctx, dl) // the replays stop at Ctrl-C
 	defer cancel()
 	if probs := n.replayStoredSchedules(rctx, res.failures, res.hits); len(probs) > 0 {
 		tr.addError(probs...)
 	}
-	tctx, tcancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
-	defer tcancel()
 	cut := 0
 	var sigs []string
 	for s := range res.failures {
@@ -265,7 +258,7 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		n.addCrash(c)
 	}
 	if cut > 0 {
-		msg := fmt.Sprintf("sim: %s: %d failing schedules stored unshrunk (or not fully shrunk)", stopped, cut)
+		msg := fmt.Sprintf("sim: %s: %d failing schedules stored unshrunk (or not fully shrunk)", stopped(), cut)
 		if ctx.Err() == nil {
 			msg += "; raise --budget"
 		}

@@ -271,27 +271,8 @@ func (n *night) replay(ctx context.Context, target string, data []byte) (corpus.
 // not yet minimized as they are), the crashers it has not are kept in
 // Out/untriaged, and the report says so.
 func (n *night) triage(ctx context.Context, t fuzz.Target, crashers [][]byte) []string {
-	// Triage runs even after Ctrl-C, briefly: what was found is kept.
-	dl := n.triageDeadline(ctx)
-	tctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), dl)
+	tctx, cancel, stoppedWhy := n.triageContext(ctx, "triage")
 	defer cancel()
-	// Ctrl-C during triage leaves it what triage started after one gets
-	// (triageTime), not the rest of its minute.
-	after := context.AfterFunc(ctx, func() {
-		cut := time.AfterFunc(triageTime(ctx), cancel)
-		context.AfterFunc(tctx, func() { cut.Stop() })
-	})
-	defer after()
-	limited := dl.Before(n.deadln.Add(-wrapUp))
-	stoppedWhy := func() string {
-		switch {
-		case ctx.Err() != nil:
-			return "triage stopped after the interruption"
-		case limited:
-			return fmt.Sprintf("triage stopped at its time limit (%v a target)", triageTime(ctx))
-		}
-		return "triage stopped at the budget"
-	}
 	groups := map[string]*group{}
 	for i, data := range crashers {
 		r, err := n.replay(tctx, t.Name, data)

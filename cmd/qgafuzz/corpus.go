@@ -104,7 +104,7 @@ func runCorpus(e *env, args []string) int {
 	out := fs.String("out", "", "output directory")
 	into := fs.String("into", "", "corpus to merge into")
 	format := fs.String("format", "", "native, gofuzz or libfuzzer")
-	jsonOut := fs.Bool("json", false, "print a machine-readable summary on standard output (the text goes to standard error)")
+	jsonOut := fs.Bool("json", false, jsonUsage)
 	pos, code, ok := parseInterleaved(fs, e, args)
 	if !ok {
 		return code
@@ -120,7 +120,7 @@ func runCorpus(e *env, args []string) int {
 	begin := func(output string) {
 		j.Output = output
 		if *jsonOut {
-			e = &env{stdin: e.stdin, stdout: e.stderr, stderr: e.stderr}
+			e = e.textOnStderr()
 		}
 		start = time.Now()
 	}

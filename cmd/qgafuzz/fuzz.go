@@ -136,7 +136,7 @@ func runFuzz(e *env, args []string) int {
 	fs.Uint64Var(&f.seed, "seed", 0, "differential: generator seed (default: time-based)")
 	fs.StringVar(&f.replay, "replay", "", "differential: play this stored stream once to --agent or --agent-cmd and the reference, and compare")
 	fs.BoolVar(&f.verbose, "v", false, "copy the engine's own output to standard error")
-	fs.BoolVar(&f.jsonOut, "json", false, "print a machine-readable summary on standard output (the text goes to standard error)")
+	fs.BoolVar(&f.jsonOut, "json", false, jsonUsage)
 	if code, ok := parseFlags(fs, e, args); !ok {
 		return code
 	}
@@ -207,7 +207,7 @@ func runFuzz(e *env, args []string) int {
 	// text that goes there otherwise goes to standard error.
 	jsonOut, j := e.stdout, &fuzzJSON{Target: t.Name}
 	if f.jsonOut {
-		e = &env{stdin: e.stdin, stdout: e.stderr, stderr: e.stderr}
+		e = e.textOnStderr()
 	}
 	start := time.Now()
 	var code int

@@ -34,6 +34,13 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
+// textOnStderr is e with standard output sent to standard error: with
+// --json, standard output carries the JSON object alone.
+func (e *env) textOnStderr() *env { return &env{stdin: e.stdin, stdout: e.stderr, stderr: e.stderr} }
+
+// jsonUsage is the help of the --json flag of fuzz, corpus and repro.
+const jsonUsage = "print a machine-readable summary on standard output (the text goes to standard error)"
+
 var commands = map[string]*command{}
 
 func register(c *command) { commands[c.name] = c }

@@ -85,7 +85,7 @@ func runRepro(e *env, args []string) int {
 	client := fs.String("client", "delimited", "simulation client strategy (with --seed)")
 	faults := fs.String("faults", "swarm", "simulation faults (with --seed)")
 	steps := fs.Int("steps", sim.DefaultSteps, "simulation workload length (with --seed)")
-	jsonOut := fs.Bool("json", false, "print a machine-readable summary on standard output (the text goes to standard error)")
+	jsonOut := fs.Bool("json", false, jsonUsage)
 	pos, code, ok := parseInterleaved(fs, e, args)
 	if !ok {
 		return code
@@ -114,7 +114,7 @@ func runRepro(e *env, args []string) int {
 	stdout, start := e.stdout, time.Now()
 	begin := func() {
 		if *jsonOut {
-			e = &env{stdin: e.stdin, stdout: e.stderr, stderr: e.stderr}
+			e = e.textOnStderr()
 		}
 		start = time.Now()
 	}
@@ -167,9 +167,7 @@ func reproFile(e *env, path, target, agent string, bug qga.Bug, j *reproJSON) in
 	}
 	b, err := corpus.ReadFile(path)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz repro: cannot read the crash file: %v\n", err)
-		j.setError(fmt.Sprintf("cannot read the crash file: %v", err))
-		return exitUsage
+		return usage("cannot read the crash file: %v", err)
 	}
 	format := corpus.Detect(path, b)
 	defer func() { j.Format = string(format) }()
