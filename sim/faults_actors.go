@@ -1,8 +1,11 @@
 package sim
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -94,13 +97,20 @@ func (f *reboot) Apply(op *Opportunity, r *rand.Rand) string {
 //     deadline comes first, the host dies then, still waiting.
 //   - any (the default): idle or call, half each.
 //
-// In the proxy the client connection is cut between two chunks, whatever
-// at says (the upstream one is drained and closed gracefully, so that a
-// real qemu-ga survives it).
+// In the proxy (SiteConn) the client connection is cut at once, on the
+// chunk that rolled it (the upstream one is drained and closed gracefully,
+// so that a real qemu-ga survives it): on a request chunk once the chunk
+// has been read from the host (it still reaches the agent, whose reply
+// finds no one), on a reply chunk before it reaches the host (the reply is
+// lost). Both are in a call, so at=call and at=any are the same there;
+// at=idle, within and delay cannot be honoured and are refused (proxyCheck).
 type reconnect struct {
 	base
 	call, idle    bool // the kinds of death at allows
 	within, delay time.Duration
+	// given are the parameters the proxy does not use that the spec
+	// gave, in the order given, for proxyCheck.
+	given []string
 }
 
 func newReconnect(p *params) Fault {
@@ -116,7 +126,43 @@ func newReconnect(p *params) Fault {
 		p.fail("at=%q: want call, idle or any", at)
 	}
 	f.within, f.delay = p.dur("within", time.Second), p.dur("delay", 200*time.Millisecond)
+	for _, k := range p.keys {
+		if k == "within" || k == "delay" {
+			f.given = append(f.given, k+"="+p.given[k])
+		}
+	}
 	return f
+}
+
+// proxyCheck refuses what a proxy cannot honour rather than ignore it: it
+// sees only the traffic, not the host's calls, so it cannot strike between
+// them (at=idle), and it cuts the client at once, leaving the reconnecting
+// to the host (within, delay).
+func (f *reconnect) proxyCheck() error {
+	if !f.call {
+		return errors.New("fault reconnect: at=idle cannot be applied by a proxy: it sees only the traffic, " +
+			"not the host's calls, so it cannot strike between them; use at=call (or any, the same in a proxy), " +
+			"which cuts the client connection on a request or reply chunk")
+	}
+	if len(f.given) > 0 {
+		return fmt.Errorf("fault reconnect: %s is not used by a proxy, which cuts the client connection at once "+
+			"and leaves reconnecting to the host (within and delay are sim only); leave it out", f.given[0])
+	}
+	return nil
+}
+
+// proxySpec is the spec without the parameters a proxy does not use
+// (within, delay): what a proxy prints for its fault list, and what it
+// accepts back.
+func (f *reconnect) proxySpec() string {
+	name, ps, _ := strings.Cut(f.Spec(), ":")
+	var keep []string
+	for _, kv := range strings.Split(ps, ",") {
+		if k, _, _ := strings.Cut(kv, "="); k != "within" && k != "delay" {
+			keep = append(keep, kv)
+		}
+	}
+	return name + ":" + strings.Join(keep, ",")
 }
 
 func (f *reconnect) Sites() Site { return SiteStep | SiteConn }
@@ -245,5 +291,5 @@ var kinds = []*Kind{
 		Params: "min=1s max=10s within=50ms"},
 	{Name: "reconnect", Rate: 0.03, new: newReconnect,
 		Models: "the host process dying, in a call or between calls, and a new one connecting (unread replies, half a request left in the channel)",
-		Params: "at=any (call: in the step's call, mid-write, sent or mid-read; idle: on a timer within `within`, nearly always between calls; any: half each) within=1s delay=200ms (at: sim only)"},
+		Params: "at=any (call: in the step's call, mid-write, sent or mid-read; idle: on a timer within `within`, nearly always between calls; any: half each) within=1s delay=200ms (proxy: cuts the client at once, in a call; at=idle, within and delay are refused)"},
 }

@@ -99,7 +99,18 @@ func NewProxy(faults []Fault, seed uint64, dial func(ctx context.Context) (net.C
 	return &Proxy{Faults: faults, Seed: seed, Dial: dial}, nil
 }
 
-// checkProxyFaults refuses faults that need a simulated actor.
+// proxyFault is a fault some of whose parameters a proxy cannot honour
+// (reconnect's at=idle, within and delay).
+type proxyFault interface {
+	// proxyCheck refuses the parameters given that a proxy would not
+	// honour, rather than have it ignore them.
+	proxyCheck() error
+	// proxySpec is Spec without the parameters a proxy does not use.
+	proxySpec() string
+}
+
+// checkProxyFaults refuses faults that need a simulated actor, and
+// parameters a proxy cannot honour.
 func checkProxyFaults(faults []Fault) error {
 	for i, f := range faults {
 		if f == nil {
@@ -109,8 +120,24 @@ func checkProxyFaults(faults []Fault) error {
 			return fmt.Errorf("fault %s acts on a simulated agent and cannot be applied to a real one by a proxy "+
 				"(proxy faults: %s)", f.Name(), proxyKinds())
 		}
+		if pf, ok := f.(proxyFault); ok {
+			if err := pf.proxyCheck(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// ProxySpec is f's spec as a proxy applies it: without the parameters a
+// proxy does not use (reconnect's within and delay), so that a proxy's
+// fault list shows only what has an effect, and can be pasted back into
+// its --faults.
+func ProxySpec(f Fault) string {
+	if pf, ok := f.(proxyFault); ok {
+		return pf.proxySpec()
+	}
+	return f.Spec()
 }
 
 func proxyKinds() string {

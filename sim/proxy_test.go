@@ -608,3 +608,134 @@ func proxyStopsWithin(t *testing.T, done <-chan error, d time.Duration, why func
 		t.Fatal(why()) // read then: it may quote the log
 	}
 }
+
+// TestProxyReconnectParams: a proxy refuses the reconnect parameters it
+// cannot honour (at=idle: it sees no calls to strike between; within and
+// delay: it cuts at once and leaves reconnecting to the host) with an error
+// naming them, rather than accept and ignore them; at=call and at=any
+// (the same in a proxy) are accepted, and the spec a proxy shows leaves
+// out what it does not use.
+func TestProxyReconnectParams(t *testing.T) {
+	dial := func(ctx context.Context) (net.Conn, error) { return nil, errors.New("no upstream") }
+	for spec, want := range map[string]string{
+		"reconnect:at=idle":                                "at=idle",
+		"reconnect:rate=0.2,at=idle,within=2s":             "at=idle",
+		"reconnect:rate=0.2,within=2s":                     "within=2s",
+		"reconnect:at=call,delay=1s":                       "delay=1s",
+		"reconnect:delay=1s,within=2s":                     "delay=1s",
+		"fragment;reconnect:at=any,within=1s":              "within=1s", // the default value, given: still refused
+		"reconnect:rate=0.03,at=any,within=1s,delay=200ms": "within=1s",
+	} {
+		fl, err := ProxyFaults(spec, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err) // the simulator's syntax: parsed, refused by the proxy
+		}
+		if _, err := NewProxy(fl, 1, dial); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "proxy") {
+			t.Errorf("NewProxy(%s): %v, want an error naming %s", spec, err, want)
+		}
+		// A Proxy built without NewProxy is refused by Serve.
+		if err := (&Proxy{Faults: fl, Dial: dial}).Serve(context.Background(), failOnAccept{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Serve(%s): %v, want an error naming %s", spec, err, want)
+		}
+		// The simulator still takes them.
+		if _, err := ParseFaults(spec); err != nil {
+			t.Errorf("sim: %s: %v", spec, err)
+		}
+	}
+	for spec, shown := range map[string]string{
+		"reconnect":                  "reconnect:rate=0.03,at=any",
+		"reconnect:rate=0.2,at=call": "reconnect:rate=0.2,at=call",
+		"reconnect:at=any,rate=1":    "reconnect:rate=1,at=any",
+	} {
+		fl, err := ProxyFaults(spec, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewProxy(fl, 1, dial); err != nil {
+			t.Errorf("NewProxy(%s): %v", spec, err)
+		}
+		if got := ProxySpec(fl[0]); got != shown {
+			t.Errorf("ProxySpec(%s) = %q, want %q", spec, got, shown)
+		}
+	}
+	// swarm and all draw reconnect with the simulator's defaults for
+	// within and delay: accepted, shown without them, and what is shown
+	// is accepted back as the same list.
+	for seed := uint64(1); seed <= 40; seed++ {
+		for _, mix := range []string{"swarm", "all"} {
+			fl, err := ProxyFaults(mix, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := NewProxy(fl, seed, dial); err != nil {
+				t.Fatalf("%s (seed %d): %v", mix, seed, err)
+			}
+			var shown []string
+			for _, f := range fl {
+				shown = append(shown, ProxySpec(f))
+			}
+			list := strings.Join(shown, ";")
+			if strings.Contains(list, "within") || strings.Contains(list, "delay=") {
+				t.Fatalf("%s (seed %d) is shown with parameters the proxy does not use: %s", mix, seed, list)
+			}
+			back, err := ProxyFaults(list, seed)
+			if err != nil {
+				t.Fatalf("%s (seed %d): %s: %v", mix, seed, list, err)
+			}
+			if _, err := NewProxy(back, seed, dial); err != nil {
+				t.Fatalf("%s (seed %d): %s: %v", mix, seed, list, err)
+			}
+			for i, f := range back {
+				if ProxySpec(f) != shown[i] {
+					t.Fatalf("%s (seed %d): %s comes back as %s", mix, seed, shown[i], ProxySpec(f))
+				}
+			}
+		}
+	}
+}
+
+// failOnAccept is a listener that must not be reached.
+type failOnAccept struct{ net.Listener }
+
+func (failOnAccept) Accept() (net.Conn, error) { return nil, errors.New("accepted") }
+func (failOnAccept) Close() error              { return nil }
+
+// TestProxyReconnectStrikes checks where the proxy's reconnect strikes, as
+// its help says: on a request chunk, the client is cut once the chunk has
+// been read from it, and the chunk still reaches the agent; on a reply
+// chunk, the client is cut before the chunk reaches it.
+func TestProxyReconnectStrikes(t *testing.T) {
+	req := `{"execute":"guest-ping"}` + "\n"
+	got := make(chan string, 1)
+	c, log, done := drainProxyFaults(t, "reconnect:rate=1,at=call", func(c net.Conn) {
+		b, _ := io.ReadAll(c) // the proxy half-closes once the host is cut
+		got <- string(b)
+	})
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 100)); err != io.EOF {
+		t.Fatalf("the host was not cut: read %d bytes, %v", n, err)
+	}
+	if s := <-got; s != req {
+		t.Fatalf("the agent got %q, want the request that rolled the cut", s)
+	}
+	proxyStopsWithin(t, done, 5*time.Second, func() string { return "the proxy does not stop" })
+	if log.count("h2a reconnect #1: cut the client connection") != 1 {
+		t.Fatalf("log:\n%s", strings.Join(log.lines, "\n"))
+	}
+
+	c, log, done = drainProxyFaults(t, "reconnect:rate=1", func(c net.Conn) {
+		c.Write([]byte("{\"return\": {}}\n")) // a reply before any request: the first chunk is a2h
+		io.Copy(io.Discard, c)
+	})
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("the host read %q, %v; want nothing, then the cut", b, err)
+	}
+	proxyStopsWithin(t, done, 5*time.Second, func() string { return "the proxy does not stop" })
+	if log.count("a2h reconnect #1: cut the client connection") != 1 {
+		t.Fatalf("log:\n%s", strings.Join(log.lines, "\n"))
+	}
+}

@@ -50,12 +50,18 @@ SPEC is a fault list as for "qgafuzz sim --faults" (e.g.
 (the kinds a proxy can apply), or "none". The agent-side kinds (restart, reboot)
 need a simulated agent and are refused. Rates are per chunk. The proxy does not
 know the host's deadlines, so late holds a reply for up to extra (set extra above
-the host's timeout for a reply that comes after its call gave up), and reconnect
-cuts the client connection at once (the host reconnects as it will; at, within
-and delay are not used; the replies left unread are drained, not passed to the
-next client). utf8split acts only on raw UTF-8 in the traffic: qemu-ga escapes
-every non-ASCII character of its replies (\uXXXX), and so does "qgafuzz call"
-in its requests, so between those two it has nothing to split. Kinds:
+the host's timeout for a reply that comes after its call gave up). reconnect cuts
+the client connection at once, on the chunk that rolled it: on a request chunk
+once it has been read from the host (it still reaches the agent, whose reply finds
+no one), on a reply chunk before it reaches the host (that reply is lost); the host
+reconnects as it will, and the replies left unread are drained, not passed to the
+next client. Both strike in a call, so at=call and at=any (the default) are the
+same in a proxy; at=idle is refused (the proxy sees only the traffic, not the
+host's calls, so it cannot strike between them), and so are within and delay,
+which it would not use (the fault list it prints leaves them out). utf8split
+acts only on raw UTF-8 in the traffic: qemu-ga escapes every non-ASCII character
+of its replies (\uXXXX), and so does "qgafuzz call" in its requests, so between
+those two it has nothing to split. Kinds:
 `
 
 const proxyExamples = `
@@ -218,7 +224,7 @@ func specList(fl []sim.Fault) string {
 		if i > 0 {
 			s += " "
 		}
-		s += f.Spec()
+		s += sim.ProxySpec(f) // without the parameters the proxy does not use
 	}
 	return s
 }

@@ -156,3 +156,57 @@ func proxyExitsOK(t *testing.T, done <-chan int, stderr fmt.Stringer) {
 		t.Fatalf("proxy did not exit after --max-conns 1: %s", stderr)
 	}
 }
+
+// TestProxyCommandReconnectParams: reconnect parameters the proxy cannot
+// honour (at=idle, within, delay) are refused with an error naming them,
+// not accepted and ignored; "all" (whose reconnect has the simulator's
+// within and delay) still runs, and the fault list the proxy prints shows
+// only the parameters that have an effect.
+func TestProxyCommandReconnectParams(t *testing.T) {
+	for spec, want := range map[string]string{
+		"reconnect:rate=0.2,at=idle,within=2s": "at=idle",
+		"reconnect:rate=0.2,within=2s":         "within=2s",
+		"fragment,reconnect:at=call,delay=1s":  "delay=1s",
+	} {
+		var errb syncBuffer
+		e := &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: &errb}
+		code := run(e, []string{"proxy", "--listen", "unix:/nonexistent-qgafuzz/x.sock", "--upstream", "unix:/tmp/y.sock", "--faults", spec})
+		if code != exitUsage || !strings.Contains(errb.String(), "--faults: fault reconnect: "+want) {
+			t.Errorf("%s: exit %d, stderr %q; want a usage error naming %s", spec, code, errb.String(), want)
+		}
+	}
+	dir, err := os.MkdirTemp("", "qgpx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "p.sock")
+	stderr := &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(e, []string{"proxy", "--listen", "unix:" + sock, "--upstream", "unix:" + filepath.Join(dir, "missing.sock"),
+			"--faults", "all", "--max-conns", "1"})
+	}()
+	var c net.Conn
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if c, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("proxy exited with %d: %s", code, stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("proxy did not start: %v\n%s", err, stderr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer c.Close()
+	proxyExitsOK(t, done, stderr)
+	out := stderr.String()
+	if !strings.Contains(out, " reconnect:rate=0.03,at=any, seed 1") || strings.Contains(out, "within") {
+		t.Fatalf("the fault list does not show reconnect as the proxy applies it:\n%s", out)
+	}
+}
