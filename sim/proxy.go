@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,7 +158,7 @@ func proxyKinds() string {
 // keep only the kinds a proxy can apply.
 func ProxyFaults(spec string, seed uint64) ([]Fault, error) {
 	var fs []Fault
-	switch spec {
+	switch spec = strings.TrimSpace(spec); spec {
 	case "swarm", "all":
 		all, _ := ResolveFaults(spec, seed)
 		for _, f := range all {

@@ -339,13 +339,18 @@ func TestProxyRejectsAgentFaults(t *testing.T) {
 			t.Fatalf("%s: %v", spec, err)
 		}
 	}
-	for _, spec := range []string{"all", "swarm"} {
+	for _, spec := range []string{"all", "swarm", " swarm\n"} {
 		fl, err := ProxyFaults(spec, 3)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%q: %v", spec, err)
 		}
 		if _, err := NewProxy(fl, 1, nil); err != nil {
-			t.Fatalf("%s: %v", spec, err)
+			t.Fatalf("%q: %v", spec, err)
+		}
+		for _, f := range fl {
+			if k, _ := KindByName(f.Name()); k.SimOnly {
+				t.Fatalf("%q: kept %s, which a proxy cannot apply", spec, f.Name())
+			}
 		}
 	}
 }
