@@ -226,7 +226,9 @@ func TestStoredCrashersHonourTheBudget(t *testing.T) {
 
 // TestFuzzAllStopsAtTheBudget: once the budget is used up (by the triage
 // of the parts before), the parts left are not run for their minimum
-// share each, which would overrun it, and the report names them.
+// share each, which would overrun it, and the report names them: in a
+// note, and as skipped targets in report.json and junit.xml, where a CI
+// system would otherwise not see them at all.
 func TestFuzzAllStopsAtTheBudget(t *testing.T) {
 	n := deadlineNight(t, time.Second, 0)
 	n.o.Targets = []string{"parser", "delimiter"}
@@ -236,8 +238,30 @@ func TestFuzzAllStopsAtTheBudget(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("fuzzAll took %v past the budget", took)
 	}
-	if len(n.rep.Targets) != 0 || !hasNote(n.rep.Notes, "not run tonight, the budget was used up by the parts before (their minimum shares, their triage): parser, delimiter, qemu-ga, sim") {
-		t.Errorf("targets %+v, notes %q", n.rep.Targets, n.rep.Notes)
+	if !hasNote(n.rep.Notes, "not run tonight, the budget was used up by the parts before (their minimum shares, their triage): parser, delimiter, qemu-ga, sim") {
+		t.Errorf("notes %q", n.rep.Notes)
+	}
+	var got []string
+	for _, tr := range n.rep.Targets {
+		got = append(got, tr.Kind+"/"+tr.Name)
+		if !strings.Contains(tr.Skipped, "the budget was used up") || tr.Execs != 0 || tr.Error != "" {
+			t.Errorf("%s/%s: skipped %q, execs %d, error %q", tr.Kind, tr.Name, tr.Skipped, tr.Execs, tr.Error)
+		}
+	}
+	if want := "fuzz/parser fuzz/delimiter qemu-ga/qemu-ga sim/sim"; strings.Join(got, " ") != want {
+		t.Fatalf("targets %q, want %q", got, want)
+	}
+	rep := n.finish(context.Background())
+	if rep.ExitCode != 0 {
+		t.Errorf("exit %d, problems %q", rep.ExitCode, rep.Problems())
+	}
+	x, err := os.ReadFile(filepath.Join(n.o.Out, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ValidateJUnit(t, x, 4, 0, 0, 4)
+	if !bytes.Contains(x, []byte(`<skipped message="not run tonight, the budget was used up`)) {
+		t.Errorf("junit.xml:\n%s", x)
 	}
 }
 

@@ -3,6 +3,7 @@ package nightly
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -23,7 +24,8 @@ import (
 // is one crash, stored with its stream (encoded as a fuzz input) and a
 // repro command that plays it against a fresh qemu-ga. The stream is
 // minimized first, replaying each candidate against the same live qemu-ga,
-// within a time limit since every replay is a round trip to a process.
+// within the share's triage time (triageContext, as for the fuzz targets),
+// since every replay is a round trip to a process.
 
 var digitsRE = regexp.MustCompile(`[0-9]+`)
 
@@ -146,6 +148,24 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		sigs = append(sigs, s)
 	}
 	sort.Strings(sigs)
+	// Minimizing is the share's triage: it ends as the fuzz targets'
+	// does (triageContext), by the budget, within a minute, and shortly
+	// after a Ctrl-C rather than at once, so that what was found is
+	// minimized if there is time.
+	tctx, tcancel, stopped := n.triageContext(ctx, "triage")
+	defer tcancel()
+	dl, _ := tctx.Deadline()
+	if ctx.Err() != nil && len(sigs) > 0 {
+		// Differ cut the reference's streams short at the Ctrl-C, and
+		// every later one too: triage replays on a fresh connection to
+		// the same qemu-ga (which the Ctrl-C does not reach), its parser
+		// flushed with the fence. If that fails, so do the replays, and
+		// the divergences are stored as found.
+		ref.Close()
+		ref = fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{})
+		defer ref.Close()
+		_ = ref.Reset()
+	}
 	cut := 0
 	for _, sig := range sigs {
 		dvs := groups[sig]
@@ -160,10 +180,7 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		tr.Crashes = append(tr.Crashes, sig)
 		c.KnownBefore = n.store.exists(name, slug)
 		if !c.KnownBefore {
-			// By the end of the budget (less wrapUp, for the
-			// reports), and maxDivergenceMinimize for each.
-			limit := min(time.Until(n.deadln.Add(-wrapUp)), maxDivergenceMinimize)
-			m := minimizeDivergence(ctx, ref, agent, dvs[0], sig, time.Now().Add(limit), n.o.MinimizeBudget)
+			m := minimizeDivergence(tctx, ref, agent, dvs[0], sig, dl, n.o.MinimizeBudget)
 			if m.cut {
 				cut++
 			}
@@ -181,17 +198,14 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		n.addCrash(c)
 	}
 	if cut > 0 {
-		msg := fmt.Sprintf("%s: triage stopped at the budget: %d divergences not minimized (or not fully), stored as found; raise --budget or lower --minimize-budget", name, cut)
-		if ctx.Err() != nil {
-			msg = fmt.Sprintf("%s: triage stopped after the interruption: %d divergences not minimized (or not fully), stored as found", name, cut)
+		msg := fmt.Sprintf("%s: %s: %d divergences not minimized (or not fully), stored as found", name, stopped(), cut)
+		if ctx.Err() == nil {
+			msg += "; raise --budget or lower --minimize-budget"
 		}
 		n.rep.Notes = append(n.rep.Notes, msg)
 		n.board.printf("nightly: %s", msg)
 	}
 }
-
-// maxDivergenceMinimize bounds the time spent minimizing one divergence.
-const maxDivergenceMinimize = 2 * time.Minute
 
 // minimized is a divergence's stored input and how it came about.
 type minimized struct {
@@ -219,11 +233,11 @@ func endsWithFence(st qgatest.Stream) bool {
 
 // minimizeDivergence shrinks the stream of dv while it still diverges with
 // signature sig, replaying every candidate against ref (the live qemu-ga)
-// and agent until the deadline or after budget candidates. Candidates are
-// the stream without its final fence, which every replay appends, so that
-// each starts from the state the last one's fence left. If the stream does
-// not diverge again, or the minimized one stops diverging, the original is
-// kept.
+// and agent until the deadline, ctx's end (the triage context) or after
+// budget candidates. Candidates are the stream without its final fence,
+// which every replay appends, so that each starts from the state the last
+// one's fence left. If the stream does not diverge again, or the minimized
+// one stops diverging, the original is kept.
 func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.Divergence, sig string, deadline time.Time, budget int) minimized {
 	orig := fuzz.Encode(dv.Input)
 	body := dv.Input
@@ -235,6 +249,11 @@ func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.
 		st.Ops = append(st.Ops, qgatest.Op{Data: qgatest.Fence})
 		return st
 	}
+	// lastIn diverged as lastD when it was replayed: the divergence
+	// stored when triage ends before the minimized stream is replayed
+	// again.
+	var lastIn []byte
+	var lastD *fuzz.Divergence
 	replay := func(in []byte) *fuzz.Divergence {
 		if ctx.Err() != nil {
 			return nil
@@ -243,6 +262,7 @@ func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.
 		if err != nil || d == nil || divergenceSignature(d) != sig {
 			return nil
 		}
+		lastIn, lastD = in, d
 		return d
 	}
 	start := time.Now()
@@ -259,17 +279,26 @@ func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.
 		return time.Now().Before(deadline) && replay(cand) != nil
 	}, budget)
 	cut := ctx.Err() != nil || !time.Now().Before(deadline)
+	// Triage over, every stream the minimization kept diverged this way
+	// when it was replayed: small is stored without a replay.
 	d := replay(small)
+	if d == nil && ctx.Err() != nil && bytes.Equal(small, lastIn) {
+		d = lastD
+	}
 	switch {
 	case d == nil && ctx.Err() != nil:
-		return minimized{orig, "not minimized: the night was interrupted", dv.Report(), cut}
+		return minimized{orig, "not minimized: triage stopped before the minimized stream could be replayed again", dv.Report(), cut}
 	case d == nil:
 		return minimized{orig, "not minimized: the minimized stream stopped diverging", dv.Report(), cut}
 	}
 	out := fuzz.Encode(fenced(small))
 	how := fmt.Sprintf("minimized from %d to %d bytes in %d replays against qemu-ga (%v)",
 		len(orig), len(out), tries+2, time.Since(start).Round(time.Millisecond))
-	if cut {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		// The triage context is cancelled only after a Ctrl-C.
+		how = "minimization stopped after the interruption: " + how
+	case cut:
 		how = "minimization stopped at the budget: " + how
 	}
 	return minimized{out, how, d.Report(), cut}

@@ -129,3 +129,52 @@ func TestMinimizeDivergencePastTheDeadline(t *testing.T) {
 		t.Errorf("took %v", took)
 	}
 }
+
+// TestQemuGATriageAfterInterrupt: the minimization of the divergences is
+// the share's triage, bound as the fuzz targets' is (triageContext): a
+// Ctrl-C during the share leaves it triageAfterInterrupt to minimize what
+// was found, rather than storing it unminimized at once, and no more.
+func TestQemuGATriageAfterInterrupt(t *testing.T) {
+	if _, err := qgatest.FindQemuGA(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s: %v", qgatest.MissingQemuGAMessage, err)
+		}
+		t.Skipf("%s (%v)", qgatest.MissingQemuGAMessage, err)
+	}
+	defer func(d time.Duration) { triageAfterInterrupt = d }(triageAfterInterrupt)
+	const interruptAfter = 2 * time.Second
+	// Minimizing a divergence of dropped-newline takes about two seconds:
+	// 20s is time enough, 200ms is not.
+	for _, after := range []time.Duration{20 * time.Second, 200 * time.Millisecond} {
+		triageAfterInterrupt = after
+		out := t.TempDir()
+		n := &night{o: Options{Out: out, Corpus: filepath.Join(out, "corpus"), Root: t.TempDir(), Repro: "qgafuzz"},
+			bug: qga.BugDroppedNewline, rep: &Report{}, board: newBoard(io.Discard, false, time.Minute),
+			store: crashStore{dir: filepath.Join(out, "crashers")}, deadln: time.Now().Add(10 * time.Minute)}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(interruptAfter, cancel)
+		start := time.Now()
+		n.againstQemuGA(ctx, time.Minute)
+		cancel()
+		if took := time.Since(start); took > interruptAfter+after+3*time.Second {
+			t.Errorf("%v after the Ctrl-C for triage: the share took %v, Ctrl-C at %v", after, took, interruptAfter)
+		}
+		minimized := 0
+		for _, c := range n.rep.Crashes {
+			t.Logf("%v: %s: %d -> %d bytes", after, c.Signature, c.OriginalSize, c.MinimizedSize)
+			if c.MinimizedSize < c.OriginalSize {
+				minimized++
+			}
+		}
+		if len(n.rep.Crashes) == 0 || len(n.rep.Targets) != 1 || n.rep.Targets[0].Error != "" {
+			t.Fatalf("%v: crashes %+v, targets %+v", after, n.rep.Crashes, n.rep.Targets)
+		}
+		cutNote := hasNote(n.rep.Notes, "qemu-ga: triage stopped after the interruption: ")
+		if after > time.Second && (minimized == 0 || cutNote) {
+			t.Errorf("%v after the Ctrl-C: %d of %d divergences minimized, notes %q", after, minimized, len(n.rep.Crashes), n.rep.Notes)
+		}
+		if after < time.Second && !cutNote {
+			t.Errorf("%v after the Ctrl-C: notes %q, want triage cut short", after, n.rep.Notes)
+		}
+	}
+}

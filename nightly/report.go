@@ -68,6 +68,11 @@ type Target struct {
 	// Crashes lists the signatures of the unique crashes found.
 	Crashes []string `json:"crashes"`
 	Error   string   `json:"error,omitempty"`
+	// Skipped is why the part did not run tonight (the budget was used
+	// up before it, or it cannot run with the agent under test); its
+	// numbers are then zero. A CI system must see such a part, not miss
+	// it.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Crash is one unique crash (one signature).
@@ -189,6 +194,11 @@ func buildJUnit(r *Report) *junitSuites {
 		case t.Error != "":
 			c.Error = &junitMessage{Message: firstLine(t.Error), Type: "internal", Body: t.Error}
 			s.Errors++
+		case t.Skipped != "":
+			// A part that did not run: its numbers say nothing.
+			c.SystemOut = ""
+			c.Skipped = &junitMessage{Message: t.Skipped}
+			s.Skipped++
 		case t.Execs == 0 && !r.Interrupted:
 			// A share spent loading the corpus tested nothing: not a pass.
 			c.Skipped = &junitMessage{Message: noInputReason(t)}
@@ -319,6 +329,9 @@ func summary(r *Report) string {
 		name := t.Name
 		if t.Error != "" {
 			name += " ⚠"
+		}
+		if t.Skipped != "" {
+			name += " (not run)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %d |\n", name, t.Elapsed, execs, t.ExecsPerSec, cov, corp, newc)
 	}

@@ -155,6 +155,10 @@ func TestIncompleteRun(t *testing.T) {
 		{"clean", &Report{Targets: []Target{{Name: "parser", Kind: "fuzz", Execs: 100}}}, context.Background(), 0, 1, 0, 0},
 		// A share that ran no input tested nothing: skipped, not a pass.
 		{"no input run", &Report{Targets: []Target{{Name: "agent", Kind: "fuzz"}, {Name: "parser", Kind: "fuzz", Execs: 100}}}, context.Background(), 0, 2, 0, 1},
+		// A part the budget left no time for is skipped too, as is one
+		// that cannot run, interrupted or not; neither is an error.
+		{"not run", &Report{Targets: []Target{{Name: "parser", Kind: "fuzz", Execs: 100}, skippedTarget("sim", "sim", "not run: the planted bug x cannot show in a simulation")}}, context.Background(), 0, 2, 0, 1},
+		{"not run, interrupted", &Report{Targets: []Target{skippedTarget("agent", "fuzz", budgetUsedUp)}}, cancelled, 0, 2, 0, 2},
 	} {
 		out := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
 		c.rep.Start, c.rep.Budget = time.Now(), Duration(time.Minute)
@@ -348,5 +352,57 @@ func TestNoInputReason(t *testing.T) {
 	}
 	if got := j.Suites[0].Cases[1].Skipped; got == nil || !strings.Contains(got.Message, "raise --budget") {
 		t.Errorf("share used up by loading: skipped %+v", got)
+	}
+}
+
+// TestSkippedPartInReports: a part of the night that did not run is in
+// report.json with the reason in skipped (absent for the parts that ran),
+// in junit.xml as a skipped test case with that reason, and marked in
+// summary.md's table, rather than missing from all three.
+func TestSkippedPartInReports(t *testing.T) {
+	dir := t.TempDir()
+	r := sampleReport()
+	why := budgetUsedUp + "; raise --budget"
+	r.Targets = append(r.Targets, skippedTarget("delimiter", "fuzz", why))
+	if err := WriteReports(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Targets []map[string]json.RawMessage `json:"targets"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Targets) != 3 {
+		t.Fatalf("report.json has %d targets, want 3:\n%s", len(raw.Targets), b)
+	}
+	for i, tr := range raw.Targets[:2] {
+		if _, ok := tr["skipped"]; ok {
+			t.Errorf("target %d ran but has skipped: %s", i, tr["skipped"])
+		}
+	}
+	var got string
+	if err := json.Unmarshal(raw.Targets[2]["skipped"], &got); err != nil || got != why || string(raw.Targets[2]["crashes"]) != "[]" {
+		t.Errorf("skipped target in report.json: %s", b)
+	}
+	x, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ValidateJUnit(t, x, 5, 1, 1, 2)
+	var s junitSuites
+	if err := xml.Unmarshal(x, &s); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Suites[0].Cases[2]; c.Name != "fuzz/delimiter" || c.Skipped == nil || c.Skipped.Message != why || c.SystemOut != "" {
+		t.Errorf("skipped target in junit.xml: %+v", c)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "summary.md"))
+	if !strings.Contains(string(md), "| delimiter (not run) |") {
+		t.Errorf("summary.md:\n%s", md)
 	}
 }

@@ -361,38 +361,55 @@ func (n *night) fuzzAll(ctx context.Context) {
 	// over reports (and records) a part left out because the budget is
 	// used up: the minimum share and its triage would overrun it. A
 	// night whose build took the budget still runs every part briefly.
-	over := func(name string) bool {
+	// The part is in the report as skipped, so that a CI system reading
+	// report.json or junit.xml sees it did not run, not just a note.
+	over := func(name, kind string) bool {
 		if n.builtLate || time.Until(n.deadln) >= 2*time.Second+wrapUp {
 			return false
 		}
 		skipped = append(skipped, name)
+		n.rep.Targets = append(n.rep.Targets, skippedTarget(name, kind, budgetUsedUp+"; raise --budget"))
 		return true
 	}
 	for i, name := range targets {
 		if ctx.Err() != nil {
 			break
 		}
-		if over(name) {
+		if over(name, "fuzz") {
 			continue
 		}
 		t, _ := fuzz.Lookup(name)
 		n.fuzzTarget(ctx, t, n.share(items-i))
 	}
-	if qemu && ctx.Err() == nil && !over("qemu-ga") {
+	if qemu && ctx.Err() == nil && !over("qemu-ga", "qemu-ga") {
 		left := 1
 		if !n.o.NoSim {
 			left++
 		}
 		n.againstQemuGA(ctx, n.share(left))
 	}
-	if !n.o.NoSim && ctx.Err() == nil && !over("sim") {
+	if !n.o.NoSim && ctx.Err() == nil && !over("sim", "sim") {
 		n.simulate(ctx, n.share(1))
 	}
 	if len(skipped) > 0 {
-		msg := fmt.Sprintf("not run tonight, the budget was used up by the parts before (their minimum shares, their triage): %s; raise --budget", strings.Join(skipped, ", "))
+		msg := fmt.Sprintf("%s: %s; raise --budget", budgetUsedUp, strings.Join(skipped, ", "))
 		n.rep.Notes = append(n.rep.Notes, msg)
 		n.board.printf("nightly: %s", msg)
 	}
+}
+
+// budgetUsedUp is why fuzzAll left a part out.
+const budgetUsedUp = "not run tonight, the budget was used up by the parts before (their minimum shares, their triage)"
+
+// skippedTarget is the report's entry for a part of the night that did
+// not run, and why. The simulation's has its failing_runs (none), as a
+// simulation that ran no seed does.
+func skippedTarget(name, kind, why string) Target {
+	tr := Target{Name: name, Kind: kind, Crashes: []string{}, Skipped: why}
+	if kind == "sim" {
+		tr.Failing = new(int)
+	}
+	return tr
 }
 
 // share is the time for the next item when left items remain.

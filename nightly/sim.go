@@ -201,6 +201,9 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		seed = uint64(time.Now().Unix()) * 1000
 	}
 	if err := sim.CheckAgentBug(n.bug); err != nil {
+		// In the report as skipped, so that CI sees the simulation did
+		// not run; the note is for the person reading summary.md.
+		n.rep.Targets = append(n.rep.Targets, skippedTarget("sim", "sim", "not run: "+err.Error()))
 		n.rep.Notes = append(n.rep.Notes, "sim: share skipped: "+err.Error())
 		n.board.printf("nightly: sim skipped: %v", err)
 		return

@@ -193,3 +193,24 @@ func TestStoredCrasherUnreadable(t *testing.T) {
 		t.Fatalf("inputs %d, unreadable %q", len(inputs), unreadable)
 	}
 }
+
+// TestSimShareSkippedForBug: a planted bug that cannot show in a
+// simulation skips the share; it is in the report as a skipped sim
+// target with the reason, so that junit.xml has a skipped case for it
+// rather than no simulation at all.
+func TestSimShareSkippedForBug(t *testing.T) {
+	out := t.TempDir()
+	n := &night{o: Options{Out: out, SimRuns: 3, SimSeed: 1}, bug: qga.BugSilentFlush, store: crashStore{dir: filepath.Join(out, "crashers")},
+		board: newBoard(io.Discard, false, time.Minute), rep: &Report{Targets: []Target{}, Crashes: []Crash{}}}
+	n.simulate(context.Background(), 10*time.Second)
+	rep := n.finish(context.Background())
+	if len(rep.Targets) != 1 || rep.Targets[0].Kind != "sim" || !strings.Contains(rep.Targets[0].Skipped, "cannot show in a simulation") ||
+		rep.Targets[0].Execs != 0 || rep.ExitCode != 0 {
+		t.Fatalf("exit %d, targets %+v, notes %q", rep.ExitCode, rep.Targets, rep.Notes)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ValidateJUnit(t, b, 1, 0, 0, 1)
+}
