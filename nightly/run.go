@@ -349,47 +349,40 @@ func (n *night) fuzzAll(ctx context.Context) {
 			targets = append(targets, t.Name)
 		}
 	}
-	items := len(targets)
-	qemu := n.o.Agent == "qemu-ga"
-	if qemu {
-		items++
+	// The parts of the night, in order; each runs in its share of what
+	// is left when its turn comes.
+	type part struct {
+		name, kind string
+		run        func(left int)
+	}
+	var parts []part
+	for _, name := range targets {
+		t, _ := fuzz.Lookup(name)
+		parts = append(parts, part{name, "fuzz", func(left int) { n.fuzzTarget(ctx, t, n.share(left)) }})
+	}
+	if n.o.Agent == "qemu-ga" {
+		parts = append(parts, part{"qemu-ga", "qemu-ga", func(left int) { n.againstQemuGA(ctx, n.share(left)) }})
 	}
 	if !n.o.NoSim {
-		items++
+		parts = append(parts, part{"sim", "sim", func(left int) { n.simulate(ctx, n.share(left)) }})
 	}
+	// A part left out is in the report as skipped, so that a CI system
+	// reading report.json or junit.xml sees it did not run (and the same
+	// test cases every night), not just a note: after a Ctrl-C, or when
+	// the budget is used up (the minimum share and its triage would
+	// overrun it; a night whose build took the budget still runs every
+	// part briefly).
 	var skipped []string
-	// over reports (and records) a part left out because the budget is
-	// used up: the minimum share and its triage would overrun it. A
-	// night whose build took the budget still runs every part briefly.
-	// The part is in the report as skipped, so that a CI system reading
-	// report.json or junit.xml sees it did not run, not just a note.
-	over := func(name, kind string) bool {
-		if n.builtLate || time.Until(n.deadln) >= 2*time.Second+wrapUp {
-			return false
+	for i, p := range parts {
+		switch {
+		case ctx.Err() != nil:
+			n.rep.Targets = append(n.rep.Targets, skippedTarget(p.name, p.kind, "not run: the night was interrupted before it"))
+		case !n.builtLate && time.Until(n.deadln) < 2*time.Second+wrapUp:
+			skipped = append(skipped, p.name)
+			n.rep.Targets = append(n.rep.Targets, skippedTarget(p.name, p.kind, budgetUsedUp+"; raise --budget"))
+		default:
+			p.run(len(parts) - i)
 		}
-		skipped = append(skipped, name)
-		n.rep.Targets = append(n.rep.Targets, skippedTarget(name, kind, budgetUsedUp+"; raise --budget"))
-		return true
-	}
-	for i, name := range targets {
-		if ctx.Err() != nil {
-			break
-		}
-		if over(name, "fuzz") {
-			continue
-		}
-		t, _ := fuzz.Lookup(name)
-		n.fuzzTarget(ctx, t, n.share(items-i))
-	}
-	if qemu && ctx.Err() == nil && !over("qemu-ga", "qemu-ga") {
-		left := 1
-		if !n.o.NoSim {
-			left++
-		}
-		n.againstQemuGA(ctx, n.share(left))
-	}
-	if !n.o.NoSim && ctx.Err() == nil && !over("sim", "sim") {
-		n.simulate(ctx, n.share(1))
 	}
 	if len(skipped) > 0 {
 		msg := fmt.Sprintf("%s: %s; raise --budget", budgetUsedUp, strings.Join(skipped, ", "))
