@@ -148,7 +148,7 @@ var errNoServer = errors.New("corpus: the Tool has no Server (start one from Bui
 // coverage. out must not exist or be empty; it is written in a temporary
 // sibling directory and renamed into place, so it is never half-written.
 func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out string) (*MinimizeReport, error) {
-	if err := checkOut(out, dirs); err != nil {
+	if err := CheckMinimizeOut(out, dirs); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -177,9 +177,11 @@ func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out s
 		Problems: m.Problems}, nil
 }
 
-// checkOut refuses an output directory that holds files or is one of the
-// inputs, so that minimizing never mixes with or destroys what is there.
-func checkOut(out string, dirs []string) error {
+// CheckMinimizeOut refuses an output directory that holds files or is one
+// of the inputs, so that minimizing never mixes with or destroys what is
+// there. Minimize checks it first; a caller with expensive work to do
+// before (building the coverage server) can check it sooner.
+func CheckMinimizeOut(out string, dirs []string) error {
 	for _, d := range dirs {
 		if samePath(d, out) || samePath(inputDir(d), out) {
 			return fmt.Errorf("corpus: --out %s is one of the input directories; write the minimized corpus elsewhere, then swap directories", out)

@@ -155,6 +155,10 @@ func runCorpus(e *env, args []string) int {
 		if !needTarget() {
 			return exitUsage
 		}
+		// A usage error, found before the coverage server is built.
+		if err := corpus.CheckMinimizeOut(*out, pos); err != nil {
+			return fail("%v", strings.TrimPrefix(err.Error(), "corpus: "))
+		}
 		begin(*out)
 		j.Format = corpus.Raw
 		return done(withTool(ctx, e, sub, j, func(t *corpus.Tool) (int, error) {

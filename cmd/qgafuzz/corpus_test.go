@@ -183,3 +183,28 @@ func TestCorpusMinimizeInterrupted(t *testing.T) {
 		t.Fatalf("--out exists after the interrupt: %v", err)
 	}
 }
+
+// TestCorpusMinimizeBadOutFirst: an --out that minimize would refuse (not
+// empty, one of the inputs, a file) is a usage error found before the
+// coverage server is built, which took seconds only to be thrown away;
+// --json prints no object for it, as for any usage error.
+func TestCorpusMinimizeBadOutFirst(t *testing.T) {
+	in, full := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(in, "a"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(full, "b"), []byte("b"), 0o644)
+	file := filepath.Join(full, "b")
+	for _, c := range []struct{ out, want string }{
+		{full, "is not empty"},
+		{in, "is one of the input directories"},
+		{file, "--out"},
+	} {
+		start := time.Now()
+		code, out, errOut := runCapture("corpus", "minimize", "--target", "parser", "--json", in, "--out", c.out)
+		if code != exitUsage || out != "" || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "building the coverage server") {
+			t.Errorf("--out %s: exit %d, stdout %q, stderr %q; want 2, no JSON and %q before any build", c.out, code, out, errOut, c.want)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("--out %s: the usage error took %v", c.out, took)
+		}
+	}
+}
