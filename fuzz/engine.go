@@ -34,6 +34,12 @@ type EngineOptions struct {
 	Target Target
 	// Time bounds the run (0: the engine runs until ctx is done).
 	Time time.Duration
+	// Grace, with Time, is the native engine's hard stop
+	// (NativeOptions.Grace): still running Grace past Time, hung or
+	// minimizing a slow crasher, it is interrupted, and killed Grace
+	// later; Result.HardStopped says so. 0: no hard stop. go-fuzz and
+	// libFuzzer stop at Time by themselves.
+	Grace time.Duration
 	// Corpus is the working corpus directory (raw inputs, read as seeds in
 	// addition to corpus/<target>; libFuzzer also writes new inputs
 	// there, native fuzzing keeps its own under Corpus/.native-cache and
@@ -76,6 +82,10 @@ func (p Progress) String() string {
 type Result struct {
 	Last     Progress
 	Crashers []Crasher
+	// HardStopped: the native engine overran its time by
+	// EngineOptions.Grace and was stopped; what it wrote by then was
+	// collected.
+	HardStopped bool
 }
 
 // RunEngine runs one engine on one target and stores its crashers in
@@ -227,7 +237,7 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 		return Result{}, err
 	}
 	r := eng.Run(ctx, o.Target, NativeOptions{
-		Time: o.Time, CacheDir: filepath.Join(o.Corpus, nativeCacheDir), Parallel: o.Jobs, MinimizeTime: "500x",
+		Time: o.Time, Grace: o.Grace, CacheDir: filepath.Join(o.Corpus, nativeCacheDir), Parallel: o.Jobs, MinimizeTime: "500x",
 		Env: append(o.Env[:len(o.Env):len(o.Env)], CorpusEnv+"="+o.Corpus), Log: o.Log,
 		OnStatus: func(st NativeStatus) {
 			if st.Phase != "fuzzing" {
@@ -240,6 +250,7 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 			}
 		},
 	})
+	res.HardStopped = r.HardStopped
 	fn := o.Target.FuncName()
 	if seed := r.Status.FailingSeed; seed != "" {
 		// A seed fails before fuzzing starts: store it like any crasher.
@@ -268,7 +279,7 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 	if r.DeadlineRace && o.Log != nil {
 		fmt.Fprintln(o.Log, "fuzz: the engine's bare \"context deadline exceeded\" at the end of its time is Go 1.26's go.dev/issue/75804, not a finding")
 	}
-	if r.Err != nil && len(r.Crashers) == 0 && ctx.Err() == nil {
+	if r.Err != nil && len(r.Crashers) == 0 && ctx.Err() == nil && !r.HardStopped {
 		lines := strings.Split(r.Output, "\n")
 		return res, fmt.Errorf("fuzz: the native engine failed: %w; its output ends:\n%s", r.Err, strings.Join(lines[max(0, len(lines)-30):], "\n"))
 	}

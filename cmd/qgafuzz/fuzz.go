@@ -41,7 +41,10 @@ come from corpus/<target>/ and --corpus. Progress is printed as the engine runs;
 every crasher is stored under --out as the raw input (crash-<hash>) and a report
 (crash-<hash>.txt), each written atomically. For each one the command that
 reproduces it (qgafuzz repro, with the target and any planted bug) is printed
-and heads its report.
+and heads its report. The native engine stops about a second past --time by
+itself; one still running 10s past it (hung, or minimizing a slow crasher) is
+interrupted, and killed 10s later: what it wrote by then is kept. Ctrl-C or
+SIGTERM interrupts the engine at once (it is killed 10s later if need be).
 
 With --agent or --agent-cmd, the differential target compares an agent behind a
 socket with the reference (the built-in reference agent, or --reference, e.g. a
@@ -74,6 +77,7 @@ standard error. Fields left out are ones the run did not measure:
  engine runs (crashes: the engine's count; the others from its last status
  line, left out when it stopped before its first one):
   crashes, engine_seconds, execs, execs_per_second
+  hard_stopped     true when the native engine overran --time and was stopped
   engine_corpus    inputs in the engine's corpus
   new_coverage     inputs added for new coverage (go-fuzz: coverage bits)
   corpus, corpus_before, corpus_after
@@ -82,7 +86,8 @@ standard error. Fields left out are ones the run did not measure:
  differential (and --replay):
   agent, reference, seed, streams, streams_per_second, bytes, divergences,
   agent_deaths, agent_hangs (each restarts an --agent-cmd agent),
-  first_divergence_seconds; --replay: replay (the file), writes
+  first_divergence_seconds; --replay: replay (the file), writes (its one
+                   stream: divergences, agent_deaths, agent_hangs 0 or 1)
   agent_restarts   the --agent-cmd agent's restarts, after every divergence
                    (--agent-cmd only)
   stopped_early    true when the run stopped on reaching --max-findings
@@ -302,6 +307,13 @@ func targetNames() string {
 	return strings.Join(names, ", ")
 }
 
+// engineGrace is how long the native engine may overrun --time (it stops
+// by itself about a second past it, once it has minimized its crasher)
+// before it is interrupted as Ctrl-C would, and then killed as long again
+// later (fuzz.EngineOptions.Grace): an engine that hangs, or minimizes a
+// crasher that takes minutes, cannot outlast --time forever.
+var engineGrace = 10 * time.Second
+
 // runEngine runs a coverage-guided engine from the source tree and
 // records the run in j.
 func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJSON) int {
@@ -316,7 +328,7 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 	if corpusDir == "" {
 		corpusDir = filepath.Join(root, "out", "corpus", t.Name)
 	}
-	o := fuzz.EngineOptions{Root: root, Target: t, Time: f.time, Corpus: corpusDir, Out: absPath(f.out), Jobs: f.jobs}
+	o := fuzz.EngineOptions{Root: root, Target: t, Time: f.time, Grace: engineGrace, Corpus: corpusDir, Out: absPath(f.out), Jobs: f.jobs}
 	if f.plant != "" {
 		o.Env = append(o.Env, fuzz.PlantBugEnv+"="+f.plant)
 	}
@@ -351,6 +363,10 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 		fmt.Fprintf(e.stdout, "qgafuzz fuzz: crasher %s (report %s)\n  reproduce with: %s\n", c.Path, c.Report, c.Repro)
 	}
 	j.setEngine(res)
+	if res.HardStopped {
+		fmt.Fprintf(e.stderr, "qgafuzz fuzz: the engine was still running %v past --time %v (hung, or minimizing a slow crasher): it was interrupted (killed %v later if need be); what it wrote by then is kept\n",
+			engineGrace, f.time, engineGrace)
+	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
 		j.setError(err)

@@ -92,6 +92,19 @@ func runReplay(e *env, f fuzzFlags, j *fuzzJSON) int {
 	j.Agent, j.Reference = agent.Name(), ref.Name()
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: replay %s: %d writes to %s and %s\n", f.replay, len(st.Ops), agent.Name(), ref.Name())
 	d, err := fuzz.Replay(ref, agent, st)
+	if err == nil {
+		// As a differential run counts them: a death or hang is part of
+		// the divergence, and an --agent-cmd agent is restarted after it.
+		j.AgentDeaths, j.AgentHangs = ptr(0), ptr(0)
+		if d != nil && d.AgentDied {
+			j.AgentDeaths = ptr(1)
+		} else if d != nil && d.AgentHung {
+			j.AgentHangs = ptr(1)
+		}
+	}
+	if r, ok := agent.(interface{ Restarts() int }); ok && f.agentCmd != "" {
+		j.AgentRestarts = ptr(r.Restarts())
+	}
 	switch {
 	case err != nil:
 		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)

@@ -37,6 +37,9 @@ type fuzzJSON struct {
 	NewCoverage   *int     `json:"new_coverage,omitempty"`
 	// Crashes is the engine's crash count (engine runs only).
 	Crashes *int `json:"crashes,omitempty"`
+	// HardStopped: the native engine overran --time by engineGrace and
+	// was stopped.
+	HardStopped bool `json:"hard_stopped,omitempty"`
 	// The working corpus (--corpus) before and after the engine's finds
 	// were brought into it (native and gofuzz; libFuzzer writes into it
 	// itself and is not counted).
@@ -97,6 +100,7 @@ func (j *fuzzJSON) setEngine(res fuzz.Result) {
 		j.NewCoverage = ptr(last.NewCoverage)
 	}
 	j.Crashes = ptr(res.Last.Crashes)
+	j.HardStopped = res.HardStopped
 	for _, c := range res.Crashers {
 		j.Findings = append(j.Findings, fuzzFindingJSON{File: c.Path, Report: c.Report, Repro: c.Repro})
 	}

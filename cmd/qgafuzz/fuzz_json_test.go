@@ -29,6 +29,7 @@ type fuzzJSONSchema struct {
 	EngineCorpus           *int     `json:"engine_corpus"`
 	NewCoverage            *int     `json:"new_coverage"`
 	Crashes                *int     `json:"crashes"`
+	HardStopped            bool     `json:"hard_stopped"`
 	Corpus                 string   `json:"corpus"`
 	CorpusBefore           *int     `json:"corpus_before"`
 	CorpusAfter            *int     `json:"corpus_after"`
@@ -195,6 +196,20 @@ func TestFuzzJSONDifferential(t *testing.T) {
 		} else if !strings.Contains(stderr, fmt.Sprintf(", agent restarts %d\n", *j.AgentRestarts)) {
 			t.Errorf("the summary does not give the %d restarts:\n%s", *j.AgentRestarts, stderr)
 		}
+		// Its --replay line, with --json, counts the agent's restart
+		// after the divergence as differential fuzzing does; it used to
+		// leave agent_restarts, agent_deaths and agent_hangs out.
+		if len(j.Findings) == 0 {
+			return
+		}
+		args := append(shellWords(t, j.Findings[0].Repro)[1:], "--json")
+		code, stdout, stderr = runCmdline(args...)
+		r := decodeFuzzJSON(t, code, stdout, stderr)
+		if code != exitFinding || r.Mode != "replay" || !is(r.Divergences, 1) || r.AgentRestarts == nil || *r.AgentRestarts < 1 ||
+			!is(r.AgentDeaths, 0) || !is(r.AgentHangs, 0) {
+			t.Errorf("%s --json: exit %d; want %d, one divergence, agent_restarts >= 1, no death or hang:\n%s\n%s",
+				j.Findings[0].Repro, code, exitFinding, stdout, stderr)
+		}
 	})
 	t.Run("clean", func(t *testing.T) {
 		code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--time", "2s", "--seed", "1",
@@ -216,6 +231,9 @@ func TestFuzzJSONDifferential(t *testing.T) {
 		if code != exitOK || j.Mode != "replay" || j.Divergences == nil || *j.Divergences != 0 || j.Replay != absPath(seed) ||
 			j.Writes == nil || *j.Writes < 1 {
 			t.Errorf("exit %d; want 0, mode replay, no divergence:\n%s\n%s", code, stdout, stderr)
+		}
+		if !is(j.AgentRestarts, 0) || !is(j.AgentDeaths, 0) || !is(j.AgentHangs, 0) {
+			t.Errorf("want agent_restarts, agent_deaths and agent_hangs 0 for a replay with no divergence:\n%s", stdout)
 		}
 		if !strings.Contains(stderr, "PASS: identical replies") {
 			t.Errorf("the verdict is not on stderr:\n%s", stderr)
