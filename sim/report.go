@@ -32,6 +32,13 @@ type Failure struct {
 // shrink is set it also shrinks it (trace keeps the minimal replay's
 // trace lines), reporting to o.ShrinkProgress.
 func NewFailure(r *Result, o Options, shrink, trace bool) *Failure {
+	return NewFailureContext(context.Background(), r, o, shrink, trace)
+}
+
+// NewFailureContext is NewFailure shrinking as ShrinkContext does: when
+// ctx ends, shrinking stops between two replays, and the failure has the
+// smallest failing schedule found by then, with Shrink.Stopped set.
+func NewFailureContext(ctx context.Context, r *Result, o Options, shrink, trace bool) *Failure {
 	f := &Failure{Seed: r.Seed, Faults: r.Faults, Reproduce: ReproduceCommand(o, r.Seed)}
 	if v := r.First(); v != nil {
 		f.Invariant, f.Message, f.Step = v.Invariant, v.Message, v.Step
@@ -39,7 +46,7 @@ func NewFailure(r *Result, o Options, shrink, trace bool) *Failure {
 	if !shrink || !r.Failed() {
 		return f
 	}
-	min, _, st, err := shrinkReporting(context.Background(), r, o, 0)
+	min, _, st, err := shrinkReporting(ctx, r, o, 0)
 	if err != nil {
 		f.ShrinkError = err.Error()
 		return f

@@ -77,10 +77,10 @@ type Options struct {
 	ShrinkProgressEvery time.Duration
 	// RunProgress, if set, is called every RunProgressEvery (2s if zero)
 	// of real time, between two workload steps, while Run runs one seed:
-	// a long run says how far it is. Replays (and so shrinking) and the
-	// runs of a Batch, which has its own Progress, do not call it. It
-	// changes nothing in the run: the wall clock only decides when it is
-	// called.
+	// a long run says how far it is. Replays (ReplayReporting aside, and
+	// so shrinking) and the runs of a Batch, which has its own Progress,
+	// do not call it. It changes nothing in the run: the wall clock only
+	// decides when it is called.
 	RunProgress      func(RunProgress)
 	RunProgressEvery time.Duration
 }
@@ -112,7 +112,9 @@ type runConfig struct {
 	ops    []Op
 	plan   []Event // replay: the events to fire; nil: roll the dice
 	replay bool
-	opts   *Options
+	// progress: a replay calls opts.RunProgress too (ReplayReporting).
+	progress bool
+	opts     *Options
 }
 
 // world holds every actor of one run.
@@ -226,7 +228,7 @@ func execute(cfg *runConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f := cfg.opts.RunProgress; f != nil && !cfg.replay {
+	if f := cfg.opts.RunProgress; f != nil && (!cfg.replay || cfg.progress) {
 		every := cfg.opts.RunProgressEvery
 		if every <= 0 {
 			every = 2 * time.Second

@@ -98,6 +98,14 @@ func (r *Result) Schedule() *Schedule {
 // kind than its fault, an unknown call) is an error, not a run in which
 // that event silently never fires.
 func Replay(s *Schedule, trace bool) (*Result, error) {
+	return ReplayReporting(s, trace, nil, 0)
+}
+
+// ReplayReporting is Replay calling progress (if not nil) every every (2s
+// if zero) of real time, between two workload steps, as
+// Options.RunProgress does for Run: a long replay says how far it is. It
+// changes nothing in the replay.
+func ReplayReporting(s *Schedule, trace bool, progress func(RunProgress), every time.Duration) (*Result, error) {
 	if s == nil {
 		return nil, errors.New("sim: Replay: no schedule (nil Schedule)")
 	}
@@ -105,11 +113,12 @@ func Replay(s *Schedule, trace bool) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: schedule: %w", err)
 	}
-	opts := &Options{Seed: s.Seed, Client: s.Client, Trace: trace, Steps: len(s.Ops)}
+	opts := &Options{Seed: s.Seed, Client: s.Client, Trace: trace, Steps: len(s.Ops),
+		RunProgress: progress, RunProgressEvery: every}
 	if s.AgentBug != "" {
 		opts.AgentBug, _ = qga.ParseBug(s.AgentBug) // checked
 	}
-	return replayFaults(s, faults, opts)
+	return replayFaults(s, faults, opts, progress != nil)
 }
 
 // check reports what in s no run could have recorded, and returns the
@@ -187,17 +196,18 @@ func replayWith(s *Schedule, opts *Options) (*Result, error) {
 			return nil, fmt.Errorf("sim: schedule: event for fault %d, but there are %d faults", e.Fault, len(faults))
 		}
 	}
-	return replayFaults(s, faults, opts)
+	return replayFaults(s, faults, opts, false)
 }
 
-// replayFaults re-runs s with its faults, made from s.Faults.
-func replayFaults(s *Schedule, faults []Fault, opts *Options) (*Result, error) {
+// replayFaults re-runs s with its faults, made from s.Faults; progress
+// has it call opts.RunProgress (ReplayReporting).
+func replayFaults(s *Schedule, faults []Fault, opts *Options, progress bool) (*Result, error) {
 	plan := s.Events
 	if plan == nil {
 		plan = []Event{}
 	}
 	return execute(&runConfig{seed: s.Seed, client: s.Client, faults: faults, ops: s.Ops,
-		plan: plan, replay: true, opts: opts})
+		plan: plan, replay: true, progress: progress, opts: opts})
 }
 
 // Save writes the schedule as indented JSON.

@@ -41,7 +41,7 @@ func (s ShrinkStats) String() string {
 		s.Events, s.EventsBefore, s.Steps, s.StepsBefore, s.Replays)
 	switch {
 	case s.Stopped:
-		out += ", stopped before the end (its time ran out): may not be minimal"
+		out += ", stopped before the end (its time ran out, or it was interrupted): may not be minimal"
 	case s.BudgetUsedUp:
 		out += ", stopped at the replay budget: may not be minimal"
 	}

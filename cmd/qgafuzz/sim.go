@@ -21,7 +21,7 @@ func init() {
 
 const simHelp = `
 Usage: qgafuzz sim [--seed N | --seeds A..B | --runs K] [flags]
-       qgafuzz sim --replay FILE [--trace FILE]
+       qgafuzz sim --replay FILE [--trace FILE] [--schedule FILE] [--no-shrink] [flags]
 
 Runs the real host client (qga.Client), a channel that behaves like virtio-serial
 (parser state and unread replies survive host reconnects) with injected faults,
@@ -40,14 +40,22 @@ the schedule alone. --replay takes the seed, client, faults, steps and planted
 bug from the file (the flags that set them are refused; so is a schedule no run
 could have recorded, exit 2), and compares the replay's trace with the recorded
 one: exit 1 if it fails or its trace differs (after a change to the code it
-may); qgafuzz repro FILE only says whether the failure still happens.
+may); qgafuzz repro FILE only says whether the failure still happens. A replay
+that fails is shrunk as a failing seed is (not with --no-shrink), its reproduce
+command the replay: --schedule then writes its minimal schedule (with
+--no-shrink it is refused), --trace the replay's own trace; --progress also
+reports a long replay's steps.
 
 A batch (--seeds or --runs) lists its lowest 20 failing seeds; the failure
 count covers them all. Ctrl-C or SIGTERM stops a batch between seeds: the
 summary (and --json) covers the seeds that ran and says it was interrupted,
-and the first failure is still shrunk and its files written (a second signal
-ends the process at once). Exit status: 0 no failure (interrupted or not),
-1 a failing seed, 2 usage.
+and the first failure is still shrunk and its files written. Ctrl-C or SIGTERM
+while a failure (of a seed, a batch or a replay) is shrunk stops shrinking at
+the next replay: the smallest failing schedule found so far is reported and
+written, said to be stopped and maybe not minimal (--json: "stopped" in
+first_failure.shrink); a signal after that ends the process at once, as one
+during a single run or replay does. Exit status: 0 no failure (interrupted or
+not), 1 a failing seed, 2 usage.
 
 With no seed flag, seeds 1..100 run. By default each seed enables a random subset
 of the faults with random rates (swarm testing); --faults pins a list, e.g.
@@ -113,8 +121,8 @@ func runSim(e *env, args []string) int {
 		if len(clash) > 0 {
 			return usage("--replay takes the seed, client, faults and steps from the file; drop %s", strings.Join(clash, " "))
 		}
-		if f.schedule != "" {
-			return usage("--replay reads its schedule from %s; drop --schedule (--trace writes the replay's trace)", f.replay)
+		if f.schedule != "" && f.noShrink {
+			return usage("--replay reads its schedule from %s; --schedule writes the minimal schedule of a failing replay, which --no-shrink turns off: drop one of them (--trace writes the replay's trace)", f.replay)
 		}
 		if f.checkDet {
 			return usage("--replay compares the replay's trace with the one recorded in %s; drop --check-determinism", f.replay)
@@ -151,14 +159,7 @@ func runSim(e *env, args []string) int {
 	if err != nil {
 		return usage("%v", err)
 	}
-	if f.progress > 0 {
-		// Shrinking may take thousands of replays.
-		o.ShrinkProgress = func(p sim.ShrinkProgress) {
-			fmt.Fprintf(e.stderr, "qgafuzz sim: shrinking: %d/%d replays, now %d fault events and %d steps, %.0fs\n",
-				p.Replays, p.Budget, p.Events, p.Steps, p.Elapsed.Seconds())
-		}
-		o.ShrinkProgressEvery = f.progress
-	}
+	simProgress(e, &f, &o)
 	if single {
 		o.Seed = from
 		if f.progress > 0 {
@@ -172,6 +173,18 @@ func runSim(e *env, args []string) int {
 		return simOne(e, &f, o)
 	}
 	return simBatch(e, &f, o, from, to)
+}
+
+// simProgress sets o to report shrinking's progress every --progress.
+func simProgress(e *env, f *simFlags, o *sim.Options) {
+	if f.progress > 0 {
+		// Shrinking may take thousands of replays.
+		o.ShrinkProgress = func(p sim.ShrinkProgress) {
+			fmt.Fprintf(e.stderr, "qgafuzz sim: shrinking: %d/%d replays, now %d fault events and %d steps, %.0fs\n",
+				p.Replays, p.Budget, p.Events, p.Steps, p.Elapsed.Seconds())
+		}
+		o.ShrinkProgressEvery = f.progress
+	}
 }
 
 func validClient(s sim.Strategy) bool {

@@ -82,7 +82,7 @@ func simOne(e *env, f *simFlags, o sim.Options) int {
 	if r.Failed() {
 		code, j.Failures = exitFinding, 1
 		j.ByInvariant[r.First().Invariant]++
-		j.First = sim.NewFailure(r, o, !f.noShrink, f.trace != "")
+		j.First = shrinkFailure(e, f, r, o)
 		j.First.WriteText(out)
 		if j.First.MinimalResult != nil {
 			traced = j.First.MinimalResult
@@ -109,11 +109,14 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 				p.Runs, p.Total, p.Rate(), p.Failures, p.Elapsed.Seconds())
 		}
 	}
-	// Ctrl-C and SIGTERM stop the batch between seeds; once it has
-	// stopped, the default handling is back, so that a second signal ends
-	// a slow shrink.
+	// Ctrl-C and SIGTERM stop the batch between seeds; the first failure
+	// is still shrunk, and the next signal stops shrinking (shrinkSignals,
+	// watching from before this one stops, so that no signal falls in
+	// between).
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	s, err := b.RunContext(ctx)
+	shrinkCtx, stopShrink := shrinkSignals(f)
+	defer stopShrink()
 	stopSignals()
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz sim:", err)
@@ -139,7 +142,8 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 		code = exitFinding
 	}
 	if first := s.FirstFailure(); first != nil && first.Failed() {
-		j.First = sim.NewFailure(first, o, !f.noShrink, f.trace != "")
+		j.First = shrinkFailureContext(shrinkCtx, e, f, first, o)
+		stopShrink()
 		j.First.WriteText(out)
 		// Without a minimal replay (--no-shrink, or shrinking failed) the
 		// files are the failing seed's own; the batch dropped its trace.
@@ -158,6 +162,7 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 			return c
 		}
 	}
+	stopShrink()
 	if s.FirstFailure() == nil && (f.trace != "" || f.schedule != "") {
 		fmt.Fprintln(out, "no failure: no trace or schedule written (use --seed N to trace one run)")
 	}
@@ -176,7 +181,15 @@ func simReplay(e *env, f *simFlags) int {
 		return exitUsage
 	}
 	start := time.Now()
-	r, err := sim.Replay(s, f.trace != "")
+	var progress func(sim.RunProgress)
+	if f.progress > 0 {
+		// A long replay (up to maxSteps steps) takes a while too.
+		progress = func(p sim.RunProgress) {
+			fmt.Fprintf(e.stderr, "qgafuzz sim: replay of seed %d: %d/%d steps, virtual time %s, %.1fs\n",
+				p.Seed, p.Step, p.Steps, p.Virtual.Round(time.Millisecond), p.Elapsed.Seconds())
+		}
+	}
+	r, err := sim.ReplayReporting(s, f.trace != "", progress, f.progress)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz sim: --replay:", err)
 		return exitUsage
@@ -191,6 +204,14 @@ func simReplay(e *env, f *simFlags) int {
 	if r.Failed() {
 		code, j.Failures = exitFinding, 1
 		j.ByInvariant[r.First().Invariant]++
+		// The replay's failure, shrunk from the schedule it replayed
+		// (a schedule no run recorded, say one edited or not shrunk,
+		// need not be minimal); it reproduces with this replay.
+		o := sim.Options{Client: r.Client, AgentBug: r.AgentBug}
+		simProgress(e, f, &o)
+		j.First = shrinkFailure(e, f, r, o)
+		j.First.Reproduce = "qgafuzz sim --replay " + sim.ShellQuote(absPath(f.replay))
+		j.First.WriteText(out)
 	}
 	if s.TraceHash != "" {
 		j.Determinism = "ok"
@@ -204,8 +225,19 @@ func simReplay(e *env, f *simFlags) int {
 			}
 		}
 	}
-	if c := writeFiles(e, f, r, nil, out, j.Files); c != exitOK {
+	// --trace is the replay's own trace, the one compared above;
+	// --schedule the minimal schedule of its failure.
+	traceOnly := *f
+	traceOnly.schedule = ""
+	if c := writeFiles(e, &traceOnly, r, nil, out, j.Files); c != exitOK {
 		return c
+	}
+	if f.schedule != "" {
+		if j.First == nil || j.First.Minimal == nil {
+			fmt.Fprintln(out, "no minimal schedule (the replay did not fail, or shrinking failed): --schedule not written")
+		} else if c := writeFiles(e, &simFlags{schedule: f.schedule}, r, j.First, out, j.Files); c != exitOK {
+			return c
+		}
 	}
 	if f.jsonOut {
 		if c := j.emit(e); c != exitOK {
@@ -213,6 +245,39 @@ func simReplay(e *env, f *simFlags) int {
 		}
 	}
 	return code
+}
+
+// shrinkSignals watches for Ctrl-C and SIGTERM while a failure is
+// shrunk (not with --no-shrink): the context ends at the first, which
+// stops shrinking. stop restores the default handling, so that another
+// signal ends the process at once.
+func shrinkSignals(f *simFlags) (ctx context.Context, stop func()) {
+	if f.noShrink {
+		return context.Background(), func() {}
+	}
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// shrinkFailure describes the failing run r, shrunk unless --no-shrink,
+// watching for Ctrl-C and SIGTERM while it shrinks (shrinkFailureContext).
+func shrinkFailure(e *env, f *simFlags, r *sim.Result, o sim.Options) *sim.Failure {
+	ctx, stop := shrinkSignals(f)
+	defer stop()
+	return shrinkFailureContext(ctx, e, f, r, o)
+}
+
+// shrinkFailureContext describes the failing run r, shrunk unless
+// --no-shrink. When ctx ends (shrinkSignals: Ctrl-C or SIGTERM),
+// shrinking stops between two replays: the failure then has the smallest
+// failing schedule found so far, reported and written as a finished
+// shrink's, and its ShrinkStats say it was stopped.
+func shrinkFailureContext(ctx context.Context, e *env, f *simFlags, r *sim.Result, o sim.Options) *sim.Failure {
+	fail := sim.NewFailureContext(ctx, r, o, !f.noShrink, f.trace != "")
+	if fail.Shrink != nil && fail.Shrink.Stopped {
+		fmt.Fprintf(e.stderr, "qgafuzz sim: interrupted: shrinking stopped after %d replays; the smallest failing schedule found so far (%d of %d fault events, %d of %d steps) is the one reported (and written by --schedule); it may not be minimal\n",
+			fail.Shrink.Replays, fail.Shrink.Events, fail.Shrink.EventsBefore, fail.Shrink.Steps, fail.Shrink.StepsBefore)
+	}
+	return fail
 }
 
 // writeFiles writes --trace (the trace of r) and --schedule (the minimal

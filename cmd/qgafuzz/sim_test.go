@@ -300,21 +300,74 @@ func TestSimBatchWritesScheduleUnshrunk(t *testing.T) {
 	}
 }
 
-// TestSimReplayRejectsSchedule: --schedule writes the schedule of a seed
-// run; with --replay the schedule is the input, so the pair is a usage
-// error rather than a silently ignored flag.
-func TestSimReplayRejectsSchedule(t *testing.T) {
+// TestSimReplaySchedule: with --replay, the schedule is the input, and
+// --schedule writes the minimal schedule of a failing replay (shrunk
+// from it); with --no-shrink there is none, so the pair is a usage error
+// rather than a silently ignored flag, and a replay that does not fail
+// writes none and says so.
+func TestSimReplaySchedule(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json")
 	if code, _, errs := runSimCommand("--seed", "1", "--client", "plain", "--no-shrink", "--schedule", in); code != exitFinding {
 		t.Fatalf("exit %d\n%s", code, errs)
 	}
-	code, _, errs := runSimCommand("--replay", in, "--schedule", out)
-	if code != exitUsage || !strings.Contains(errs, "--schedule") {
-		t.Fatalf("exit %d, stderr %q", code, errs)
+	code, _, errs := runSimCommand("--replay", in, "--no-shrink", "--schedule", out)
+	if code != exitUsage || !strings.Contains(errs, "--schedule") || !strings.Contains(errs, "--no-shrink") {
+		t.Fatalf("--no-shrink --schedule: exit %d, stderr %q", code, errs)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("%s: %v, want no file", out, err)
+	}
+	code, stdout, errs := runSimCommand("--replay", in, "--schedule", out, "--progress", "0")
+	if code != exitFinding || !strings.Contains(stdout, "schedule written to "+out) {
+		t.Fatalf("exit %d\n%s%s", code, stdout, errs)
+	}
+	orig, err1 := sim.LoadSchedule(in)
+	min, err2 := sim.LoadSchedule(out)
+	if err1 != nil || err2 != nil || len(min.Ops) >= len(orig.Ops) || min.Violation == nil || min.Violation.Invariant != orig.Violation.Invariant {
+		t.Fatalf("%s: %v %v: %d steps of %d, violation %v (want %v)", out, err1, err2, len(min.Ops), len(orig.Ops), min.Violation, orig.Violation)
+	}
+	clean, none := filepath.Join(dir, "clean.json"), filepath.Join(dir, "none.json")
+	if code, _, errs := runSimCommand("--seed", "1", "--schedule", clean); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	code, stdout, _ = runSimCommand("--replay", clean, "--schedule", none)
+	if code != exitOK || !strings.Contains(stdout, "--schedule not written") {
+		t.Fatalf("a replay that does not fail: exit %d\n%s", code, stdout)
+	}
+	if _, err := os.Stat(none); !os.IsNotExist(err) {
+		t.Fatalf("%s: %v, want no file", none, err)
+	}
+}
+
+// TestSimReplayShrinksWithProgress: a failing --replay is shrunk as a
+// failing seed is (its reproduce line is the replay), with --progress
+// lines for the replay and for shrinking; --no-shrink and --progress 0
+// turn them off. The flags used to be ignored with --replay.
+func TestSimReplayShrinksWithProgress(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "in.json")
+	if code, _, errs := runSimCommand("--seed", "1", "--client", "plain", "--steps", "300", "--no-shrink", "--schedule", in); code != exitFinding {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	code, out, errs := runSimCommand("--replay", in, "--progress", "1ns", "--json")
+	var j struct {
+		First *sim.Failure `json:"first_failure"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	if code != exitFinding || j.First == nil || j.First.Minimal == nil || j.First.Shrink == nil || j.First.Shrink.Steps >= 300 ||
+		j.First.Reproduce != "qgafuzz sim --replay "+sim.ShellQuote(in) {
+		t.Fatalf("exit %d, first failure %+v\n%s", code, j.First, errs)
+	}
+	for _, want := range []string{"qgafuzz sim: replay of seed 1: ", "/300 steps, virtual time ", "qgafuzz sim: shrinking: ", "minimal schedule ("} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	code, out, errs = runSimCommand("--replay", in, "--progress", "0", "--no-shrink")
+	if code != exitFinding || errs != "" || strings.Contains(out, "minimal schedule") || !strings.Contains(out, "FAIL seed 1") {
+		t.Fatalf("--no-shrink --progress 0: exit %d, stderr %q\n%s", code, errs, out)
 	}
 }
 
