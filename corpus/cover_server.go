@@ -197,7 +197,16 @@ func EncodeFeatures(fs []uint32) []byte {
 
 // DecodeFeatures unpacks EncodeFeatures.
 func DecodeFeatures(b []byte) ([]uint32, error) {
-	var out []uint32
+	// Sized exactly (one feature per varint, each ending in a byte below
+	// 0x80): a minimize or merge holds the features of every input of the
+	// corpus at once, and append's spare capacity was a good part of them.
+	n := 0
+	for _, c := range b {
+		if c < 0x80 {
+			n++
+		}
+	}
+	out := make([]uint32, 0, n)
 	prev := uint32(0)
 	for len(b) > 0 {
 		d, n := binary.Uvarint(b)

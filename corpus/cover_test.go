@@ -3,6 +3,7 @@ package corpus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,5 +254,74 @@ func TestReadStatsLogsSkippedOnce(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "broken") {
 		t.Errorf("the tool's log reports the broken link as well:\n%s", log.String())
+	}
+}
+
+// TestStatsCoverageInChunks: a corpus larger than the server is given at
+// once is measured in chunks; stats (which keeps only the union of the
+// features) and Measure (which keeps every input's) agree, and progress
+// counts the whole set.
+func TestStatsCoverageInChunks(t *testing.T) {
+	tl := tool(t)
+	_, inputs, _ := readAll(t, "parser")
+	dir := t.TempDir()
+	n := 0
+	for i := 0; n < 1100; i++ {
+		in := append(append([]byte(nil), inputs[i%len(inputs)]...), byte(i), byte(i>>8))
+		if len(in) > 2048 {
+			continue // a quick test
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	last := 0
+	tl.Progress = func(_ string, done, total int) {
+		if done != last+1 || total != n {
+			t.Errorf("progress %d of %d after %d", done, total, last)
+		}
+		last = done
+	}
+	m, err := tl.Measure(context.Background(), "parser", dir)
+	if err != nil || len(m.Entries)+len(m.Failing) != n || len(m.Items) != len(m.Entries) || last != n {
+		t.Fatalf("Measure: %d entries, %d failing, %d items, progress at %d; %v", len(m.Entries), len(m.Failing), len(m.Items), last, err)
+	}
+	last = 0
+	st, err := corpus.ReadStats(context.Background(), tl, "parser", dir)
+	if err != nil || st.Files != n || st.Failing != len(m.Failing) || last != n {
+		t.Fatalf("ReadStats: %+v, progress at %d; %v", st, last, err)
+	}
+	// Runs of the same input may differ by a feature or two (timers, the
+	// scheduler): the union of over a thousand inputs, by no more.
+	if d := st.Features - m.Features(); d < -10 || d > 10 {
+		t.Errorf("stats counts %d features, Measure %d", st.Features, m.Features())
+	}
+}
+
+// TestMinimizeCountsDuplicateBytes: minimize's files before count the
+// duplicates, and so do its bytes before: the corpus stats describes.
+func TestMinimizeCountsDuplicateBytes(t *testing.T) {
+	tl := tool(t)
+	_, inputs, _ := readAll(t, "parser")
+	dir := t.TempDir()
+	for i, in := range inputs[:min(20, len(inputs))] {
+		for c := range 1 + i%3 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d-%d", i, c)), in, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st, err := corpus.ReadStats(context.Background(), nil, "", dir)
+	if err != nil || st.Duplicates == 0 {
+		t.Fatalf("stats: %+v, %v", st, err)
+	}
+	r, err := tl.Minimize(context.Background(), "parser", []string{dir}, filepath.Join(t.TempDir(), "min"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FilesBefore != st.Files || r.BytesBefore != st.Bytes || r.Duplicates != st.Duplicates {
+		t.Errorf("minimize: %d files, %d bytes, %d duplicates before; stats: %d files, %d bytes, %d duplicates",
+			r.FilesBefore, r.BytesBefore, r.Duplicates, st.Files, st.Bytes, st.Duplicates)
 	}
 }

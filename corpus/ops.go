@@ -27,6 +27,10 @@ type Tool struct {
 	Log io.Writer
 	// Progress, if set, is called while inputs are measured.
 	Progress func(target string, done, total int)
+	// ReadProgress, if set, is called after each file read before
+	// measuring (Measure, Minimize, Merge, ReadStats), with the number
+	// of files read and their total.
+	ReadProgress func(done, total int)
 }
 
 func (t *Tool) logf(format string, args ...any) {
@@ -46,10 +50,18 @@ type Measured struct {
 	// Exec is the time spent in the target itself (one run per input;
 	// the server runs each input twice to drop unstable features).
 	Exec time.Duration
+
+	union    map[uint32]bool // the features, when Items are not kept
+	dupBytes int64           // the bytes of the Dups
 }
 
 // Features returns the number of distinct features of the set.
-func (m *Measured) Features() int { return len(Union(m.Items)) }
+func (m *Measured) Features() int {
+	if m.union != nil {
+		return len(m.union)
+	}
+	return len(Union(m.Items))
+}
 
 // PerInput returns the measuring time per input.
 func (m *Measured) PerInput() time.Duration {
@@ -83,7 +95,11 @@ func (t *Tool) measure(ctx context.Context, target string, logRead bool, paths .
 	if t == nil || t.Server == nil {
 		return nil, errNoServer
 	}
-	es, probs, err := ReadDirs(paths...)
+	var es []Entry
+	probs, err := walkDirs("", paths, func(e Entry) error {
+		es = append(es, e)
+		return nil
+	}, t.ReadProgress)
 	if err != nil {
 		return nil, err
 	}
@@ -92,35 +108,65 @@ func (t *Tool) measure(ctx context.Context, target string, logRead bool, paths .
 			t.logf("%s", p)
 		}
 	}
+	return t.measureEntries(ctx, target, es, probs)
+}
+
+// measureEntries measures the inputs es, read with the problems probs.
+func (t *Tool) measureEntries(ctx context.Context, target string, es []Entry, probs []Problem) (*Measured, error) {
+	return t.measureChunks(ctx, target, es, probs, true)
+}
+
+// measureChunk is how many inputs measureChunks gives the server at once.
+const measureChunk = 1024
+
+// measureChunks measures es a chunk at a time. Without items, the
+// features of each input are folded into the union and dropped (Items is
+// left empty, Features still counts them): stats needs no more, and the
+// features of every input of a large corpus are hundreds of MiB.
+func (t *Tool) measureChunks(ctx context.Context, target string, es []Entry, probs []Problem, items bool) (*Measured, error) {
+	all := Size(es)
 	es, dups := Dedup(es)
-	data := make([][]byte, len(es))
-	for i, e := range es {
-		data[i] = e.Data
+	m := &Measured{Problems: probs, Dups: dups, dupBytes: all - Size(es)}
+	if !items {
+		m.union = map[uint32]bool{}
 	}
 	start := time.Now()
-	res, err := t.Server.MeasureData(ctx, target, data, func(done int) {
-		if t.Progress != nil {
-			t.Progress(target, done, len(data))
+	for off := 0; off < len(es); off += measureChunk {
+		chunk := es[off:min(off+measureChunk, len(es))]
+		data := make([][]byte, len(chunk))
+		for i, e := range chunk {
+			data[i] = e.Data
 		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	m := &Measured{Problems: probs, Dups: dups, Elapsed: time.Since(start)}
-	for i, r := range res {
-		m.Exec += r.Duration
-		switch {
-		case r.Err != "":
-			m.Problems = append(m.Problems, Problem{Path: es[i].Path, Err: fmt.Errorf("%s", r.Err)})
-			t.logf("skipping %s: %s", es[i].Path, r.Err)
-		case r.Fail != "":
-			m.Failing = append(m.Failing, es[i])
-			t.logf("skipping %s: it fails (%s); keep crashers out of corpora", es[i].Path, r.Fail)
-		default:
-			m.Entries = append(m.Entries, es[i])
-			m.Items = append(m.Items, Item{Size: len(es[i].Data), Features: r.Features})
+		res, err := t.Server.MeasureData(ctx, target, data, func(done int) {
+			if t.Progress != nil {
+				t.Progress(target, off+done, len(es))
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range res {
+			e := chunk[i]
+			m.Exec += r.Duration
+			switch {
+			case r.Err != "":
+				m.Problems = append(m.Problems, Problem{Path: e.Path, Err: fmt.Errorf("%s", r.Err)})
+				t.logf("skipping %s: %s", e.Path, r.Err)
+			case r.Fail != "":
+				m.Failing = append(m.Failing, e)
+				t.logf("skipping %s: it fails (%s); keep crashers out of corpora", e.Path, r.Fail)
+			case items:
+				m.Entries = append(m.Entries, e)
+				m.Items = append(m.Items, Item{Size: len(e.Data), Features: r.Features})
+			default:
+				m.Entries = append(m.Entries, Entry{Path: e.Path, Name: e.Name, Format: e.Format})
+				for _, f := range r.Features {
+					m.union[f] = true
+				}
+			}
 		}
 	}
+	m.Elapsed = time.Since(start)
 	return m, nil
 }
 
@@ -170,7 +216,7 @@ func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out s
 	}
 	return &MinimizeReport{Target: target,
 		FilesBefore: len(m.Entries) + m.Dups + len(m.Failing), FilesAfter: len(sel),
-		BytesBefore: Size(m.Entries) + Size(m.Failing), BytesAfter: Size(sel),
+		BytesBefore: Size(m.Entries) + Size(m.Failing) + m.dupBytes, BytesAfter: Size(sel),
 		Duplicates: m.Dups, Failing: len(m.Failing), Skipped: Skipped(m.Problems),
 		FeaturesBefore: m.Features(), FeaturesAfter: after.Features(),
 		Elapsed: time.Since(start), PerInput: m.PerInput(), ExecPerInput: m.ExecPerInput(),
@@ -302,8 +348,23 @@ type Stats struct {
 // in the tool's Log (which gets only what measuring adds: failing inputs
 // and the server's errors). It stops with ctx's error when ctx ends.
 func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*Stats, error) {
+	var progress func(done, total int)
+	if t != nil {
+		progress = t.ReadProgress
+	}
+	return ReadStatsProgress(ctx, t, target, progress, dirs...)
+}
+
+// ReadStatsProgress is ReadStats calling progress, if not nil, after each
+// file it reads, with the number of files read and their total.
+func ReadStatsProgress(ctx context.Context, t *Tool, target string, progress func(done, total int), dirs ...string) (*Stats, error) {
 	// One input at a time, keeping only the largest: counting a corpus
-	// takes the memory of its largest file.
+	// takes the memory of its largest file. Measuring needs every input
+	// (the server is given them all): those are kept as they are read,
+	// so that each file is read once, not once to count and again to
+	// measure.
+	measure := t != nil && target != ""
+	var es []Entry
 	st := &Stats{}
 	seen := seenSet{}
 	probs, err := walkDirs("", dirs, func(e Entry) error {
@@ -318,16 +379,22 @@ func ReadStats(ctx context.Context, t *Tool, target string, dirs ...string) (*St
 		if !seen.add(e.Data) {
 			st.Duplicates++
 		}
+		if measure {
+			es = append(es, e)
+		}
 		return nil
-	})
+	}, progress)
 	if err != nil {
 		return nil, err
 	}
 	st.Problems = probs
-	if t == nil || target == "" {
+	if !measure {
 		return st, nil
 	}
-	m, err := t.measure(ctx, target, false, dirs...)
+	if t.Server == nil {
+		return nil, errNoServer
+	}
+	m, err := t.measureChunks(ctx, target, es, probs, false)
 	if err != nil {
 		return nil, err
 	}
@@ -396,6 +463,14 @@ func Convert(from, to Format, dst string, srcs ...string) (WriteResult, []Proble
 // with ctx's error: every file it wrote by then is whole (written
 // atomically), and running it again writes only the rest.
 func ConvertContext(ctx context.Context, from, to Format, dst string, srcs ...string) (WriteResult, []Problem, error) {
+	return ConvertProgress(ctx, from, to, dst, nil, nil, srcs...)
+}
+
+// ConvertProgress is ConvertContext calling progress, if not nil, after
+// each file of srcs it reads, with the number of files read and their
+// total; and dstProgress, likewise, while it reads what dst already
+// holds, which comes first.
+func ConvertProgress(ctx context.Context, from, to Format, dst string, progress, dstProgress func(done, total int), srcs ...string) (WriteResult, []Problem, error) {
 	if to == GoFuzz {
 		dst = filepath.Join(dst, "corpus")
 	}
@@ -411,7 +486,7 @@ func ConvertContext(ctx context.Context, from, to Format, dst string, srcs ...st
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		// What dst cannot give (an unreadable file) is not ours to
 		// report: it stays as it is.
-		have.addDir(to, dst)
+		have.addDir(to, dst, dstProgress)
 	}
 	probs, err := walkDirs(from, srcs, func(e Entry) error {
 		if err := ctx.Err(); err != nil {
@@ -426,7 +501,12 @@ func ConvertContext(ctx context.Context, from, to Format, dst string, srcs ...st
 			return nil
 		}
 		return res.add(to, e)
-	})
+	}, progress)
+	// What was written before an error or ctx's end is put in place:
+	// each file whole, as the interrupted run reports.
+	if ferr := res.flush(); err == nil {
+		err = ferr
+	}
 	return res, probs, err
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,11 +43,12 @@ native files with others is read as raw, with a warning; hidden files and report
 (*.txt, *.json, *.md, go-fuzz's .quoted and .output) are passed over, except
 that import --format libfuzzer|gofuzz takes *.txt, *.json and *.md files too;
 nothing in the input directories is changed. Measuring coverage prints its
-progress on stderr. minimize and merge write their output at the end: Ctrl-C
-before then writes nothing and exits 130 (Ctrl-C while minimize measures the
-corpus it has written exits 130 too, and says it was written); import and
-export stop between two files (each file written is whole: run again for the
-rest), and stats stops; they exit 130 too.
+progress on stderr, and so does reading a corpus (files read of all, time
+elapsed) once it takes over 2s. minimize and merge write their output at
+the end: Ctrl-C before then writes nothing and exits 130 (Ctrl-C while
+minimize measures the corpus it has written exits 130 too, and says it was
+written); import and export stop between two files (each file written is
+whole: run again for the rest), and stats stops; they exit 130 too.
 
 --json prints one JSON object on standard output at the end (any run past
 its flags, failed ones too), and the summary and progress on standard
@@ -219,7 +221,12 @@ func runCorpus(e *env, args []string) int {
 		}
 		begin(*out)
 		j.Target, j.Format = "", dst // --target plays no part in a conversion
-		res, probs, err := corpus.ConvertContext(ctx, from, dst, *out, pos...)
+		have := *out
+		if dst == corpus.GoFuzz {
+			have = filepath.Join(have, "corpus")
+		}
+		res, probs, err := corpus.ConvertProgress(ctx, from, dst, *out, readProgressSince(e.stderr, sub, "files", progressEvery, start),
+			readProgressSince(e.stderr, sub, "files already in "+have, progressEvery, start), pos...)
 		for _, p := range probs {
 			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %s\n", sub, p)
 		}
@@ -264,7 +271,7 @@ func runCorpus(e *env, args []string) int {
 			}
 		}
 		if name == "" {
-			st, err := corpus.ReadStats(ctx, nil, "", pos...)
+			st, err := corpus.ReadStatsProgress(ctx, nil, "", readProgress(e.stderr, sub, "files", progressEvery), pos...)
 			if ctx.Err() != nil {
 				fmt.Fprintln(e.stderr, "qgafuzz corpus stats: interrupted")
 				return done(exitInterrupted)
@@ -314,7 +321,8 @@ func withTool(ctx context.Context, e *env, sub string, j *corpusJSON, fn func(*c
 	}
 	srv := &corpus.Server{Bin: bin}
 	defer srv.Close()
-	t := &corpus.Tool{Server: srv, Log: e.stderr, Progress: measureProgress(e.stderr, sub, progressEvery)}
+	t := &corpus.Tool{Server: srv, Log: e.stderr, Progress: measureProgress(e.stderr, sub, progressEvery),
+		ReadProgress: readProgress(e.stderr, sub, "files", progressEvery)}
 	code, err := fn(t)
 	if err != nil {
 		return toolFailed(ctx, e, sub, j, err)
@@ -345,16 +353,50 @@ func toolFailed(ctx context.Context, e *env, sub string, j *corpusJSON, err erro
 	return exitUsage
 }
 
-// measureProgress prints how far measuring a set of inputs has come: at
-// its first input, at most once per every, and at its last.
+// measureProgress prints how far measuring a set of inputs has come, and
+// for how long it has run: at its first input, at most once per every,
+// and at its last.
 func measureProgress(w io.Writer, sub string, every time.Duration) func(target string, done, total int) {
-	var last time.Time
+	var start, last time.Time
 	return func(target string, done, total int) {
-		if done > 1 && done < total && time.Since(last) < every {
+		now := time.Now()
+		if done <= 1 {
+			start = now // a new set (minimize measures two)
+		}
+		if done > 1 && done < total && now.Sub(last) < every {
 			return
 		}
-		last = time.Now()
-		fmt.Fprintf(w, "qgafuzz corpus %s: %s: measured %d of %d inputs\n", sub, target, done, total)
+		last = now
+		fmt.Fprintf(w, "qgafuzz corpus %s: %s: measured %d of %d inputs, %s elapsed\n", sub, target, done, total, now.Sub(start).Round(time.Second))
+	}
+}
+
+// readProgress prints how far reading what, the files of a corpus, has
+// come (for import and export, writing them too), and for how long it has
+// run: nothing for a walk shorter than every, then at most once per
+// every, and at its last file once a line was printed.
+func readProgress(w io.Writer, sub, what string, every time.Duration) func(done, total int) {
+	return readProgressSince(w, sub, what, every, time.Time{})
+}
+
+// readProgressSince is readProgress counting the time from since, not
+// from the start of each walk, unless since is zero: import and export
+// read what the output holds, then the sources.
+func readProgressSince(w io.Writer, sub, what string, every time.Duration, since time.Time) func(done, total int) {
+	start, last := since, time.Time{}
+	return func(done, total int) {
+		now := time.Now()
+		if done == 0 {
+			last = time.Time{} // a new walk
+			if since.IsZero() {
+				start = now
+			}
+		}
+		if done < total && (now.Sub(start) < every || now.Sub(last) < every) || done == total && last.IsZero() {
+			return
+		}
+		last = now
+		fmt.Fprintf(w, "qgafuzz corpus %s: read %d of %d %s, %s elapsed\n", sub, done, total, fuzz.Printable(what), now.Sub(start).Round(time.Second))
 	}
 }
 

@@ -74,7 +74,7 @@ func TestCorpusMinimizeAndStats(t *testing.T) {
 		t.Fatalf("minimize: %d\n%s%s", code, out, errOut)
 	}
 	// Measuring shows progress: the whole set, then the minimized one.
-	if n := len(regexp.MustCompile(`(?m)^qgafuzz corpus minimize: parser: measured (\d+) of (\d+) inputs$`).FindAllString(errOut, -1)); n < 2 {
+	if n := len(regexp.MustCompile(`(?m)^qgafuzz corpus minimize: parser: measured (\d+) of (\d+) inputs, \d+s elapsed$`).FindAllString(errOut, -1)); n < 2 {
 		t.Errorf("minimize: %d progress lines\n%s", n, errOut)
 	}
 	m := regexp.MustCompile(`(\d+) files, .* -> (\d+) files`).FindStringSubmatch(out)
@@ -206,5 +206,39 @@ func TestCorpusMinimizeBadOutFirst(t *testing.T) {
 		if took := time.Since(start); took > 2*time.Second {
 			t.Errorf("--out %s: the usage error took %v", c.out, took)
 		}
+	}
+}
+
+// TestCorpusReadProgress: reading a corpus (import, export, stats, and
+// before measuring) says how far it has come, with the time elapsed, once
+// it has taken longer than the interval, and says nothing for a quick one.
+func TestCorpusReadProgress(t *testing.T) {
+	var quick strings.Builder
+	p := readProgress(&quick, "export", "files", time.Hour)
+	for i := range 4 {
+		p(i, 3)
+	}
+	if quick.Len() != 0 {
+		t.Errorf("quick walk printed %q", quick.String())
+	}
+	var slow strings.Builder
+	p = readProgress(&slow, "export", "files", time.Nanosecond)
+	for i := range 4 {
+		time.Sleep(time.Millisecond)
+		p(i, 3)
+	}
+	want := regexp.MustCompile(`^(qgafuzz corpus export: read [1-3] of 3 files, 0s elapsed\n){3}$`)
+	if !want.MatchString(slow.String()) || !strings.HasSuffix(slow.String(), "read 3 of 3 files, 0s elapsed\n") {
+		t.Errorf("slow walk printed %q", slow.String())
+	}
+	// import and export count from the start of the command: a quick
+	// walk after a long one (what the output holds) is a long run.
+	var since strings.Builder
+	p = readProgressSince(&since, "import", "files", time.Hour, time.Now().Add(-2*time.Hour))
+	for i := range 4 {
+		p(i, 3)
+	}
+	if got, want := since.String(), "qgafuzz corpus import: read 0 of 3 files, 2h0m0s elapsed\nqgafuzz corpus import: read 3 of 3 files, 2h0m0s elapsed\n"; got != want {
+		t.Errorf("walk after a long one printed %q, want %q", got, want)
 	}
 }
