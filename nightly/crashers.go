@@ -205,13 +205,17 @@ var slugLineRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*-[0-9a-f]{8}$`)
 
 // badSuppression says why a (comment-stripped, trimmed) line of a
 // suppressions file is malformed, or returns "" for a valid or empty line.
+// A '*' inside a line is a wildcard written in the wrong place, except in
+// "(*", a pointer receiver: signatures name frames such as
+// qjson.(*Decoder).Feed, and such a signature is suppressed exactly.
 func badSuppression(line string) string {
-	switch i := strings.Index(line, "*"); {
+	stars := strings.ReplaceAll(line, "(*", "(")
+	switch i := strings.Index(stars, "*"); {
 	case line == "":
 		return ""
 	case line == "*":
 		return "a bare '*' would suppress every crash"
-	case i >= 0 && i != len(line)-1:
+	case i >= 0 && i != len(stars)-1:
 		return "'*' is only allowed at the end of a line (a prefix)"
 	case i >= 0, strings.Contains(line, "/"), slugLineRE.MatchString(line):
 		return ""

@@ -166,6 +166,15 @@ func TestSuppressionsMalformed(t *testing.T) {
 	if err != nil || s.Len() != 3 || !s.Match("parser", "parser/panic y") || !s.Match("sim", "sim/liveness") {
 		t.Fatalf("valid file: %v %+v", err, s)
 	}
+	// A panic's signature names frames with pointer receivers: the '*' of
+	// "(*T)" is part of it, not a misplaced wildcard (the README's example).
+	ptrSig := "parser/panic runtime error: index out of range at github.com/qgafuzz/qgafuzz/qjson.(*Decoder).Feed < github.com/qgafuzz/qgafuzz/fuzz.fuzzParser"
+	os.WriteFile(p, []byte(ptrSig+"\nagent/panic x at a.(*B).c*\n"), 0o644)
+	s, err = LoadSuppressions(p)
+	if err != nil || s.Len() != 2 || !s.Match("parser", ptrSig) || s.Match("parser", ptrSig+" < x") ||
+		!s.Match("agent", "agent/panic x at a.(*B).c < d") {
+		t.Fatalf("signatures with (*T): %v %+v", err, s)
+	}
 }
 
 // TestRunCrashersNotADirectory: a file where DIR/crashers should be is a
