@@ -200,6 +200,7 @@ func ModuleRoot(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	start := d // named in the error: "." says nothing of where that is
 	for {
 		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
 		if err == nil && strings.Contains(string(b), "module github.com/qgafuzz/qgafuzz\n") {
@@ -207,7 +208,7 @@ func ModuleRoot(dir string) (string, error) {
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return "", fmt.Errorf("fuzz: %s is not inside the qgafuzz source tree (no go.mod of github.com/qgafuzz/qgafuzz above it); run from a checkout", dir)
+			return "", fmt.Errorf("fuzz: %s is not inside the qgafuzz source tree (no go.mod of github.com/qgafuzz/qgafuzz above it); run from a checkout", start)
 		}
 		d = parent
 	}

@@ -79,6 +79,10 @@ func (b *board) line() string {
 		return fmt.Sprintf("nightly: %-12s %s/%s  %-8s seeds %d (%.0f/s)  crashes %d",
 			b.name, clock(el), clock(b.share), b.phase, b.execs, rate, b.crashes)
 	}
+	if b.phase == qemuGAPhase { // streams compared with qemu-ga: no coverage
+		return fmt.Sprintf("nightly: %-12s %s/%s  %-8s streams %d (%.0f/s)  seeds %d  crashes %d",
+			b.name, clock(el), clock(b.share), "comparing", b.execs, rate, b.corpus, b.crashes)
+	}
 	return fmt.Sprintf("nightly: %-12s %s/%s  %-8s execs %d (%.0f/s)  corpus %d  coverage %d  crashes %d",
 		b.name, clock(el), clock(b.share), b.phase, b.execs, rate, b.corpus, b.coverage, b.crashes)
 }

@@ -37,4 +37,12 @@ func TestProgressLine(t *testing.T) {
 	if !strings.Contains(got, "seeds 5104 (1055/s)  crashes 0") || strings.Contains(got, "corpus") || strings.Contains(got, "coverage") {
 		t.Errorf("simulation: %q", got)
 	}
+	// The qemu-ga share counts streams, from its seeds, and has no
+	// coverage (it showed "streams  execs 82 (81/s)  corpus 220  coverage 0").
+	b.begin("qemu-ga", 10*time.Second)
+	b.update(qemuGAPhase, 82, 81, 220, 0)
+	got = b.line()
+	if !strings.Contains(got, "streams 82 (81/s)  seeds 220  crashes 0") || strings.Contains(got, "execs") || strings.Contains(got, "coverage") {
+		t.Errorf("qemu-ga share: %q", got)
+	}
 }

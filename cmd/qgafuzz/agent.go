@@ -27,6 +27,10 @@ qemu-ga in unix-listen mode it serves one client at a time, keeps its parser sta
 across clients, and (unless --survive-reset) stops when a client closes its
 connection with replies unread.
 
+Exit status: 0 stopped by Ctrl-C or SIGTERM, or (--stdio) at the end of the
+input; 1 a client closed its connection with replies unread (where qemu-ga 7.2
+exits too); 2 usage error; 3 cannot listen, or a read or write error.
+
 Examples:
   qgafuzz agent --listen unix:/tmp/qga.sock
   printf '\xff{"execute":"guest-sync-delimited","arguments":{"id":7}}' | qgafuzz agent --stdio
@@ -62,9 +66,13 @@ func runAgent(e *env, args []string) int {
 	}
 	srv := &qga.Server{Agent: qga.NewAgent(cfg), SurviveReset: *survive}
 	if *verbose {
-		srv.OnConnect = func(r string) { fmt.Fprintf(e.stderr, "qgafuzz agent: client connected %s\n", r) }
+		srv.OnConnect = func(r string) { fmt.Fprintf(e.stderr, "qgafuzz agent: client connected%s\n", peerText(r)) }
 		srv.OnDisconnect = func(r string, err error) {
-			fmt.Fprintf(e.stderr, "qgafuzz agent: client gone %s (%v)\n", r, err)
+			why := ""
+			if err != nil {
+				why = fmt.Sprintf(" (%v)", err)
+			}
+			fmt.Fprintf(e.stderr, "qgafuzz agent: client gone%s%s\n", peerText(r), why)
 		}
 	}
 	if *stdio {
@@ -129,4 +137,13 @@ func bugList() string {
 		s += b.String()
 	}
 	return s
+}
+
+// peerText names a client's address for -v, or nothing for a unix socket
+// client, whose address is empty ("@" in Go): " @" reads as a typo.
+func peerText(r string) string {
+	if r == "" || r == "@" {
+		return ""
+	}
+	return " from " + r
 }

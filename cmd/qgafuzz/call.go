@@ -55,7 +55,7 @@ func runCall(e *env, args []string) int {
 	connect := fs.String("connect", "", "agent address: unix:PATH, tcp:HOST:PORT or file:PATH")
 	timeout := fs.Duration("timeout", qga.DefaultTimeout, "give up after this long (connect, resync, request and reply)")
 	maxReply := sizeFlag(qga.DefaultMaxReplySize)
-	fs.Var(&maxReply, "max-reply", "largest reply accepted, e.g. 64KiB, 16MiB, 1GiB")
+	fs.Var(&maxReply, "max-reply", "largest reply accepted: a `SIZE` in bytes, or with a unit, e.g. 64KiB, 16MiB, 1GiB")
 	noDelim := fs.Bool("no-delimited", false, "resynchronise with 0xFF and guest-sync, for agents without guest-sync-delimited")
 	pos, code, ok := parseInterspersed(fs, e, args)
 	if !ok {
@@ -210,7 +210,20 @@ func parseArgsJSON(s string) (qjson.Value, error) {
 // k/K/KiB/KB, M/MiB/MB, G/GiB/GB (all binary).
 type sizeFlag int
 
-func (s *sizeFlag) String() string { return strconv.Itoa(int(*s)) }
+// String writes the size as --help shows the default: in the largest
+// binary unit that divides it (16MiB, not 16777216), else in bytes.
+func (s *sizeFlag) String() string {
+	n := int(*s)
+	for _, u := range []struct {
+		name string
+		size int
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.Itoa(n/u.size) + u.name
+		}
+	}
+	return strconv.Itoa(n)
+}
 
 func (s *sizeFlag) Set(v string) error {
 	num := strings.TrimRightFunc(v, unicode.IsLetter)

@@ -193,6 +193,19 @@ func TestSizeFlag(t *testing.T) {
 	if err := s.Set("-1"); err == nil {
 		t.Error("size -1 accepted")
 	}
+	// --help shows the default as it would be written: 16MiB.
+	for n, want := range map[int]string{0: "0", 4096: "4KiB", 16 << 20: "16MiB", 1 << 30: "1GiB", 1000: "1000", 1536: "1536"} {
+		s = sizeFlag(n)
+		if got := s.String(); got != want {
+			t.Errorf("sizeFlag(%d).String() = %q, want %q", n, got, want)
+		}
+		if want != "0" {
+			var back sizeFlag
+			if err := back.Set(want); err != nil || int(back) != n {
+				t.Errorf("Set(%q) = %d, %v; want %d", want, back, err, n)
+			}
+		}
+	}
 	// The largest size is the platform's int (2 GiB - 1 on 32-bit).
 	if err := s.Set(strconv.Itoa(math.MaxInt/(1<<10)) + "KiB"); err != nil || int(s) != math.MaxInt/(1<<10)<<10 {
 		t.Errorf("largest size in KiB = %d, %v", s, err)

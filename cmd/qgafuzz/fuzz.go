@@ -352,7 +352,9 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 	if t.Name == fuzz.PlantedTarget {
 		seeds = "parser" // the fixture starts from the parser's seeds
 	}
-	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s)\n", f.engine, t.Name, durationText(f.time), seeds)
+	// The build comes first and prints nothing (a first libFuzzer build
+	// takes half a minute): say so, or the run looks stuck.
+	fmt.Fprintf(e.stdout, "qgafuzz fuzz: %s on %s for %v (seeds corpus/%s); building the engine first\n", f.engine, t.Name, durationText(f.time), seeds)
 	start := time.Now()
 	res, err := fuzz.RunEngine(ctx, f.engine, o)
 	j.Corpus = o.Corpus

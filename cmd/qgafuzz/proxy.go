@@ -61,12 +61,20 @@ host's calls, so it cannot strike between them), and so are within and delay,
 which it would not use (the fault list it prints leaves them out). utf8split
 acts only on raw UTF-8 in the traffic: qemu-ga escapes every non-ASCII character
 of its replies (\uXXXX), and so does "qgafuzz call" in its requests, so between
-those two it has nothing to split. Kinds:
+those two it has nothing to split.
+
+Exit status: 0 stopped by Ctrl-C, SIGTERM or --max-conns (a client whose
+upstream connection failed is cut at once and counted in the summary line,
+not an error); 2 usage error; 3 cannot listen.
+
+Fault kinds:
 `
 
 const proxyExamples = `
-Examples:
-  qemu-ga -m unix-listen -p /tmp/qga.sock -b ... &
+Examples (-b: block every RPC but guest-sync, guest-sync-delimited, guest-ping
+and guest-info, as listed by qemu-ga -b help; -t and -f keep qemu-ga's state
+and pid file out of /var, which only root may write):
+  mkdir -p /tmp/qga && qemu-ga -m unix-listen -p /tmp/qga.sock -t /tmp/qga -f /tmp/qga/pid -b ... &
   qgafuzz proxy --listen unix:/tmp/faulty.sock --upstream unix:/tmp/qga.sock \
       --faults 'fragment:rate=1,max=1' --seed 7 -v
   qgafuzz call --connect unix:/tmp/faulty.sock guest-ping
