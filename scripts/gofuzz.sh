@@ -79,8 +79,11 @@ install_tools() {
   # writes the same version stamp.
   if [ ! -x out/bin/go-fuzz ] || [ ! -x out/bin/go-fuzz-build ] || [ "$(cat out/bin/.go-fuzz-version 2>/dev/null)" != "$ver $(go version)" ]; then
     echo "gofuzz.sh: installing go-fuzz and go-fuzz-build $ver" >&2
+    # From this module (go.mod's tool lines), not pkg@version: go-fuzz
+    # has no go.mod, so @version would build it with the latest
+    # golang.org/x/tools of the day; go.mod and go.sum pin them.
     GOBIN=$root/out/bin GOFLAGS= go install \
-      "github.com/dvyukov/go-fuzz/go-fuzz@$ver" "github.com/dvyukov/go-fuzz/go-fuzz-build@$ver" \
+      github.com/dvyukov/go-fuzz/go-fuzz github.com/dvyukov/go-fuzz/go-fuzz-build \
       || broken "installing go-fuzz-build $ver failed"
     echo "$ver $(go version)" > out/bin/.go-fuzz-version
   fi

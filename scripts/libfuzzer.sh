@@ -113,7 +113,7 @@ build() {
       ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz)
       if [ ! -x out/bin/go-fuzz-build ] || [ "$(cat out/bin/.go-fuzz-version 2>/dev/null)" != "$ver $(go version)" ]; then
         mkdir -p out/bin
-        GOBIN=$root/out/bin GOFLAGS= go install "github.com/dvyukov/go-fuzz/go-fuzz-build@$ver" \
+        GOBIN=$root/out/bin GOFLAGS= go install github.com/dvyukov/go-fuzz/go-fuzz-build \
           || die "go-fuzz-build $ver does not build with $(go version); try LIBFUZZER_ROUTE=go" 3
         echo "$ver $(go version)" > out/bin/.go-fuzz-version
       fi
