@@ -300,7 +300,7 @@ func (o EngineOptions) nativeSeed(fn, name string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fuzz: bad seed name %q", name)
 		}
-		_, seeds, err := ReadCorpus(CorpusDir(o.Root, o.Target.Name))
+		_, seeds, err := ReadCorpus(SeedDir(o.Root, o.Target.Name))
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEngineStoreReport: a crasher of an engine run with a planted bug is
@@ -51,5 +52,21 @@ func TestWithoutScratchRerun(t *testing.T) {
 	}
 	if got := withoutScratchRerun(out, ""); strings.Contains(got, "To re-run") || !strings.HasSuffix(got, "582528ddfad69eb5\nFAIL") {
 		t.Errorf("without a command:\n%s", got)
+	}
+}
+
+// go-fuzz writes a crasher only once it has minimized it: in a run of
+// --time D it minimizes for a quarter of D (1 s to its default 1 min), so
+// that a crash found in the first three quarters of the run is reported.
+func TestGoFuzzMinimize(t *testing.T) {
+	for d, want := range map[time.Duration]time.Duration{
+		time.Second:      time.Second,
+		14 * time.Second: 3500 * time.Millisecond,
+		time.Minute:      15 * time.Second,
+		time.Hour:        time.Minute,
+	} {
+		if got := goFuzzMinimize(d); got != want {
+			t.Errorf("goFuzzMinimize(%v) = %v, want %v", d, got, want)
+		}
 	}
 }

@@ -61,6 +61,7 @@ func runGoFuzz(ctx context.Context, o EngineOptions) (Result, error) {
 	dur := "0"
 	if o.Time > 0 {
 		dur = strconv.Itoa(int(math.Ceil(o.Time.Seconds()))) + "s"
+		env = append(env, "GOFUZZ_MINIMIZE="+strconv.FormatInt(goFuzzMinimize(o.Time).Milliseconds(), 10)+"ms")
 	}
 	res := Result{Last: Progress{Engine: "gofuzz"}}
 	start := time.Now()
@@ -105,6 +106,11 @@ func runGoFuzz(ctx context.Context, o EngineOptions) (Result, error) {
 	if cerr != nil {
 		return res, cerr
 	}
+	// go-fuzz's suppressions keep it from reporting again, in later runs
+	// in this workdir, a crash it reported before: each run reports what
+	// it finds, as native fuzzing and libFuzzer do (the crash store keeps
+	// one copy).
+	_ = os.RemoveAll(filepath.Join(work, "suppressions"))
 	// Status 1 means crashers were found, which is not a failure to run.
 	if err != nil && ctx.Err() == nil {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
@@ -112,6 +118,16 @@ func runGoFuzz(ctx context.Context, o EngineOptions) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// goFuzzMinimize is how long go-fuzz may minimize a crasher in a run of
+// length d: a quarter of it, from 1 s to go-fuzz's default of 1 min. A
+// worker writes its crasher only once it is minimized, and one still
+// being minimized when the run ends is lost: with the default, a crash
+// found early in a short run (a large input, whose every crashing
+// candidate restarts the program) was at times not reported at all.
+func goFuzzMinimize(d time.Duration) time.Duration {
+	return min(max(d/4, time.Second), time.Minute)
 }
 
 func runLibFuzzer(ctx context.Context, o EngineOptions) (Result, error) {
@@ -200,7 +216,11 @@ func runLibFuzzer(ctx context.Context, o EngineOptions) (Result, error) {
 }
 
 // collectDir moves the engine's crasher files accepted by keep into the
-// crash store.
+// crash store: once stored, the engine's copy (and go-fuzz's .quoted and
+// .output files beside it) is removed, or the next run in the same
+// working corpus would collect it again and report it, even fixed, as
+// found by that run. Every crasher of this run is returned, also those
+// the store already had (Crasher.New false).
 func collectDir(o EngineOptions, dir string, keep func(string) bool, header func(string) string) ([]Crasher, error) {
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -223,9 +243,10 @@ func collectDir(o EngineOptions, dir string, keep func(string) bool, header func
 		if err != nil {
 			return out, err
 		}
-		if c.New {
-			out = append(out, c)
+		for _, p := range []string{path, path + ".quoted", path + ".output"} {
+			_ = os.Remove(p)
 		}
+		out = append(out, c)
 	}
 	return out, nil
 }

@@ -136,3 +136,82 @@ func TestLibFuzzerSummaryCountsStoredCrashers(t *testing.T) {
 		t.Errorf("summary: %d crashes, %d crashers stored; want 2 and 2", res.Last.Crashes, len(res.Crashers))
 	}
 }
+
+// Stubs of scripts/gofuzz.sh and scripts/libfuzzer.sh that write one
+// crasher where the engine does (go-fuzz: with its .output and .quoted
+// files, and a suppression) when $STUB_CRASH is 1, and exit as the
+// scripts do then.
+var stubCrashingScripts = map[string]string{
+	"gofuzz": `#!/bin/sh
+mkdir -p "$GOFUZZ_WORKDIR/crashers" "$GOFUZZ_WORKDIR/suppressions"
+[ "$STUB_CRASH" = 1 ] || exit 0
+c=$GOFUZZ_WORKDIR/crashers/0123abcd
+printf 'a' > "$c"; printf '"a"' > "$c.quoted"; printf 'panic: a' > "$c.output"
+printf 'panic: a' > "$GOFUZZ_WORKDIR/suppressions/0123abcd"
+echo "workers: 1, corpus: 3 (1s ago), crashers: 1, restarts: 1/0, execs: 10 (10/sec), cover: 5, uptime: 1s"
+exit 1
+`,
+	"libfuzzer": `#!/bin/sh
+mkdir -p "$LIBFUZZER_CRASHES"
+[ "$STUB_CRASH" = 1 ] || exit 0
+printf 'a' > "$LIBFUZZER_CRASHES/crash-0123abcd"
+echo "==1== ERROR: libFuzzer: deadly signal"
+exit 1
+`,
+}
+
+// A crasher is reported by the run that found it: once stored, the
+// engine's copy in the working corpus is gone, so that the next run in the
+// same corpus (after the fix) does not report it again as its own find;
+// a run that finds it again reports it, though the store has it already.
+func TestScriptEnginesMoveCrashers(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("shell script")
+	}
+	for engine, stub := range stubCrashingScripts {
+		t.Run(engine, func(t *testing.T) {
+			root := t.TempDir()
+			script := filepath.Join(root, "scripts", engine+".sh")
+			if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(script, []byte(stub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			tg, _ := fuzz.Lookup("parser")
+			o := fuzz.EngineOptions{Root: root, Target: tg, Time: time.Second,
+				Corpus: filepath.Join(root, "corpus"), Out: filepath.Join(root, "out")}
+			run := func(crash bool) fuzz.Result {
+				t.Helper()
+				o := o
+				if crash {
+					o.Env = []string{"STUB_CRASH=1"}
+				}
+				res, err := fuzz.RunEngine(context.Background(), engine, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			if res := run(true); len(res.Crashers) != 1 || !res.Crashers[0].New || res.Last.Crashes != 1 {
+				t.Fatalf("first run: %d crashers (%+v), %d crashes; want one new", len(res.Crashers), res.Crashers, res.Last.Crashes)
+			}
+			// Nothing of the engine's crasher is left in the working corpus.
+			err := filepath.WalkDir(o.Corpus, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					t.Errorf("left in the working corpus: %s", p)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := run(false); len(res.Crashers) != 0 || res.Last.Crashes != 0 {
+				t.Errorf("a run that found nothing: %d crashers, %d crashes; want none", len(res.Crashers), res.Last.Crashes)
+			}
+			if res := run(true); len(res.Crashers) != 1 || res.Crashers[0].New || res.Last.Crashes != 1 {
+				t.Errorf("a run that found it again: %d crashers (%+v), %d crashes; want the stored one", len(res.Crashers), res.Crashers, res.Last.Crashes)
+			}
+		})
+	}
+}

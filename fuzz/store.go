@@ -217,6 +217,16 @@ func ModuleRoot(dir string) (string, error) {
 // CorpusDir is the seed corpus directory of a target in the source tree.
 func CorpusDir(root, target string) string { return filepath.Join(root, "corpus", target) }
 
+// SeedDir is the seed corpus directory a target starts from: its
+// CorpusDir, except for the planted test fixture, which starts from the
+// parser's seeds (as FuzzPlanted and the engine scripts seed it).
+func SeedDir(root, target string) string {
+	if target == PlantedTarget {
+		target = "parser"
+	}
+	return CorpusDir(root, target)
+}
+
 // Printable escapes control characters (as \uXXXX) and bytes that are not
 // UTF-8 (as \xNN) in text from outside (an agent's reply, a file name),
 // so that it cannot move a terminal's cursor, set its title, or land raw

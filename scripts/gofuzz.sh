@@ -11,6 +11,9 @@
 #   GOFUZZ_WORKDIR  go-fuzz's work directory (default out/gofuzz/TARGET);
 #                   it keeps the corpus and the crashers between runs
 #   GOFUZZ_SEEDS    a directory of extra seed inputs (raw files)
+#   GOFUZZ_MINIMIZE how long go-fuzz minimizes a crasher before it writes it
+#                   (default go-fuzz's, 1m): a crasher still being minimized
+#                   when the run ends is lost
 #
 # Relative paths in GOFUZZ_WORKDIR and GOFUZZ_SEEDS are taken from the
 # directory the script is started in.
@@ -117,6 +120,14 @@ run() {
     seeds=$(abspath "$GOFUZZ_SEEDS")
     [ -d "$seeds" ] || die "GOFUZZ_SEEDS=$GOFUZZ_SEEDS: $seeds is not a directory"
   fi
+  local minimize=()
+  if [ -n "${GOFUZZ_MINIMIZE:-}" ]; then
+    if ! [[ $GOFUZZ_MINIMIZE =~ ^[0-9]+(\.[0-9]+)?(ms|s|m|h)$ ]]; then
+      echo "gofuzz.sh: GOFUZZ_MINIMIZE='$GOFUZZ_MINIMIZE': want a duration such as 500ms, 5s or 1m" >&2
+      exit 2
+    fi
+    minimize=(-minimize "$GOFUZZ_MINIMIZE")
+  fi
   work=out/gofuzz/$t
   [ -z "${GOFUZZ_WORKDIR:-}" ] || work=$(abspath "$GOFUZZ_WORKDIR")
   build "$t"
@@ -128,10 +139,10 @@ run() {
   echo "gofuzz.sh: fuzzing $t for $dur with $procs procs in $work (crashers: $work/crashers)" >&2
   local status=0
   if [ "$dur" = 0 ]; then
-    out/bin/go-fuzz -bin "out/gofuzz/$t.zip" -func "$(funcname "$t")" -workdir "$work" -procs "$procs" || status=$?
+    out/bin/go-fuzz -bin "out/gofuzz/$t.zip" -func "$(funcname "$t")" -workdir "$work" -procs "$procs" ${minimize[@]+"${minimize[@]}"} || status=$?
   else
     timeout --foreground -s INT "$dur" \
-      out/bin/go-fuzz -bin "out/gofuzz/$t.zip" -func "$(funcname "$t")" -workdir "$work" -procs "$procs" || status=$?
+      out/bin/go-fuzz -bin "out/gofuzz/$t.zip" -func "$(funcname "$t")" -workdir "$work" -procs "$procs" ${minimize[@]+"${minimize[@]}"} || status=$?
   fi
   # timeout's 124 (or go-fuzz's own exit on SIGINT) is the normal end.
   case $status in 0|124|130) ;; *) broken "go-fuzz exited with status $status";; esac
@@ -145,5 +156,5 @@ case "${1:-}" in
   build) check_target "${2:-}"; build "$2" ;;
   run) check_target "${2:-}"; run "$2" "${3:-60s}" ;;
   targets) echo "$targets" | tr ' ' '\n' ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -235,7 +235,7 @@ func TestLibFuzzerCC(t *testing.T) {
 
 func TestGoFuzzScript(t *testing.T) {
 	s := newSandbox(t)
-	if code, out := s.run(t, nil, "gofuzz.sh"); code != 2 || !strings.Contains(out, "GOFUZZ_SEEDS") {
+	if code, out := s.run(t, nil, "gofuzz.sh"); code != 2 || !strings.Contains(out, "GOFUZZ_SEEDS") || !strings.Contains(out, "GOFUZZ_MINIMIZE") {
 		t.Errorf("usage: exit %d, want 2 and every variable listed\n%s", code, out)
 	}
 	seeds := filepath.Join(s.caller, "extra seeds")
@@ -252,6 +252,17 @@ func TestGoFuzzScript(t *testing.T) {
 	code, out = s.run(t, []string{"GOFUZZ_SEEDS=nosuch"}, "gofuzz.sh", "run", "parser", "1s")
 	if code != 2 || s.recorded("go-fuzz") != nil || !strings.Contains(out, "GOFUZZ_SEEDS=nosuch") {
 		t.Errorf("GOFUZZ_SEEDS=nosuch: exit %d, want 2 before fuzzing\n%s", code, out)
+	}
+	if slices.Contains(got, "-minimize") {
+		t.Errorf("without GOFUZZ_MINIMIZE: go-fuzz args %q, want go-fuzz's default", got)
+	}
+	code, out = s.run(t, []string{"GOFUZZ_MINIMIZE=3500ms"}, "gofuzz.sh", "run", "parser", "1s")
+	if got := s.recorded("go-fuzz"); code != 0 || !slices.Contains(got, "-minimize") || !hasArg(got, "3500ms") {
+		t.Errorf("GOFUZZ_MINIMIZE=3500ms: exit %d, go-fuzz args %q, want -minimize 3500ms\n%s", code, got, out)
+	}
+	code, out = s.run(t, []string{"GOFUZZ_MINIMIZE=soon"}, "gofuzz.sh", "run", "parser", "1s")
+	if code != 2 || s.recorded("go-fuzz") != nil || !strings.Contains(out, "GOFUZZ_MINIMIZE='soon'") {
+		t.Errorf("GOFUZZ_MINIMIZE=soon: exit %d, want 2 before fuzzing\n%s", code, out)
 	}
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"): installs the real
-# qemu-ga the differential tests need, and qemu-user for a big-endian run of
-# the parser's tests, when they are missing and we may install them; then
-# vets and tests every package.
+# qemu-ga the differential tests need, qemu-user for a big-endian run of
+# the parser's tests, and clang for the libFuzzer engine's tests, when they
+# are missing and we may install them; then vets and tests every package.
 #
 # Environment:
 #   QGAFUZZ_TEST_FLAGS  extra flags for go test (e.g. "-short" or "-run Vector")
@@ -19,6 +19,9 @@ if ! command -v qemu-s390x >/dev/null 2>&1; then
 fi
 if ! command -v zip >/dev/null 2>&1; then
   missing+=(zip) # oss-fuzz-build.sh packs the seed corpora with it
+fi
+if ! command -v clang >/dev/null 2>&1; then
+  missing+=(clang libclang-rt-dev) # builds libFuzzer targets (scripts/libfuzzer.sh; the libFuzzer engine's tests)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

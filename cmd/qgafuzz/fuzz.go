@@ -429,7 +429,7 @@ func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) (corpus.Ha
 		from = corpus.Native
 	}
 	// go-fuzz's workdir also holds the seeds it started from.
-	r, err := corpus.Harvest(o.Corpus, src, from, fuzz.CorpusDir(o.Root, o.Target.Name))
+	r, err := corpus.Harvest(o.Corpus, src, from, fuzz.SeedDir(o.Root, o.Target.Name))
 	for _, p := range r.Problems {
 		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs: %s\n", p)
 	}

@@ -511,6 +511,38 @@ func TestFuzzHarvestsEngineFinds(t *testing.T) {
 	}
 }
 
+// TestFuzzHarvestPlantedSkipsParserSeeds: the planted fixture starts
+// from the parser's seeds (scripts/gofuzz.sh copies them into go-fuzz's
+// workdir): they are not copied back into --corpus as the engine's finds.
+func TestFuzzHarvestPlantedSkipsParserSeeds(t *testing.T) {
+	root, err := fuzz.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, seeds, err := fuzz.ReadCorpus(fuzz.CorpusDir(root, "parser"))
+	if err != nil || len(seeds) == 0 {
+		t.Fatalf("seeds: %d, %v", len(seeds), err)
+	}
+	work := t.TempDir()
+	src := filepath.Join(work, ".gofuzz", "corpus")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	found := []byte("{\"execute\":\"guest-ping\"}\xff\xff")
+	for name, in := range map[string][]byte{"found": found, "seed": seeds[0]} {
+		if err := os.WriteFile(filepath.Join(src, name), in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb strings.Builder
+	tg := fuzz.Target{Name: fuzz.PlantedTarget} // registered only with the variable set
+	harvestEngineCorpus(&env{stdout: &out, stderr: &errb}, "gofuzz", fuzz.EngineOptions{Root: root, Target: tg, Corpus: work})
+	_, inputs, err := fuzz.ReadCorpus(work)
+	if err != nil || len(inputs) != 1 || string(inputs[0]) != string(found) || !strings.Contains(out.String(), "1 new inputs") {
+		t.Errorf("corpus holds %d inputs (%v), output %q %q; want the one find", len(inputs), err, out.String(), errb.String())
+	}
+}
+
 // TestProgressPrinterThrottles: libFuzzer's line per new input becomes a
 // line every 2 s of engine time, and a crash is always shown at once.
 func TestProgressPrinterThrottles(t *testing.T) {
