@@ -219,6 +219,11 @@ func TestRunOutLocked(t *testing.T) {
 	}
 	stale := filepath.Join(out, ".work-123")
 	os.MkdirAll(filepath.Join(stale, "cache"), 0o755)
+	// The running night's reports (or the last night's) are not the
+	// busy one's to remove.
+	for _, f := range reportNames {
+		os.WriteFile(filepath.Join(out, f), []byte("the running night's"), 0o644)
+	}
 	rep := Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir()})
 	var busy *BusyError
 	if rep.ExitCode != 2 || len(rep.Errors) != 1 || !strings.Contains(rep.Errors[0], fmt.Sprintf("(pid %d) is using", os.Getpid())) || rep.Written {
@@ -227,8 +232,10 @@ func TestRunOutLocked(t *testing.T) {
 	if _, err := lockOut(out); !errors.As(err, &busy) || busy.Dir != out {
 		t.Fatalf("second lock: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(out, "report.json")); err == nil {
-		t.Fatal("the busy night wrote a report")
+	for _, f := range reportNames {
+		if b, err := os.ReadFile(filepath.Join(out, f)); err != nil || string(b) != "the running night's" {
+			t.Fatalf("the busy night touched %s: %q, %v", f, b, err)
+		}
 	}
 	if _, err := os.Stat(stale); err != nil {
 		t.Fatal("the busy night removed a work directory in use")
@@ -242,6 +249,53 @@ func TestRunOutLocked(t *testing.T) {
 	if len(rep.Notes) == 0 || !strings.Contains(rep.Notes[0], "night that was killed") || !rep.Written {
 		t.Fatalf("notes %q, written %v", rep.Notes, rep.Written)
 	}
+}
+
+// TestRunRemovesLastReports: a night that holds the lock removes the last
+// night's reports before it builds, not only when it writes its own at
+// the end: killed (kill -9) in between, it must not leave the last
+// night's green reports for CI to publish as its own.
+func TestRunRemovesLastReports(t *testing.T) {
+	out := t.TempDir()
+	for _, f := range reportNames {
+		os.WriteFile(filepath.Join(out, f), []byte("last night: all fine"), 0o644)
+	}
+	w := &atBuild{check: func() []string {
+		var left []string
+		for _, f := range reportNames {
+			if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+				left = append(left, f)
+			}
+		}
+		return left
+	}}
+	// Root has no source tree, so the build fails at once.
+	rep := Run(context.Background(), Options{Budget: time.Minute, Out: out, Root: t.TempDir(), Stdout: w})
+	if !w.seen {
+		t.Fatalf("no building line in the progress output")
+	}
+	if len(w.left) > 0 {
+		t.Errorf("the last night's %q still there when the night built", w.left)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.md"))
+	if !rep.Written || err != nil || strings.Contains(string(b), "last night") {
+		t.Errorf("written %v, summary.md %q, %v: want this night's", rep.Written, b, err)
+	}
+}
+
+// atBuild is a progress output that runs check when the night says it
+// builds.
+type atBuild struct {
+	check func() []string
+	seen  bool
+	left  []string
+}
+
+func (w *atBuild) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), "nightly: building") {
+		w.seen, w.left = true, w.check()
+	}
+	return len(p), nil
 }
 
 // TestRunRemovesStaleTemp: the temporary files a night killed mid-write

@@ -322,8 +322,15 @@ func summary(r *Report) string {
 			}
 		}
 		execs, cov, corp := fmt.Sprint(t.Execs), fmt.Sprint(t.Coverage), fmt.Sprintf("%d → %d", t.CorpusBefore, t.CorpusAfter)
-		if t.Kind == "sim" {
+		// The simulation runs seeds, the qemu-ga share streams (the
+		// differential seeds, mutated): neither measures coverage nor
+		// grows a corpus.
+		switch t.Kind {
+		case "sim":
 			execs = fmt.Sprintf("%d seeds", t.Execs)
+			cov, corp = "–", "–"
+		case "qemu-ga":
+			execs = fmt.Sprintf("%d streams", t.Execs)
 			cov, corp = "–", "–"
 		}
 		name := t.Name
@@ -370,6 +377,13 @@ func summary(r *Report) string {
 // reportNames are the reports of a night, in the order they are written.
 var reportNames = []string{"report.json", "junit.xml", "summary.md"}
 
+// removeReports removes the reports in dir (a previous night's).
+func removeReports(dir string) {
+	for _, n := range reportNames {
+		os.Remove(filepath.Join(dir, n))
+	}
+}
+
 // WriteReports writes report.json, junit.xml and summary.md into dir, all
 // three or none: each is written in full to a temporary file first, and
 // only then are they renamed into place. When that fails (a full disk),
@@ -393,9 +407,7 @@ func WriteReports(dir string, r *Report) error {
 		}
 	}()
 	fail := func(err error) error {
-		for _, n := range reportNames {
-			os.Remove(filepath.Join(dir, n))
-		}
+		removeReports(dir)
 		return err
 	}
 	for i, n := range reportNames {

@@ -406,3 +406,24 @@ func TestSkippedPartInReports(t *testing.T) {
 		t.Errorf("summary.md:\n%s", md)
 	}
 }
+
+// TestSummaryRows: in summary.md's table, the simulation counts seeds and
+// the qemu-ga share streams; neither has coverage or a corpus, so those
+// columns say "–", not 0 or the seeds read.
+func TestSummaryRows(t *testing.T) {
+	r := &Report{Schema: SchemaVersion, Agent: "qemu-ga", Targets: []Target{
+		{Name: "parser", Kind: "fuzz", Execs: 1000, ExecsPerSec: 50, Coverage: 2000, CorpusBefore: 3, CorpusAfter: 9, Crashes: []string{}},
+		{Name: "qemu-ga", Kind: "qemu-ga", Execs: 120, ExecsPerSec: 12, CorpusBefore: 197, CorpusAfter: 197, Crashes: []string{}},
+		{Name: "sim", Kind: "sim", Execs: 500, ExecsPerSec: 25, Crashes: []string{}},
+	}}
+	md := summary(r)
+	for _, want := range []string{
+		"| parser | 0s | 1000 | 50 | 2000 | 3 → 9 | 0 |\n",
+		"| qemu-ga | 0s | 120 streams | 12 | – | – | 0 |\n",
+		"| sim | 0s | 500 seeds | 25 | – | – | 0 |\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary.md lacks the row %q:\n%s", want, md)
+		}
+	}
+}

@@ -233,6 +233,11 @@ func Run(ctx context.Context, o Options) *Report {
 		return rep
 	}
 	defer release()
+	// The reports in Out are the last night's: with the lock held, they
+	// go now, so that a night that dies before finish (kill -9, a power
+	// cut) does not leave them for CI to publish as tonight's. finish
+	// writes this night's, whatever happens before it.
+	removeReports(o.Out)
 	if err := n.setup(ctx); err != nil {
 		if errors.Is(err, errBuildInterrupted) {
 			// Ctrl-C killed the build: an interruption, as during

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The nightly fuzzing job for cron or CI: runs `qgafuzz nightly` from this
 # source tree and exits as it does (0 nothing new, 1 a new crash or
-# invariant violation, 2 usage or internal error). Reports land in
-# $QGAFUZZ_OUT (report.json, junit.xml, summary.md); the corpus grows in
+# invariant violation, 2 usage or internal error, or a build that fails).
+# Reports land in $QGAFUZZ_OUT (report.json, junit.xml, summary.md; the
+# last night's are removed when a night starts); the corpus grows in
 # $QGAFUZZ_CORPUS from night to night; crashes are stored under
 # $QGAFUZZ_OUT/crashers/, each with the command that reproduces it.
 #
@@ -54,15 +55,25 @@ supp=
 if [ -z "$supp" ] && [ -f scripts/suppressions.txt ]; then supp=scripts/suppressions.txt; fi
 [ -n "$supp" ] && args+=(--suppressions "$supp")
 
-# The reports must be this run's: a run that fails before writing them
-# (a build that fails, a bad QGAFUZZ_BUDGET) must not leave the last
-# night's "all fine" summary.md, or a green junit.xml and report.json for
-# CI to publish.
-rm -f "$out/summary.md" "$out/junit.xml" "$out/report.json"
+# The reports must be this run's. `qgafuzz nightly` removes the last
+# night's once it holds the lock on $out (so that a second start while a
+# night runs leaves that night's alone, and a night killed with kill -9
+# leaves none), and writes its own at the end; when qgafuzz does not even
+# build, no night runs, and the last night's "all fine" summary.md, green
+# junit.xml and report.json must not stay for CI to publish.
 mkdir -p out
-go build -o out/qgafuzz ./cmd/qgafuzz || { echo "nightly.sh: build failed" >&2; exit 2; }
+if ! go build -o out/qgafuzz ./cmd/qgafuzz; then
+  rm -f "$out/summary.md" "$out/junit.xml" "$out/report.json"
+  echo "nightly.sh: build failed" >&2
+  exit 2
+fi
 echo "nightly.sh: qgafuzz ${args[*]}"
+# The summary is printed only when this run wrote it (it is newer than
+# the stamp): a run that exits before taking the lock (a usage error,
+# another night running in $out) leaves the reports there as they are.
+stamp=out/.nightly-started
+touch "$stamp"
 out/qgafuzz "${args[@]}"
 status=$?
-[ -f "$out/summary.md" ] && cat "$out/summary.md"
+[ -f "$out/summary.md" ] && [ "$out/summary.md" -nt "$stamp" ] && cat "$out/summary.md"
 exit $status

@@ -63,10 +63,17 @@ const (
 case "$1" in
   list) echo v0.0.0-stub ;;
   version) echo "go version stub" ;;
-  build) # go build -o out/qgafuzz ./cmd/qgafuzz: a qgafuzz that fails as on a usage error
+  build) # go build -o out/qgafuzz ./cmd/qgafuzz: a qgafuzz that fails as on a usage error,
+    # or, with $STUB_QGAFUZZ_SUMMARY, writes that summary.md in --out and exits 0
+    [ -n "$STUB_GO_BUILD_FAIL" ] && { echo "stub go: build failed" >&2; exit 1; }
     cat > "$3" <<'EOF'
 #!/bin/sh
 for a in "$@"; do printf '%s\n' "$a"; done > "$ARGS_DIR/qgafuzz"
+if [ -n "$STUB_QGAFUZZ_SUMMARY" ]; then
+  while [ $# -gt 0 ]; do case $1 in --out) out=$2; shift ;; esac; shift; done
+  printf '%s\n' "$STUB_QGAFUZZ_SUMMARY" > "$out/summary.md"
+  exit 0
+fi
 echo 'invalid value "bogus" for flag -budget' >&2
 exit 2
 EOF
@@ -346,24 +353,53 @@ func TestOSSFuzzBuild(t *testing.T) {
 	}
 }
 
-// A night that fails before writing its reports must not leave the last
-// night's: CI would publish a green junit.xml.
+// The last night's reports are qgafuzz nightly's to remove, once it holds
+// the lock on the output directory: a run that stops before (a usage
+// error, another night running there) leaves them, and does not print
+// the summary as its own. Only when qgafuzz does not build, and no night
+// runs, does the script remove them, so that CI does not publish a green
+// junit.xml.
 func TestNightlyShStaleReports(t *testing.T) {
 	s := newSandbox(t)
 	out := filepath.Join(s.caller, "night out")
-	for _, f := range []string{"summary.md", "junit.xml", "report.json"} {
-		write(t, filepath.Join(out, f), "last night: all fine\n")
+	reports := []string{"summary.md", "junit.xml", "report.json"}
+	lastNight := func() {
+		for _, f := range reports {
+			write(t, filepath.Join(out, f), "last night: all fine\n")
+		}
 	}
-	code, log := s.run(t, []string{"QGAFUZZ_BUDGET=bogus", "QGAFUZZ_OUT=night out", "QGAFUZZ_AGENT=builtin"}, "nightly.sh")
+	env := []string{"QGAFUZZ_OUT=night out", "QGAFUZZ_AGENT=builtin"}
+
+	lastNight()
+	code, log := s.run(t, append(env, "QGAFUZZ_BUDGET=bogus"), "nightly.sh")
 	if code != 2 {
 		t.Fatalf("exit %d, want 2\n%s", code, log)
 	}
 	if got := s.recorded("qgafuzz"); !hasArg(got, out) {
 		t.Errorf("qgafuzz args %q, want --out %s (relative to the caller)", got, out)
 	}
-	for _, f := range []string{"summary.md", "junit.xml", "report.json"} {
+	for _, f := range reports {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("the script removed %s, which is qgafuzz nightly's to remove once it holds the lock: %v", f, err)
+		}
+	}
+	if strings.Contains(log, "last night") {
+		t.Errorf("printed the last night's summary as this run's:\n%s", log)
+	}
+
+	code, log = s.run(t, append(env, "STUB_QGAFUZZ_SUMMARY=tonight: all fine"), "nightly.sh")
+	if code != 0 || !strings.Contains(log, "tonight: all fine") || s.recorded("qgafuzz") == nil {
+		t.Errorf("a night that wrote its summary: exit %d, want 0 and the summary printed\n%s", code, log)
+	}
+
+	lastNight()
+	code, log = s.run(t, append(env, "STUB_GO_BUILD_FAIL=1"), "nightly.sh")
+	if code != 2 || !strings.Contains(log, "build failed") || s.recorded("qgafuzz") != nil {
+		t.Errorf("build fails: exit %d, want 2 before running qgafuzz\n%s", code, log)
+	}
+	for _, f := range reports {
 		if _, err := os.Stat(filepath.Join(out, f)); err == nil {
-			t.Errorf("%s of the last night is still there after a run that wrote none", f)
+			t.Errorf("%s of the last night is still there after a build that failed", f)
 		}
 	}
 	if strings.Contains(log, "last night") {

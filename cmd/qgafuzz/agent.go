@@ -81,18 +81,18 @@ func runAgent(e *env, args []string) int {
 			writerFunc
 		}{readerFunc(e.stdin.Read), writerFunc(e.stdout.Write)}
 		if err := srv.ServeConn(rw); err != nil {
-			fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
+			fmt.Fprintln(e.stderr, "qgafuzz agent:", errText(err))
 			return exitTransport
 		}
 		return exitOK
 	}
 	if _, _, err := qga.ParseAddr(*listen); err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz agent: --listen:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz agent: --listen:", errText(err))
 		return exitUsage
 	}
 	l, err := qga.Listen(*listen)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz agent:", errText(err))
 		return exitTransport
 	}
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -105,7 +105,7 @@ func runAgent(e *env, args []string) int {
 	err = srv.Serve(l)
 	l.Close()
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz agent:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz agent:", errText(err))
 		if errors.Is(err, qga.ErrChannelReset) {
 			return exitFinding
 		}

@@ -125,10 +125,10 @@ func runCall(e *env, args []string) int {
 			return interrupted()
 		}
 		if errors.Is(err, syscall.EAGAIN) {
-			fmt.Fprintf(e.stderr, "qgafuzz call: cannot connect to %s within %v: the agent is busy with other clients (qemu-ga serves one at a time): %v\n", *connect, *timeout, err)
+			fmt.Fprintf(e.stderr, "qgafuzz call: cannot connect to %s within %v: the agent is busy with other clients (qemu-ga serves one at a time): %v\n", *connect, *timeout, errText(err))
 			return exitTransport
 		}
-		fmt.Fprintf(e.stderr, "qgafuzz call: cannot connect to %s: %v\n", *connect, err)
+		fmt.Fprintf(e.stderr, "qgafuzz call: cannot connect to %s: %v\n", *connect, errText(err))
 		return exitTransport
 	}
 	defer c.Close()
@@ -137,7 +137,7 @@ func runCall(e *env, args []string) int {
 	if err == nil {
 		out := append(qjson.AppendValue(nil, v), '\n')
 		if _, err := e.stdout.Write(out); err != nil {
-			fmt.Fprintln(e.stderr, "qgafuzz call:", err)
+			fmt.Fprintln(e.stderr, "qgafuzz call:", errText(err))
 			return exitTransport
 		}
 		return exitOK
@@ -153,11 +153,11 @@ func runCall(e *env, args []string) int {
 	case errors.Is(err, qga.ErrInvalidRequest):
 		return usageErr("%v", err)
 	case errors.Is(err, qga.ErrTimeout):
-		fmt.Fprintf(e.stderr, "qgafuzz call: no reply from %s within %v (is the agent running, and no other client connected? qemu-ga serves one at a time): %v\n", *connect, *timeout, err)
+		fmt.Fprintf(e.stderr, "qgafuzz call: no reply from %s within %v (is the agent running, and no other client connected? qemu-ga serves one at a time): %v\n", *connect, *timeout, errText(err))
 	case errors.Is(err, qga.ErrReplyTooLarge):
-		fmt.Fprintf(e.stderr, "qgafuzz call: %v; raise --max-reply to accept it\n", err)
+		fmt.Fprintf(e.stderr, "qgafuzz call: %v; raise --max-reply to accept it\n", errText(err))
 	default:
-		fmt.Fprintf(e.stderr, "qgafuzz call: %s: %v\n", *connect, err)
+		fmt.Fprintf(e.stderr, "qgafuzz call: %s: %v\n", *connect, errText(err))
 	}
 	return exitTransport
 }

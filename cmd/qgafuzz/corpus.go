@@ -238,7 +238,7 @@ func runCorpus(e *env, args []string) int {
 			return done(exitInterrupted)
 		}
 		if err != nil {
-			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, errText(err))
 			j.setError(err)
 			return done(exitUsage)
 		}
@@ -277,7 +277,7 @@ func runCorpus(e *env, args []string) int {
 				return done(exitInterrupted)
 			}
 			if err != nil {
-				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %v\n", err)
+				fmt.Fprintf(e.stderr, "qgafuzz corpus stats: %v\n", errText(err))
 				j.setError(err)
 				return done(exitUsage)
 			}
@@ -303,13 +303,13 @@ func withTool(ctx context.Context, e *env, sub string, j *corpusJSON, fn func(*c
 	root, err := fuzz.ModuleRoot(".")
 	if err != nil {
 		err = fmt.Errorf("measuring coverage needs the source tree: %v", err)
-		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, errText(err))
 		j.setError(err)
 		return exitUsage
 	}
 	tmp, err := tmpdir.Make("qgafuzz-cover-")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, errText(err))
 		j.setError(err)
 		return exitUsage
 	}
@@ -348,7 +348,7 @@ func toolFailed(ctx context.Context, e *env, sub string, j *corpusJSON, err erro
 		fmt.Fprintf(e.stderr, "qgafuzz corpus %s: interrupted; nothing was written\n", sub)
 		return exitInterrupted
 	}
-	fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, err)
+	fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %v\n", sub, errText(err))
 	j.setError(err)
 	return exitUsage
 }

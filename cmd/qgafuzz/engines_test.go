@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/sim"
 )
 
 // The end-to-end tests of the script engines run the real go-fuzz and
@@ -144,7 +145,9 @@ func checkPlantedCrashers(t *testing.T, code int, stdout, out string) {
 			t.Error(err)
 			continue
 		}
-		want := fuzz.PlantCrashEnv + "=1 qgafuzz repro --target planted " + c
+		// The running binary, by path: the line works where qgafuzz is
+		// not on $PATH.
+		want := fuzz.PlantCrashEnv + "=1 " + sim.ShellQuote(qgafuzzBin(t)) + " repro --target planted " + c
 		if !strings.Contains(stdout, "reproduce with: "+want+"\n") {
 			t.Errorf("output lacks the reproduce line %q", want)
 		}
@@ -155,11 +158,10 @@ func checkPlantedCrashers(t *testing.T, code int, stdout, out string) {
 			t.Errorf("report of %s lacks the planted signature:\n%s", c, report)
 		}
 		// Run the line as a user pastes it, from elsewhere, with the
-		// built command as qgafuzz on $PATH and the variable unset.
+		// variable unset.
 		cmd := exec.Command("sh", "-c", want)
 		cmd.Dir = t.TempDir()
-		cmd.Env = append(withoutEnv(os.Environ(), fuzz.PlantCrashEnv, "PATH"),
-			"PATH="+filepath.Dir(qgafuzzBin(t))+string(os.PathListSeparator)+os.Getenv("PATH"))
+		cmd.Env = withoutEnv(os.Environ(), fuzz.PlantCrashEnv)
 		b, _ := cmd.CombinedOutput()
 		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitFinding ||
 			!strings.Contains(string(b), "repro: FAIL (deduplication signature: "+plantedSignature) {

@@ -320,7 +320,7 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 	j.Mode, j.Engine = "engine", f.engine
 	root, err := fuzz.ModuleRoot(".")
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", errText(err))
 		j.setError(err)
 		return exitUsage
 	}
@@ -333,11 +333,11 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 		o.Env = append(o.Env, fuzz.PlantBugEnv+"="+f.plant)
 	}
 	o.Repro = func(crasher string) string {
-		args := []string{"qgafuzz", "repro", "--target", t.Name}
+		args := []string{"repro", "--target", t.Name}
 		if f.plant != "" {
 			args = append(args, "--agent", "bug:"+f.plant)
 		}
-		line := shellJoin(append(args, crasher))
+		line := selfCommand(root) + " " + shellJoin(append(args, crasher))
 		if t.Name == fuzz.PlantedTarget {
 			// The planted target exists only with this variable set.
 			line = fuzz.PlantCrashEnv + "=1 " + line
@@ -370,7 +370,7 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 			engineGrace, f.time, engineGrace)
 	}
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", errText(err))
 		j.setError(err)
 		return exitTransport
 	}
@@ -434,7 +434,7 @@ func harvestEngineCorpus(e *env, engine string, o fuzz.EngineOptions) (corpus.Ha
 		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs: %s\n", p)
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs in %s: %v\n", o.Corpus, err)
+		fmt.Fprintf(e.stderr, "qgafuzz fuzz: keeping the engine's inputs in %s: %v\n", o.Corpus, errText(err))
 		return r, false
 	}
 	fmt.Fprintf(e.stdout, "qgafuzz fuzz: corpus %s: %d new inputs from the engine, %d in all\n", o.Corpus, r.Added, r.Total)

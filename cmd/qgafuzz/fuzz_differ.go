@@ -46,7 +46,7 @@ func diffEndpoints(ctx context.Context, f fuzzFlags) (agent, ref fuzz.Endpoint, 
 // replayCommand is the command that replays a stored divergence against
 // the same agents: qgafuzz repro replays in-process agents only.
 func replayCommand(f fuzzFlags, crasher string) string {
-	args := []string{"qgafuzz", "fuzz", "--target", "differential"}
+	args := []string{"fuzz", "--target", "differential"}
 	if f.agentCmd != "" {
 		args = append(args, "--agent-cmd", f.agentCmd)
 	} else {
@@ -58,7 +58,7 @@ func replayCommand(f fuzzFlags, crasher string) string {
 	if f.hang != defaultHang {
 		args = append(args, "--hang", f.hang.String())
 	}
-	return shellJoin(append(args, "--replay", absPath(crasher)))
+	return selfLine(append(args, "--replay", absPath(crasher))...)
 }
 
 // runReplay plays one stored stream to the agent under test and the
@@ -68,7 +68,7 @@ func runReplay(e *env, f fuzzFlags, j *fuzzJSON) int {
 	j.Mode, j.Replay = "replay", absPath(f.replay)
 	data, err := corpus.ReadFile(f.replay)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: --replay:", errText(err))
 		j.setError(err)
 		return exitUsage
 	}
@@ -81,7 +81,7 @@ func runReplay(e *env, f fuzzFlags, j *fuzzJSON) int {
 	j.Writes = ptr(len(st.Ops))
 	agent, ref, closeAll, err := diffEndpoints(context.Background(), f)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", errText(err))
 		j.setError(err)
 		return exitTransport
 	}
@@ -107,7 +107,7 @@ func runReplay(e *env, f fuzzFlags, j *fuzzJSON) int {
 	}
 	switch {
 	case err != nil:
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", errText(err))
 		j.setError(err)
 		return exitTransport
 	case d != nil:
@@ -136,7 +136,7 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", errText(err))
 		j.setError(err)
 		return exitTransport
 	}
@@ -147,7 +147,7 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
 	if f.corpus != "" {
 		_, more, err := fuzz.ReadCorpus(f.corpus)
 		if err != nil {
-			fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+			fmt.Fprintln(e.stderr, "qgafuzz fuzz:", errText(err))
 			j.setError(err)
 			return exitUsage
 		}
@@ -194,15 +194,24 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
 	if st.StoppedEarly {
 		fmt.Fprintf(e.stdout, "qgafuzz fuzz: stopped early: %d divergences reached --max-findings\n", st.Divergences)
 	}
-	fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st, f.agentCmd != ""))
+	switch {
+	case err == nil:
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: done: differential: %s\n", diffText(st, f.agentCmd != ""))
+	case st.Streams > 0:
+		// What ran before the error, said as a failed run's: "done"
+		// would read as a clean one.
+		fmt.Fprintf(e.stdout, "qgafuzz fuzz: failed: differential: %s\n", diffText(st, f.agentCmd != ""))
+	}
+	// A run that never started (an unreachable agent) prints no summary,
+	// only its error; its JSON object has the error and zero counts.
 	j.setDiffStats(st, f.agentCmd != "")
 	switch {
 	case err != nil:
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz:", errText(err))
 		j.setError(err)
 		return exitTransport
 	case storeErr != nil:
-		fmt.Fprintln(e.stderr, "qgafuzz fuzz: storing a finding:", storeErr)
+		fmt.Fprintln(e.stderr, "qgafuzz fuzz: storing a finding:", errText(storeErr))
 		j.setError("storing a finding: " + storeErr.Error())
 		return exitTransport
 	case st.Divergences > 0:

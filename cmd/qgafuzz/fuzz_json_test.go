@@ -202,7 +202,8 @@ func TestFuzzJSONDifferential(t *testing.T) {
 		if len(j.Findings) == 0 {
 			return
 		}
-		args := append(shellWords(t, j.Findings[0].Repro)[1:], "--json")
+		_, args := reproArgs(t, "reproduce with: "+j.Findings[0].Repro)
+		args = append(args, "--json")
 		code, stdout, stderr = runCmdline(args...)
 		r := decodeFuzzJSON(t, code, stdout, stderr)
 		if code != exitFinding || r.Mode != "replay" || !is(r.Divergences, 1) || r.AgentRestarts == nil || *r.AgentRestarts < 1 ||
@@ -243,8 +244,11 @@ func TestFuzzJSONDifferential(t *testing.T) {
 		code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--agent", "unix:"+filepath.Join(t.TempDir(), "nope.sock"),
 			"--time", "5s", "--out", t.TempDir(), "--json")
 		j := decodeFuzzJSON(t, code, stdout, stderr)
-		if code != exitTransport || !strings.Contains(j.Error, "cannot reach the agent") {
-			t.Errorf("exit %d, error %q; want %d and the error", code, j.Error, exitTransport)
+		if code != exitTransport || !is(j.ExitCode, exitTransport) || !strings.Contains(j.Error, "cannot reach the agent") || !is(j.Streams, int64(0)) {
+			t.Errorf("exit %d, error %q; want %d (exit_code too), the error and streams 0:\n%s", code, j.Error, exitTransport, stdout)
+		}
+		if strings.Contains(stderr, "done:") || !strings.Contains(stderr, "qgafuzz fuzz: cannot reach the agent") {
+			t.Errorf("want the error and no done summary on stderr:\n%s", stderr)
 		}
 		if j.AgentRestarts != nil {
 			t.Errorf("agent_restarts %d for an --agent agent, which qgafuzz does not restart", *j.AgentRestarts)

@@ -212,8 +212,9 @@ func TestFuzzQemuGA(t *testing.T) {
 	}
 }
 
-// reproArgs finds the first "reproduce with: qgafuzz ..." line of out and
-// returns the command's arguments after "qgafuzz", unquoted as sh would.
+// reproArgs finds the first "reproduce with: ..." line of out and
+// returns the command's arguments after the command that runs qgafuzz
+// (self's, from the working directory), unquoted as sh would.
 func reproArgs(t *testing.T, out string) (line string, args []string) {
 	t.Helper()
 	_, rest, ok := strings.Cut(out, "reproduce with: ")
@@ -221,30 +222,12 @@ func reproArgs(t *testing.T, out string) (line string, args []string) {
 		t.Fatalf("no reproduce line in:\n%s", out)
 	}
 	line, _, _ = strings.Cut(rest, "\n")
-	var word strings.Builder
-	inWord, quoted := false, false
-	for _, r := range line {
-		switch {
-		case r == '\'':
-			quoted, inWord = !quoted, true
-		case r == ' ' && !quoted:
-			if inWord {
-				args = append(args, word.String())
-				word.Reset()
-			}
-			inWord = false
-		default:
-			word.WriteRune(r)
-			inWord = true
-		}
+	args = shellWords(t, line)
+	prefix := shellWords(t, self())
+	if len(args) < len(prefix) || !slices.Equal(args[:len(prefix)], prefix) {
+		t.Fatalf("reproduce line %q does not run this qgafuzz (%s)", line, self())
 	}
-	if inWord {
-		args = append(args, word.String())
-	}
-	if len(args) == 0 || args[0] != "qgafuzz" {
-		t.Fatalf("reproduce line %q does not run qgafuzz", line)
-	}
-	return line, args[1:]
+	return line, args[len(prefix):]
 }
 
 // storedReport returns the report of the only crasher in dir.
@@ -275,7 +258,7 @@ func TestFuzzEngineReproLine(t *testing.T) {
 	}
 	crasher, report := storedReport(t, out)
 	line, args := reproArgs(t, stdout)
-	if want := "qgafuzz repro --target differential --agent bug:split-utf8 " + crasher; line != want {
+	if want := self() + " repro --target differential --agent bug:split-utf8 " + crasher; line != want {
 		t.Errorf("reproduce line %q, want %q", line, want)
 	}
 	if storedLine, _ := reproArgs(t, report); storedLine != line {
@@ -310,7 +293,7 @@ func TestFuzzAgentReplayLine(t *testing.T) {
 	}
 	crasher, report := storedReport(t, out)
 	line, args := reproArgs(t, stdout)
-	want := "qgafuzz fuzz --target differential --agent unix:" + buggy + " --hang 3s --replay " + crasher
+	want := self() + " fuzz --target differential --agent unix:" + buggy + " --hang 3s --replay " + crasher
 	if line != want {
 		t.Errorf("reproduce line %q, want %q", line, want)
 	}
@@ -362,6 +345,11 @@ func TestFuzzUnreachableAgent(t *testing.T) {
 	}
 	if strings.Contains(stdout, "FINDING") {
 		t.Errorf("an unreachable agent is reported as a finding:\n%s", stdout)
+	}
+	// A run that never started has no summary: "done: ... streams 0"
+	// would read as a clean run.
+	if strings.Contains(stdout+stderr, "done:") {
+		t.Errorf("a run that never reached the agent prints a done summary:\n%s\n%s", stdout, stderr)
 	}
 	if crashers, err := (fuzz.CrashStore{Dir: out}).List(); err != nil || len(crashers) > 0 {
 		t.Errorf("crashers stored for an unreachable agent: %v, %v", crashers, err)

@@ -135,3 +135,20 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (int, bool) {
 	}
 	return 0, true
 }
+
+// libPrefixes are the prefixes the library packages put on their errors.
+var libPrefixes = []string{"fuzz: ", "corpus: ", "nightly: ", "sim: ", "qga: ", "qjson: "}
+
+// errText is an error (or an error's message) as a command prints it
+// after its own "qgafuzz CMD: ": without the prefix of the package that
+// made it, which would only repeat the command's ("qgafuzz fuzz: fuzz:
+// ..."). The error itself keeps it, and so does the --json error field.
+func errText(err any) string {
+	s := fmt.Sprint(err)
+	for _, p := range libPrefixes {
+		if t, ok := strings.CutPrefix(s, p); ok {
+			return t
+		}
+	}
+	return s
+}

@@ -30,9 +30,10 @@ command that reproduces it, and writes DIR/report.json, DIR/junit.xml and
 DIR/summary.md, also when interrupted with Ctrl-C. Run it from the qgafuzz
 source tree (it builds the fuzzing engine with go test). One night at a time
 uses a DIR (DIR/.lock); a night started while another runs there exits 2 and
-leaves DIR alone, and the next night removes what a killed one left (its
-work directory and the .tmp-* files, over 10 minutes old, of unfinished
-writes under DIR).
+leaves DIR alone. A night that holds the lock removes the last night's
+reports at once (one killed before writing its own leaves none), and what a
+killed one left (its work directory and the .tmp-* files, over 10 minutes
+old, of unfinished writes under DIR).
 
 Examples:
   qgafuzz nightly --budget 2m --out out
@@ -73,12 +74,12 @@ func runNightly(e *env, args []string) int {
 		}
 	}
 	if err := o.Check(); err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", err)
+		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", errText(err))
 		return exitUsage
 	}
 	root, err := fuzz.ModuleRoot(".")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", err)
+		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", errText(err))
 		return exitUsage
 	}
 	o.Root = root
@@ -86,7 +87,7 @@ func runNightly(e *env, args []string) int {
 		o.Corpus, err = filepath.Abs(o.Corpus)
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", err)
+		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", errText(err))
 		return exitUsage
 	}
 	o.Repro = selfCommand(root)
@@ -95,7 +96,7 @@ func runNightly(e *env, args []string) int {
 	rep := nightly.Run(ctx, o)
 	problems := rep.Problems()
 	for _, msg := range problems {
-		fmt.Fprintf(e.stderr, "qgafuzz nightly: error: %s\n", msg)
+		fmt.Fprintf(e.stderr, "qgafuzz nightly: error: %s\n", errText(msg))
 	}
 	verdict := "all fine: no new crash"
 	switch {
@@ -117,14 +118,35 @@ func runNightly(e *env, args []string) int {
 	return rep.ExitCode
 }
 
-// selfCommand is how repro.txt runs qgafuzz again: this executable, or,
-// when it is a temporary binary of go run, go run in the source tree.
+// selfCommand is how a printed command (repro.txt, a reproduce or replay
+// line) runs qgafuzz again: this executable, so that it can be pasted
+// where qgafuzz is not on PATH, or, when it is a temporary binary of go
+// run, go run in the source tree root ("qgafuzz" when root is "").
 func selfCommand(root string) string {
 	exe, err := os.Executable()
 	if err != nil || strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		if root == "" {
+			return "qgafuzz"
+		}
 		return "go -C " + sim.ShellQuote(root) + " run ./cmd/qgafuzz"
 	}
 	return sim.ShellQuote(exe)
+}
+
+// self is selfCommand for a command that may run outside the source
+// tree: the tree is the one around the working directory, if any.
+func self() string {
+	root, err := fuzz.ModuleRoot(".")
+	if err != nil {
+		root = ""
+	}
+	return selfCommand(root)
+}
+
+// selfLine is the printed command line that runs qgafuzz with args, which
+// it quotes for sh.
+func selfLine(args ...string) string {
+	return self() + " " + shellJoin(args)
 }
 
 // isTerminal reports whether w is a terminal.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/qgafuzz/qgafuzz/sim"
 )
 
 // shellWords splits a printed command line as sh does.
@@ -42,10 +44,10 @@ func TestSimReplayLineQuoted(t *testing.T) {
 			t.Fatalf("no replay line for %s in:\n%s", file, out)
 		}
 		args := shellWords(t, line)
-		if want := []string{"qgafuzz", "sim", "--replay", file}; !slices.Equal(args, want) {
+		if want := append(shellWords(t, self()), "sim", "--replay", file); !slices.Equal(args, want) {
 			t.Fatalf("replay line %q is %q to sh, want %q", line, args, want)
 		}
-		if code, out, _ := runSimCommand(args[2:]...); code != exitFinding || !strings.Contains(out, "the replay's trace is the recorded one") {
+		if code, out, _ := runSimCommand(args[len(args)-2:]...); code != exitFinding || !strings.Contains(out, "the replay's trace is the recorded one") {
 			t.Errorf("%s: exit %d\n%s", line, code, out)
 		}
 	}
@@ -71,10 +73,14 @@ func TestSimReplayLineRelativePath(t *testing.T) {
 	}
 	_, violation, _ := strings.Cut(out, "    then ")
 	violation, _, _ = strings.Cut(violation, "\n")
-	t.Chdir(t.TempDir())
+	var argss [][]string
 	for _, line := range lines {
-		args := shellWords(t, line)
-		if code, out, errs := runCmdline(args[1:]...); code != exitFinding ||
+		_, args := reproArgs(t, "reproduce with: "+line)
+		argss = append(argss, args)
+	}
+	t.Chdir(t.TempDir())
+	for i, line := range lines {
+		if code, out, errs := runCmdline(argss[i]...); code != exitFinding ||
 			!strings.Contains(out, "the replay's trace is the recorded one") || !strings.Contains(out, "violation: "+violation) {
 			t.Errorf("%s (from another directory): exit %d\n%s%s", line, code, out, errs)
 		}
@@ -132,5 +138,76 @@ func TestFuzzDifferentialSeedIndependentOfCwd(t *testing.T) {
 	elsewhere, headElsewhere := first()
 	if inTree != elsewhere || headTree != headElsewhere {
 		t.Errorf("--seed 7: first finding %s in the tree, %s elsewhere\n%s\n%s", inTree, elsewhere, headTree, headElsewhere)
+	}
+}
+
+// TestPrintedCommandsRunAsPrinted: the reproduce and replay lines that an
+// installed qgafuzz prints (sim's, fuzz's differential findings', in its
+// output and in the stored report) start with its own path, as nightly's
+// repro.txt does, so that they run as printed where qgafuzz is not on
+// PATH (here: a directory with a space and a quote in its name).
+func TestPrintedCommandsRunAsPrinted(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	bin := filepath.Join(t.TempDir(), "my bin's", "qgafuzz")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	elsewhere := t.TempDir()
+	env := append(os.Environ(), "PATH=/usr/bin:/bin")
+	runBin := func(args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = elsewhere, env
+		b, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(b)
+	}
+	runLine := func(line string) (int, string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", line)
+		cmd.Dir, cmd.Env = t.TempDir(), env
+		b, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(b)
+	}
+	check := func(what, line string) {
+		t.Helper()
+		if args := shellWords(t, line); len(args) < 2 || args[0] != bin {
+			t.Errorf("%s %q does not start with the path of the qgafuzz that printed it, %s", what, line, bin)
+			return
+		}
+		if code, out := runLine(line); code != exitFinding {
+			t.Errorf("%s %q: exit %d, want %d\n%s", what, line, code, exitFinding, out)
+		}
+	}
+
+	sched := filepath.Join(t.TempDir(), "s.json")
+	code, out := runBin("sim", "--seed", "1", "--client", "plain", "--schedule", sched)
+	if code != exitFinding {
+		t.Fatalf("sim: exit %d\n%s", code, out)
+	}
+	for _, marker := range []string{"  reproduce: ", "; replay: "} {
+		_, line, ok := strings.Cut(out, marker)
+		if !ok {
+			t.Fatalf("sim: no %q line in:\n%s", marker, out)
+		}
+		line, _, _ = strings.Cut(line, "\n")
+		check("sim's"+strings.TrimRight(marker, " "), line)
+	}
+
+	crashers := t.TempDir()
+	code, out = runBin("fuzz", "--target", "differential", "--time", "60s", "--max-findings", "1", "--seed", "1",
+		"--agent-cmd", sim.ShellQuote(bin)+" agent --plant-bug split-utf8 --listen unix:{sock}", "--out", crashers)
+	if code != exitFinding {
+		t.Fatalf("fuzz: exit %d\n%s", code, out)
+	}
+	_, line, ok := strings.Cut(out, "reproduce with: ")
+	if !ok {
+		t.Fatalf("fuzz: no reproduce line in:\n%s", out)
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	check("fuzz's reproduce line", line)
+	if _, report := storedReport(t, crashers); !strings.Contains(report, "reproduce with: "+line+"\n") {
+		t.Errorf("the stored report does not have the printed reproduce line %q:\n%s", line, report)
 	}
 }

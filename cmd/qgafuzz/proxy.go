@@ -145,7 +145,7 @@ func runProxy(e *env, args []string) int {
 	}
 	l, err := qga.Listen(*listen)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz proxy:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz proxy:", errText(err))
 		return exitTransport
 	}
 	defer l.Close()
@@ -156,7 +156,7 @@ func runProxy(e *env, args []string) int {
 	err = p.Serve(ctx, l)
 	logf(proxySummary(p.Stats(), time.Since(start)))
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz proxy:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz proxy:", errText(err))
 		return exitTransport
 	}
 	return exitOK

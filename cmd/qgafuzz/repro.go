@@ -386,7 +386,7 @@ func reproQemuGA(e *env, path string, data []byte, bug qga.Bug, j *reproJSON) in
 	}
 	g, err := qgatest.StartQemuGAProcess(context.Background(), "")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz repro: --agent qemu-ga: cannot start qemu-ga: %v\n", err)
+		fmt.Fprintf(e.stderr, "qgafuzz repro: --agent qemu-ga: cannot start qemu-ga: %v\n", errText(err))
 		j.setError(fmt.Sprintf("--agent qemu-ga: cannot start qemu-ga: %v", err))
 		return exitUsage
 	}
@@ -399,7 +399,7 @@ func reproQemuGA(e *env, path string, data []byte, bug qga.Bug, j *reproJSON) in
 	j.Writes = ptr(len(st.Ops))
 	want, err := ref.Play(st, pace)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "qgafuzz repro: qemu-ga %s: %v\n", g.Version(), err)
+		fmt.Fprintf(e.stderr, "qgafuzz repro: qemu-ga %s: %v\n", g.Version(), errText(err))
 		j.setError(fmt.Sprintf("qemu-ga %s: %v", g.Version(), err))
 		return exitTransport
 	}

@@ -60,7 +60,7 @@ func simOne(e *env, f *simFlags, o sim.Options) int {
 	start := time.Now()
 	r, err := sim.Run(o)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz sim:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz sim:", errText(err))
 		return exitUsage
 	}
 	out := reportOut(e, f)
@@ -119,7 +119,7 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 	defer stopShrink()
 	stopSignals()
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz sim:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz sim:", errText(err))
 		return exitUsage
 	}
 	out := reportOut(e, f)
@@ -153,7 +153,7 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 			if f.trace != "" {
 				o.Seed, o.Trace = first.Seed, true
 				if traced, err = sim.Run(o); err != nil {
-					fmt.Fprintln(e.stderr, "qgafuzz sim: tracing the first failure:", err)
+					fmt.Fprintln(e.stderr, "qgafuzz sim: tracing the first failure:", errText(err))
 					return exitUsage
 				}
 			}
@@ -177,7 +177,7 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 func simReplay(e *env, f *simFlags) int {
 	s, err := sim.LoadSchedule(f.replay)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz sim: --replay:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz sim: --replay:", errText(err))
 		return exitUsage
 	}
 	start := time.Now()
@@ -191,7 +191,7 @@ func simReplay(e *env, f *simFlags) int {
 	}
 	r, err := sim.ReplayReporting(s, f.trace != "", progress, f.progress)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "qgafuzz sim: --replay:", err)
+		fmt.Fprintln(e.stderr, "qgafuzz sim: --replay:", errText(err))
 		return exitUsage
 	}
 	out := reportOut(e, f)
@@ -210,7 +210,7 @@ func simReplay(e *env, f *simFlags) int {
 		o := sim.Options{Client: r.Client, AgentBug: r.AgentBug}
 		simProgress(e, f, &o)
 		j.First = shrinkFailure(e, f, r, o)
-		j.First.Reproduce = "qgafuzz sim --replay " + sim.ShellQuote(absPath(f.replay))
+		j.First.Reproduce = selfLine("sim", "--replay", absPath(f.replay))
 		j.First.WriteText(out)
 	}
 	if s.TraceHash != "" {
@@ -221,7 +221,7 @@ func simReplay(e *env, f *simFlags) int {
 			j.Determinism, code = "failed", exitFinding
 			fmt.Fprintf(out, "TRACE DIFFERS: the recorded trace had sha256 %s: the code changed since it was recorded, or the run is not deterministic\n", s.TraceHash)
 			if s.Violation != nil && !r.Failed() {
-				fmt.Fprintf(out, "the recorded failure does not happen (qgafuzz repro %s: fixed?): %s\n", sim.ShellQuote(absPath(f.replay)), s.Violation)
+				fmt.Fprintf(out, "the recorded failure does not happen (%s: fixed?): %s\n", selfLine("repro", absPath(f.replay)), s.Violation)
 			}
 		}
 	}
@@ -273,6 +273,8 @@ func shrinkFailure(e *env, f *simFlags, r *sim.Result, o sim.Options) *sim.Failu
 // shrink's, and its ShrinkStats say it was stopped.
 func shrinkFailureContext(ctx context.Context, e *env, f *simFlags, r *sim.Result, o sim.Options) *sim.Failure {
 	fail := sim.NewFailureContext(ctx, r, o, !f.noShrink, f.trace != "")
+	// As every printed command: this qgafuzz, wherever it is.
+	fail.Reproduce = self() + strings.TrimPrefix(fail.Reproduce, "qgafuzz")
 	if fail.Shrink != nil && fail.Shrink.Stopped {
 		fmt.Fprintf(e.stderr, "qgafuzz sim: interrupted: shrinking stopped after %d replays; the smallest failing schedule found so far (%d of %d fault events, %d of %d steps) is the one reported (and written by --schedule); it may not be minimal\n",
 			fail.Shrink.Replays, fail.Shrink.Events, fail.Shrink.EventsBefore, fail.Shrink.Steps, fail.Shrink.StepsBefore)
@@ -287,15 +289,15 @@ func shrinkFailureContext(ctx context.Context, e *env, f *simFlags, r *sim.Resul
 func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Writer, files map[string]string) int {
 	if f.trace != "" && r != nil {
 		if err := sim.WriteTrace(f.trace, r); err != nil {
-			fmt.Fprintln(e.stderr, "qgafuzz sim: --trace:", err)
+			fmt.Fprintln(e.stderr, "qgafuzz sim: --trace:", errText(err))
 			return exitUsage
 		}
 		what := "the run"
 		if r.Replayed {
 			what = "the replay"
 		}
-		fmt.Fprintf(out, "trace of %s (seed %d, %d lines) written to %s; replay: qgafuzz sim --replay %s\n",
-			what, r.Seed, r.TraceLines, f.trace, sim.ShellQuote(absPath(f.trace)))
+		fmt.Fprintf(out, "trace of %s (seed %d, %d lines) written to %s; replay: %s\n",
+			what, r.Seed, r.TraceLines, f.trace, selfLine("sim", "--replay", absPath(f.trace)))
 		files["trace"] = f.trace
 	}
 	if f.schedule != "" && r != nil {
@@ -304,10 +306,10 @@ func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Wr
 			s = fail.Minimal
 		}
 		if err := s.Save(f.schedule); err != nil {
-			fmt.Fprintln(e.stderr, "qgafuzz sim: --schedule:", err)
+			fmt.Fprintln(e.stderr, "qgafuzz sim: --schedule:", errText(err))
 			return exitUsage
 		}
-		fmt.Fprintf(out, "schedule written to %s; replay: qgafuzz sim --replay %s\n", f.schedule, sim.ShellQuote(absPath(f.schedule)))
+		fmt.Fprintf(out, "schedule written to %s; replay: %s\n", f.schedule, selfLine("sim", "--replay", absPath(f.schedule)))
 		files["schedule"] = f.schedule
 	}
 	return exitOK

@@ -32,8 +32,8 @@ func TestSimFailingSeed(t *testing.T) {
 		t.Fatalf("exit %d, want %d\n%s%s", code, exitFinding, out, errs)
 	}
 	for _, want := range []string{"FAIL seed 1: safety violated", "fault mix: ",
-		"reproduce: qgafuzz sim --seed 1 --client plain --faults swarm --steps 40",
-		"minimal schedule (1 of ", "then safety at", "replay: qgafuzz sim --replay " + trace} {
+		"reproduce: " + self() + " sim --seed 1 --client plain --faults swarm --steps 40",
+		"minimal schedule (1 of ", "then safety at", "replay: " + self() + " sim --replay " + trace} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -142,11 +142,11 @@ func TestSimBatch(t *testing.T) {
 	}
 	f := j.First
 	if f == nil || f.Seed != j.FailingSeeds[0] || f.Minimal == nil || len(f.Minimal.Events) == 0 ||
-		!strings.HasPrefix(f.Reproduce, "qgafuzz sim --seed ") || f.Invariant == "" {
+		!strings.HasPrefix(f.Reproduce, self()+" sim --seed ") || f.Invariant == "" {
 		t.Fatalf("first failure: %+v", f)
 	}
 	// The reproduce command reproduces.
-	args := strings.Fields(strings.TrimPrefix(f.Reproduce, "qgafuzz sim "))
+	args := strings.Fields(strings.TrimPrefix(f.Reproduce, self()+" sim "))
 	code, out, _ = runSimCommand(append(args, "--no-shrink")...)
 	if code != exitFinding || !strings.Contains(out, f.Message) {
 		t.Fatalf("%s: exit %d\n%s\nwant %s", f.Reproduce, code, out, f.Message)
@@ -357,7 +357,7 @@ func TestSimReplayShrinksWithProgress(t *testing.T) {
 		t.Fatalf("--json: %v\n%s", err, out)
 	}
 	if code != exitFinding || j.First == nil || j.First.Minimal == nil || j.First.Shrink == nil || j.First.Shrink.Steps >= 300 ||
-		j.First.Reproduce != "qgafuzz sim --replay "+sim.ShellQuote(in) {
+		j.First.Reproduce != self()+" sim --replay "+sim.ShellQuote(in) {
 		t.Fatalf("exit %d, first failure %+v\n%s", code, j.First, errs)
 	}
 	for _, want := range []string{"qgafuzz sim: replay of seed 1: ", "/300 steps, virtual time ", "qgafuzz sim: shrinking: ", "minimal schedule ("} {
