@@ -221,11 +221,12 @@ func (n *night) storedCrashers(ctx context.Context, t fuzz.Target) (inputs [][]b
 	return inputs, unreadable
 }
 
-// failingSeeds replays the checked-in seeds and the persistent corpus of
-// t and returns the inputs that fail.
+// failingSeeds replays the checked-in seeds of t (fuzz.SeedDir: planted
+// starts from the parser's) and its persistent corpus, and returns the
+// inputs that fail.
 func (n *night) failingSeeds(ctx context.Context, t fuzz.Target, corpusDir string) [][]byte {
 	var out [][]byte
-	for _, dir := range []string{fuzz.CorpusDir(n.o.Root, t.Name), corpusDir} {
+	for _, dir := range []string{fuzz.SeedDir(n.o.Root, t.Name), corpusDir} {
 		if _, err := os.Stat(dir); err != nil {
 			continue
 		}
