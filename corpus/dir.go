@@ -392,7 +392,10 @@ func Write(dir string, f Format, es []Entry) (WriteResult, error) {
 			return res, err
 		}
 	}
-	return res, res.flush()
+	// Flushed first, then returned: in "return res, res.flush()" the
+	// order in which res is read and flush updates it is unspecified.
+	err := res.flush()
+	return res, err
 }
 
 // add writes one entry into res.Dir as Write does: into a temporary file,

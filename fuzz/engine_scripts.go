@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -246,7 +247,12 @@ func collectDir(o EngineOptions, dir string, keep func(string) bool, header func
 		for _, p := range []string{path, path + ".quoted", path + ".output"} {
 			_ = os.Remove(p)
 		}
-		out = append(out, c)
+		// Two files of the engine with the same input (libFuzzer's
+		// crash- and timeout- of one input) are one crasher of this run,
+		// reported once.
+		if !slices.ContainsFunc(out, func(o Crasher) bool { return o.Path == c.Path }) {
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }

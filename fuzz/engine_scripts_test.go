@@ -215,3 +215,36 @@ func TestScriptEnginesMoveCrashers(t *testing.T) {
 		})
 	}
 }
+
+// One input that libFuzzer wrote twice (a crash- and a timeout- file) is
+// one crasher of the run: stored once, and reported once.
+func TestLibFuzzerSameInputTwiceIsOneCrasher(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("shell script")
+	}
+	root := t.TempDir()
+	script := filepath.Join(root, "scripts", "libfuzzer.sh")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stub := `#!/bin/sh
+mkdir -p "$LIBFUZZER_CRASHES"
+printf 'a' > "$LIBFUZZER_CRASHES/crash-0123abcd"
+printf 'a' > "$LIBFUZZER_CRASHES/timeout-4567cdef"
+echo "==1== ERROR: libFuzzer: deadly signal"
+exit 1
+`
+	if err := os.WriteFile(script, []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tg, _ := fuzz.Lookup("parser")
+	o := fuzz.EngineOptions{Root: root, Target: tg, Time: time.Second,
+		Corpus: filepath.Join(root, "corpus"), Out: filepath.Join(root, "out")}
+	res, err := fuzz.RunEngine(context.Background(), "libfuzzer", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Crashers) != 1 || !res.Crashers[0].New {
+		t.Errorf("%d crashers (%+v); want one, new", len(res.Crashers), res.Crashers)
+	}
+}
