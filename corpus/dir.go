@@ -578,6 +578,8 @@ func Harvest(into, src string, from Format, known ...string) (HarvestResult, err
 	// The files added are put in place whatever stopped the walk.
 	if ferr := w.flush(); err == nil {
 		err = ferr
+	} else if ferr != nil {
+		err = errors.Join(err, ferr) // the walk's error, and why a file was not put in place
 	}
 	res.Problems = append(res.Problems, probs...)
 	res.Added = w.Written

@@ -506,6 +506,8 @@ func ConvertProgress(ctx context.Context, from, to Format, dst string, progress,
 	// each file whole, as the interrupted run reports.
 	if ferr := res.flush(); err == nil {
 		err = ferr
+	} else if ferr != nil {
+		err = errors.Join(err, ferr) // the walk's error, and why a file was not put in place
 	}
 	return res, probs, err
 }

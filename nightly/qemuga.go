@@ -273,8 +273,8 @@ func minimizeDivergence(ctx context.Context, ref, agent fuzz.Endpoint, dv *fuzz.
 	if replay(first) == nil {
 		return minimized{orig, "not minimized: replayed against qemu-ga, it did not diverge the same way again", dv.Report(), false}
 	}
-	// Past the deadline every candidate counts as passing, which ends the
-	// search with the smallest found so far; that one is checked anyway.
+	// Past the deadline every candidate is rejected (taken as no longer
+	// diverging), which ends the search with the smallest found so far.
 	small, tries := fuzz.MinimizeInput(first, func(cand []byte) bool {
 		return time.Now().Before(deadline) && replay(cand) != nil
 	}, budget)

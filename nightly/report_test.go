@@ -426,4 +426,15 @@ func TestSummaryRows(t *testing.T) {
 			t.Errorf("summary.md lacks the row %q:\n%s", want, md)
 		}
 	}
+	// junit.xml's output of each part counts as summary.md does.
+	cases := buildJUnit(r).Suites[0].Cases
+	for i, want := range []string{
+		"execs 1000 (50/s), coverage 2000 bits, corpus 3 -> 9, unique crashes 0",
+		"streams 120 (12/s), unique crashes 0",
+		"seeds 500 (25/s), unique crashes 0",
+	} {
+		if got := cases[i].SystemOut; got != want {
+			t.Errorf("junit case %s: system-out %q, want %q", cases[i].Name, got, want)
+		}
+	}
 }
