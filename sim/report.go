@@ -112,6 +112,12 @@ func (f *Failure) WriteText(w io.Writer) {
 	}
 }
 
+// Describe renders v, found in a run whose workload has the given number
+// of steps, as the reports of sim do: with its time and step, or "in the
+// quiet phase" when it was found after the workload (Violation.String
+// gives only the step number, which is then past the workload's end).
+func (v Violation) Describe(steps int) string { return stepName(&v, steps) }
+
 // stepName renders a violation with its step, naming the quiet phase.
 func stepName(v *Violation, steps int) string {
 	where := fmt.Sprintf("step %d", v.Step)

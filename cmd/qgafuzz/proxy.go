@@ -65,7 +65,9 @@ those two it has nothing to split.
 
 Exit status: 0 stopped by Ctrl-C, SIGTERM or --max-conns (a client whose
 upstream connection failed is cut at once and counted in the summary line,
-not an error); 2 usage error; 3 cannot listen.
+not an error, as long as some client reached the upstream or none came);
+2 usage error; 3 cannot listen, or clients came but not one of them could
+reach the upstream (as the line after the summary says).
 
 Fault kinds:
 `
@@ -154,12 +156,26 @@ func runProxy(e *env, args []string) int {
 	logf("listening on " + listenAddr(l) + ", upstream " + up + ", faults " + specList(fl) + ", seed " + strconv.FormatUint(*seed, 10))
 	start := time.Now()
 	err = p.Serve(ctx, l)
-	logf(proxySummary(p.Stats(), time.Since(start)))
+	st := p.Stats()
+	logf(proxySummary(st, time.Since(start)))
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz proxy:", errText(err))
 		return exitTransport
 	}
+	if noneReached(st) {
+		// A run in which every client was cut at once is not a good
+		// run, whatever stopped it: a script must tell it from one.
+		logf("no client connection could reach the upstream " + up)
+		return exitTransport
+	}
 	return exitOK
+}
+
+// noneReached reports whether the proxy served clients but could not
+// reach the upstream for a single one of them (a wrong --upstream, or an
+// agent that is not running), which the proxy exits with exitTransport.
+func noneReached(st sim.ProxyStats) bool {
+	return st.Conns > 0 && st.Failed == st.Conns
 }
 
 // upstreamBusyWait bounds how long a client's upstream connection waits

@@ -12,6 +12,7 @@ import (
 
 	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
+	"github.com/qgafuzz/qgafuzz/sim"
 )
 
 // TestProxyCommandQemuGA puts "qgafuzz proxy" with fragmentation and
@@ -109,7 +110,9 @@ func TestProxyCommandUsage(t *testing.T) {
 }
 
 // TestProxyCommandUpstreamError checks that a failing upstream is reported
-// without -v: otherwise a wrong --upstream shows only as clients cut at once.
+// without -v: otherwise a wrong --upstream shows only as clients cut at once;
+// and that a run in which no client reached the upstream exits 3, not 0, so
+// that a script can tell it from a good run.
 func TestProxyCommandUpstreamError(t *testing.T) {
 	dir, err := os.MkdirTemp("", "qgpx")
 	if err != nil {
@@ -134,7 +137,10 @@ func TestProxyCommandUpstreamError(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	defer c.Close()
-	proxyExitsOK(t, done, stderr)
+	proxyExits(t, done, stderr, exitTransport)
+	if !strings.Contains(stderr.String(), "no client connection could reach the upstream unix:"+missing) {
+		t.Fatalf("the exit does not say no client reached the upstream:\n%s", stderr)
+	}
 	if !strings.Contains(stderr.String(), "upstream: ") || !strings.Contains(stderr.String(), missing) {
 		t.Fatalf("the upstream's failure is not reported:\n%s", stderr)
 	}
@@ -147,13 +153,32 @@ func TestProxyCommandUpstreamError(t *testing.T) {
 // proxyExitsOK waits for a proxy run with --max-conns 1 to exit 0.
 func proxyExitsOK(t *testing.T, done <-chan int, stderr fmt.Stringer) {
 	t.Helper()
+	proxyExits(t, done, stderr, exitOK)
+}
+
+// proxyExits waits for a proxy run with --max-conns 1 to exit with want.
+func proxyExits(t *testing.T, done <-chan int, stderr fmt.Stringer, want int) {
+	t.Helper()
 	select {
 	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("proxy exit %d: %s", code, stderr)
+		if code != want {
+			t.Fatalf("proxy exit %d, want %d: %s", code, want, stderr)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("proxy did not exit after --max-conns 1: %s", stderr)
+	}
+}
+
+// TestProxyNoneReached: only a run in which clients came and every one of
+// them failed to reach the upstream is a transport failure.
+func TestProxyNoneReached(t *testing.T) {
+	for _, tc := range []struct {
+		conns, failed int
+		want          bool
+	}{{0, 0, false}, {1, 0, false}, {3, 2, false}, {1, 1, true}, {3, 3, true}} {
+		if got := noneReached(sim.ProxyStats{Conns: tc.conns, Failed: tc.failed}); got != tc.want {
+			t.Errorf("%d connections, %d failed: noneReached %v, want %v", tc.conns, tc.failed, got, tc.want)
+		}
 	}
 }
 
@@ -204,7 +229,7 @@ func TestProxyCommandReconnectParams(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	defer c.Close()
-	proxyExitsOK(t, done, stderr)
+	proxyExits(t, done, stderr, exitTransport) // the upstream is missing
 	out := stderr.String()
 	if !strings.Contains(out, " reconnect:rate=0.03,at=any, seed 1") || strings.Contains(out, "within") {
 		t.Fatalf("the fault list does not show reconnect as the proxy applies it:\n%s", out)

@@ -270,10 +270,12 @@ func reportSim(e *env, what string, r *sim.Result, j *reproJSON) int {
 		fmt.Fprintf(e.stdout, "repro: PASS: %s: no invariant violated (%d calls)\n", what, r.Stats.Calls)
 		return exitOK
 	}
-	j.Failure, j.Signature = firstLine(r.Violations[0].String()), nightly.SimSignature(r)
+	// As "qgafuzz sim" says it: a violation after the workload is "in the
+	// quiet phase", not at a step number past its end.
+	j.Failure, j.Signature = firstLine(r.Violations[0].Describe(len(r.Ops))), nightly.SimSignature(r)
 	fmt.Fprintf(e.stdout, "repro: FAIL: %s: %d invariant violation(s)\n", what, len(r.Violations))
 	for _, v := range r.Violations {
-		fmt.Fprintf(e.stdout, "  %s\n", v)
+		fmt.Fprintf(e.stdout, "  %s\n", v.Describe(len(r.Ops)))
 		if v.Detail != "" {
 			fmt.Fprintf(e.stdout, "%s\n", v.Detail)
 		}

@@ -115,6 +115,46 @@ func TestReproSimulation(t *testing.T) {
 	}
 }
 
+// TestReproQuietPhase: a violation found in the simulation's quiet phase
+// (after the workload) is described as "qgafuzz sim" describes it, "in the
+// quiet phase", not at a step number past the workload's end, both in the
+// text and in the --json failure.
+func TestReproQuietPhase(t *testing.T) {
+	var r *sim.Result
+	for seed := uint64(1); seed <= 200 && r == nil; seed++ {
+		res, err := sim.Run(sim.Options{Seed: seed, Client: sim.Plain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Failed() && res.Violations[0].Step > len(res.Ops) {
+			r = res
+		}
+	}
+	if r == nil {
+		t.Fatal("no seed in 1..200 of the plain client violates first in the quiet phase")
+	}
+	var simOut bytes.Buffer
+	r.WriteText(&simOut)
+	want := r.Violations[0].Describe(len(r.Ops))
+	if !strings.Contains(want, "in the quiet phase") || !strings.Contains(simOut.String(), want) {
+		t.Fatalf("seed %d: sim does not report %q:\n%s", r.Seed, want, simOut.String())
+	}
+	p := filepath.Join(t.TempDir(), "schedule.json")
+	if err := r.Schedule().Save(p); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCapture("repro", p)
+	step := fmt.Sprintf("(step %d)", r.Violations[0].Step)
+	if code != exitFinding || !strings.Contains(out, "  "+want+"\n") || strings.Contains(out, step) {
+		t.Fatalf("seed %d: exit %d, want %d and %q as sim says it:\n%s%s", r.Seed, code, exitFinding, want, out, errOut)
+	}
+	code, out, errOut = runCapture("repro", "--json", p)
+	j := decodeReproJSON(t, code, out, errOut)
+	if code != exitFinding || j.Failure != firstLine(want) {
+		t.Fatalf("seed %d --json: exit %d, failure %q, want %q", r.Seed, code, j.Failure, firstLine(want))
+	}
+}
+
 // TestReproErrors checks the messages for what cannot be replayed.
 func TestReproErrors(t *testing.T) {
 	dir := t.TempDir()
