@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // names lists the files of dir, hidden ones (temporary files) apart.
@@ -118,5 +120,37 @@ func TestConvertCancelMidBatch(t *testing.T) {
 	res, _, err = ConvertProgress(context.Background(), "", Raw, dst, nil, nil, src)
 	if err != nil || res.Written != 23 || res.Existing != 17 {
 		t.Errorf("again: %d written, %d existing, %v; want 23 and 17", res.Written, res.Existing, err)
+	}
+}
+
+// TestWriteRemovesStaleTemp: the temporary files a writer killed mid-batch
+// left in the output directory (over staleTempAge old) go before the first
+// write; a recent one, perhaps another writer's, and other hidden files
+// stay.
+func TestWriteRemovesStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	for _, name := range []string{".tmp-a-1", ".tmp-b-2", ".tmp-recent-3", ".hidden"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if name != ".tmp-recent-3" {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := Write(dir, Raw, []Entry{{Name: "in", Data: []byte("data")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if res.StaleTemp != 2 || !slices.Equal(left, []string{".hidden", ".tmp-recent-3", "in"}) {
+		t.Errorf("StaleTemp %d, directory holds %q; want 2 removed and .hidden, .tmp-recent-3, in", res.StaleTemp, left)
 	}
 }

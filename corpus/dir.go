@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
 )
@@ -349,8 +350,33 @@ type WriteResult struct {
 	// Duplicates counts the inputs given more than once (Convert): each
 	// is written once.
 	Duplicates int
+	// StaleTemp counts the temporary files (.tmp-*, over staleTempAge
+	// old) that a writer killed mid-batch had left in Dir, removed
+	// before the first write.
+	StaleTemp int
 
 	batch writeBatch
+}
+
+// staleTempAge is how old a temporary file must be to be taken for a
+// dead writer's: a live one renames or removes its files within a batch.
+const staleTempAge = 10 * time.Minute
+
+// removeStaleTemp removes the temporary files of dead writers from dir
+// (its top level, where add writes them) and returns how many it removed.
+func removeStaleTemp(dir string) int {
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTempAge &&
+			os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // writeBatch is the files add has written under temporary names and not
@@ -410,6 +436,9 @@ func (res *WriteResult) add(f Format, e Entry) error {
 			return fmt.Errorf("corpus: %w", err)
 		}
 		res.batch.made = true
+		// A writer killed mid-batch (kill -9) leaves up to a batch of
+		// them; readers skip them, but they would stay for good.
+		res.StaleTemp = removeStaleTemp(res.Dir)
 	}
 	content := Encode(f, e.Data)
 	name := e.Name

@@ -230,6 +230,10 @@ func runCorpus(e *env, args []string) int {
 		for _, p := range probs {
 			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: %s\n", sub, p)
 		}
+		if res.StaleTemp > 0 {
+			fmt.Fprintf(e.stderr, "qgafuzz corpus %s: removed %d temporary files (.tmp-*, over 10 minutes old) that a killed run left in %s\n",
+				sub, res.StaleTemp, res.Dir)
+		}
 		j.setProblems(probs)
 		if ctx.Err() != nil {
 			j.Written, j.BytesWritten, j.Existing = ptr(res.Written), ptr(res.Bytes), ptr(res.Existing)
