@@ -76,7 +76,9 @@ seeddir() { if [ "$1" = planted ]; then echo corpus/parser; else echo "corpus/$1
 # into out/bin.
 install_tools() {
   local ver
-  ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz) || die "github.com/dvyukov/go-fuzz is not in go.mod"
+  # The stamp names x/tools too: go.mod pins it for go-fuzz-build, and a
+  # new pin must rebuild the tools.
+  ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz golang.org/x/tools | paste -sd' ') || die "github.com/dvyukov/go-fuzz is not in go.mod"
   mkdir -p out/bin
   # Both binaries: scripts/libfuzzer.sh installs go-fuzz-build alone and
   # writes the same version stamp.

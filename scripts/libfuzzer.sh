@@ -110,7 +110,7 @@ build() {
     gofuzz)
       # go-fuzz-build comes from scripts/gofuzz.sh's pinned install.
       local ver
-      ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz)
+      ver=$(go list -m -f '{{.Version}}' github.com/dvyukov/go-fuzz golang.org/x/tools | paste -sd' ') # as gofuzz.sh stamps it
       if [ ! -x out/bin/go-fuzz-build ] || [ "$(cat out/bin/.go-fuzz-version 2>/dev/null)" != "$ver $(go version)" ]; then
         mkdir -p out/bin
         GOBIN=$root/out/bin GOFLAGS= go install github.com/dvyukov/go-fuzz/go-fuzz-build \
