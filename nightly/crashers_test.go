@@ -208,6 +208,34 @@ func TestRunInterruptedWhileBuilding(t *testing.T) {
 	ValidateJUnit(t, x, 1, 0, 0, 1)
 }
 
+// TestDropReportsLeavesARunningNight: a usage error's DropReports removes
+// the last night's reports, but not while a night holds the lock.
+func TestDropReportsLeavesARunningNight(t *testing.T) {
+	out := t.TempDir()
+	for _, n := range reportNames {
+		if err := os.WriteFile(filepath.Join(out, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release, err := lockOut(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	DropReports(out)
+	for _, n := range reportNames {
+		if _, err := os.Stat(filepath.Join(out, n)); err != nil {
+			t.Errorf("%s removed while a night runs: %v", n, err)
+		}
+	}
+	release()
+	DropReports(out)
+	for _, n := range reportNames {
+		if _, err := os.Stat(filepath.Join(out, n)); !os.IsNotExist(err) {
+			t.Errorf("%s still there after DropReports: %v", n, err)
+		}
+	}
+}
+
 // TestRunOutLocked: a second night in a busy --out fails at once with
 // exit 2 and touches nothing there; once the first night is gone, the
 // next one removes the work directory a killed night left.

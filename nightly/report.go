@@ -381,6 +381,30 @@ func summary(r *Report) string {
 var reportNames = []string{"report.json", "junit.xml", "summary.md"}
 
 // removeReports removes the reports in dir (a previous night's).
+// DropReports removes the last night's reports from out for a night that
+// will not run (a usage error of qgafuzz nightly): a CI job that
+// publishes them must not show that night's results as tonight's. A
+// night running in out (holding its lock) keeps its predecessor's
+// reports until it writes its own; an out without reports is left as
+// it is (no lock file made).
+func DropReports(out string) {
+	found := false
+	for _, n := range reportNames {
+		if _, err := os.Lstat(filepath.Join(out, n)); err == nil {
+			found = true
+		}
+	}
+	if !found {
+		return
+	}
+	release, err := lockOut(out)
+	if err != nil {
+		return
+	}
+	defer release()
+	removeReports(out)
+}
+
 func removeReports(dir string) {
 	for _, n := range reportNames {
 		os.Remove(filepath.Join(dir, n))

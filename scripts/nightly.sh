@@ -46,7 +46,9 @@ if [ -z "$agent" ]; then
   if command -v qemu-ga >/dev/null 2>&1; then agent=qemu-ga; else agent=builtin; fi
 fi
 
-args=(nightly --budget "$budget" --out "$out" --agent "$agent")
+# --out first: a usage error in what follows (a bad QGAFUZZ_BUDGET) still
+# knows it, and clears the last night's reports there (see below).
+args=(nightly --out "$out" --budget "$budget" --agent "$agent")
 [ -n "${QGAFUZZ_CORPUS:-}" ] && args+=(--corpus "$(abspath "$QGAFUZZ_CORPUS")")
 [ -n "${QGAFUZZ_TARGETS:-}" ] && args+=(--targets "$QGAFUZZ_TARGETS")
 [ -n "${QGAFUZZ_SIM_RUNS:-}" ] && args+=(--sim-runs "$QGAFUZZ_SIM_RUNS")
@@ -58,9 +60,10 @@ if [ -z "$supp" ] && [ -f scripts/suppressions.txt ]; then supp=scripts/suppress
 # The reports must be this run's. `qgafuzz nightly` removes the last
 # night's once it holds the lock on $out (so that a second start while a
 # night runs leaves that night's alone, and a night killed with kill -9
-# leaves none), and writes its own at the end; when qgafuzz does not even
-# build, no night runs, and the last night's "all fine" summary.md, green
-# junit.xml and report.json must not stay for CI to publish.
+# leaves none), also when it stops at a usage error, and writes its own at
+# the end; when qgafuzz does not even build, no night runs, and the last
+# night's "all fine" summary.md, green junit.xml and report.json must not
+# stay for CI to publish.
 mkdir -p out
 if ! go build -o out/qgafuzz ./cmd/qgafuzz; then
   rm -f "$out/summary.md" "$out/junit.xml" "$out/report.json"
@@ -69,8 +72,8 @@ if ! go build -o out/qgafuzz ./cmd/qgafuzz; then
 fi
 echo "nightly.sh: qgafuzz ${args[*]}"
 # The summary is printed only when this run wrote it (it is newer than
-# the stamp): a run that exits before taking the lock (a usage error,
-# another night running in $out) leaves the reports there as they are.
+# the stamp): a run that stops at a usage error or finds another night
+# running in $out writes none.
 stamp=out/.nightly-started
 touch "$stamp"
 out/qgafuzz "${args[@]}"

@@ -31,8 +31,8 @@ DIR/summary.md, also when interrupted with Ctrl-C. Run it from the qgafuzz
 source tree (it builds the fuzzing engine with go test). One night at a time
 uses a DIR (DIR/.lock); a night started while another runs there exits 2 and
 leaves DIR alone. A night that holds the lock removes the last night's
-reports at once (one killed before writing its own leaves none), and what a
-killed one left (its work directory and the .tmp-* files, over 10 minutes
+reports at once (one killed before writing its own leaves none; so does a
+usage error, unless a night runs in DIR), and what a killed one left (its work directory and the .tmp-* files, over 10 minutes
 old, of unfinished writes under DIR).
 
 Examples:
@@ -56,12 +56,24 @@ func runNightly(e *env, args []string) int {
 	supp := fs.String("suppressions", "", "file of known crash signatures (one per line, # comments) that do not fail the run")
 	every := fs.Duration("progress", 5*time.Second, "interval of the progress lines")
 	minBudget := fs.Int("minimize-budget", 0, "replays allowed to minimize one crash (default 4096)")
+	// A night that does not run because of a usage error leaves no
+	// reports of the last night in --out (if it got that far), unless a
+	// night is running there.
+	usageError := func() int {
+		if *out != "" {
+			nightly.DropReports(*out)
+		}
+		return exitUsage
+	}
 	if code, ok := parseFlags(fs, e, args); !ok {
+		if code == exitUsage {
+			return usageError()
+		}
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "qgafuzz nightly: unexpected argument %q\nRun 'qgafuzz nightly --help' for usage.\n", fs.Arg(0))
-		return exitUsage
+		return usageError()
 	}
 	o := nightly.Options{Budget: *budget, Out: *out, Corpus: *corpusDir, Agent: *agent, SimRuns: *simRuns,
 		SimSeed: *simSeed, NoSim: *noSim, Suppressions: *supp, Stdout: e.stdout, Terminal: isTerminal(e.stdout),
@@ -75,12 +87,12 @@ func runNightly(e *env, args []string) int {
 	}
 	if err := o.Check(); err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", errText(err))
-		return exitUsage
+		return usageError()
 	}
 	root, err := fuzz.ModuleRoot(".")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "qgafuzz nightly: %v\n", errText(err))
-		return exitUsage
+		return usageError()
 	}
 	o.Root = root
 	if o.Out, err = filepath.Abs(o.Out); err == nil && o.Corpus != "" {

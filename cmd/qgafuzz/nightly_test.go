@@ -334,6 +334,38 @@ func TestNightlyUsage(t *testing.T) {
 	}
 }
 
+// TestNightlyUsageDropsLastReports: a night that does not run because of
+// a usage error (also a bad --budget after --out, as nightly.sh passes
+// them) leaves no reports of the last night in --out for CI to publish
+// as tonight's; a directory without reports is left alone.
+func TestNightlyUsageDropsLastReports(t *testing.T) {
+	for _, args := range [][]string{
+		{"--budget", "bogus"},
+		{"--budget", "1m", "--targets", "nope"},
+		{"--budget", "1m", "extra"},
+	} {
+		out := t.TempDir()
+		for _, n := range []string{"report.json", "junit.xml", "summary.md"} {
+			if err := os.WriteFile(filepath.Join(out, n), []byte("last night"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(&env{stdout: &stdout, stderr: &stderr}, append([]string{"nightly", "--out", out}, args...)); code != exitUsage {
+			t.Fatalf("%v: exit %d, want 2; stderr %q", args, code, stderr.String())
+		}
+		if ents, _ := os.ReadDir(out); len(ents) > 1 || len(ents) == 1 && ents[0].Name() != ".lock" {
+			t.Errorf("%v: --out holds %v after a usage error, want no reports", args, ents)
+		}
+	}
+	empty := filepath.Join(t.TempDir(), "none")
+	var stdout, stderr bytes.Buffer
+	run(&env{stdout: &stdout, stderr: &stderr}, []string{"nightly", "--out", empty, "--budget", "bogus"})
+	if _, err := os.Stat(empty); !os.IsNotExist(err) {
+		t.Errorf("a usage error made %s (%v)", empty, err)
+	}
+}
+
 // TestNightlyQemuGA runs the qemu-ga share: the built-in agent against a
 // live qemu-ga as the differential reference (skipped without qemu-ga).
 func TestNightlyQemuGA(t *testing.T) {
