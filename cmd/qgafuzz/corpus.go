@@ -159,7 +159,7 @@ func runCorpus(e *env, args []string) int {
 		}
 		// A usage error, found before the coverage server is built.
 		if err := corpus.CheckMinimizeOut(*out, pos); err != nil {
-			return fail("%v", strings.TrimPrefix(err.Error(), "corpus: "))
+			return fail("%s", errText(err))
 		}
 		begin(*out)
 		j.Format = corpus.Raw

@@ -32,8 +32,9 @@ source tree (it builds the fuzzing engine with go test). One night at a time
 uses a DIR (DIR/.lock); a night started while another runs there exits 2 and
 leaves DIR alone. A night that holds the lock removes the last night's
 reports at once (one killed before writing its own leaves none; so does a
-usage error, unless a night runs in DIR), and what a killed one left (its work directory and the .tmp-* files, over 10 minutes
-old, of unfinished writes under DIR).
+usage error, unless a night runs in DIR), and what a killed one left (its
+work directory and the .tmp-* files, over 10 minutes old, of unfinished
+writes under DIR).
 
 Examples:
   qgafuzz nightly --budget 2m --out out
