@@ -290,3 +290,21 @@ func TestFuzzLibFuzzerEngine(t *testing.T) {
 		t.Errorf("the runs changed the source tree:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// TestFuzzLibFuzzerGoRoute runs the real libFuzzer built by Go's own
+// instrumentation (LIBFUZZER_ROUTE=go: go build -d=libfuzzer and clang),
+// the route libfuzzer.sh tells users to take when go-fuzz-build does not
+// build: it must work on the day they need it. Its first build
+// instruments the standard library (about 75 s on a fresh machine).
+func TestFuzzLibFuzzerGoRoute(t *testing.T) {
+	qgafuzzBin(t)
+	requireLibFuzzerClang(t)
+	corpusDir, out := t.TempDir(), t.TempDir()
+	code, stdout := runFromRoot(t, []string{fuzz.PlantCrashEnv + "=1", "LIBFUZZER_ROUTE=go"},
+		"fuzz", "-v", "--target", "planted", "--engine", "libfuzzer", "--time", "20s", "--corpus", corpusDir, "--out", out)
+	engineExit3(t, "libfuzzer (LIBFUZZER_ROUTE=go)", code, stdout)
+	if !strings.Contains(stdout, "libfuzzer.sh: go build -buildmode=c-archive -gcflags=all=-d=libfuzzer") {
+		t.Fatal("the engine was not built by the go route")
+	}
+	checkPlantedCrashers(t, code, stdout, out)
+}
