@@ -129,8 +129,9 @@ var shrinkSim = sim.ShrinkContext
 // and whether the shrinking was whole. A shrink that fails (an error is
 // returned then too) leaves the run's own schedule, which failed, to store
 // as the schedule: the files are returned whenever the schedule can be
-// written.
-func simCrashFiles(ctx context.Context, r *sim.Result, sig string, count int) (files map[string][]byte, summary string, whole bool, err error) {
+// written. stopped says why a shrink that was cut stopped (triageContext's
+// wording, shared with the night's note so that the two cannot disagree).
+func simCrashFiles(ctx context.Context, r *sim.Result, sig string, count int, stopped func() string) (files map[string][]byte, summary string, whole bool, err error) {
 	orig, err := json.MarshalIndent(r.Schedule(), "", "  ")
 	if err != nil {
 		return nil, "", false, err
@@ -163,8 +164,9 @@ func simCrashFiles(ctx context.Context, r *sim.Result, sig string, count int) (f
 		fmt.Fprintf(&b, "\nnot shrunk: %v\n", shrinkErr)
 		summary = fmt.Sprintf("%s (seed %d, not shrunk)", v, r.Seed)
 	case stats.Stopped:
-		fmt.Fprintf(&b, "\nshrinking stopped at the budget, the schedule stored is the smallest failing one by then: %s\nschedule: %s\n", stats, shrunk)
-		summary = fmt.Sprintf("%s (seed %d, shrinking stopped at the budget: %s)", v, r.Seed, stats)
+		why := stopped()
+		fmt.Fprintf(&b, "\n%s, the schedule stored is the smallest failing one by then: %s\nschedule: %s\n", why, stats, shrunk)
+		summary = fmt.Sprintf("%s (seed %d, %s: %s)", v, r.Seed, why, stats)
 	default:
 		fmt.Fprintf(&b, "\nshrunk: %s\nschedule: %s\n", stats, shrunk)
 		summary = fmt.Sprintf("%s (seed %d, shrunk to %s)", v, r.Seed, stats)
@@ -241,7 +243,7 @@ func (n *night) simulate(ctx context.Context, d time.Duration) {
 		if n.store.exists("sim", slug) {
 			c.KnownBefore = true
 		} else {
-			files, summary, whole, err := simCrashFiles(tctx, rs[0], sig, hits)
+			files, summary, whole, err := simCrashFiles(tctx, rs[0], sig, hits, stopped)
 			if err != nil {
 				n.rep.Errors = append(n.rep.Errors, "sim: "+err.Error())
 				if files == nil {

@@ -77,6 +77,59 @@ func TestSimShrinkHonoursTheBudget(t *testing.T) {
 	t.Logf("the share took %v: %d crashes; notes %q", took, len(n.rep.Crashes), n.rep.Notes)
 }
 
+// TestSimShrinkInterruptedSaysSo: a shrink cut by Ctrl-C says so in the
+// crash's failure.txt and summary, in the words of the night's note, not
+// that it stopped at the budget.
+func TestSimShrinkInterruptedSaysSo(t *testing.T) {
+	bug, ok := qga.ParseBug("no-delimiter-large-id")
+	if !ok {
+		t.Fatal("no planted bug no-delimiter-large-id")
+	}
+	defer func(d time.Duration) { triageAfterInterrupt = d }(triageAfterInterrupt)
+	triageAfterInterrupt = 300 * time.Millisecond
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	// The night is interrupted while the first schedule is shrunk; the
+	// shrink then runs until triage is cut.
+	old := shrinkSim
+	defer func() { shrinkSim = old }()
+	shrinkSim = func(sctx context.Context, r *sim.Result, budget int) (*sim.Schedule, *sim.Result, sim.ShrinkStats, error) {
+		interrupt()
+		select {
+		case <-sctx.Done():
+		case <-time.After(time.Minute):
+		}
+		return sim.ShrinkContext(sctx, r, budget)
+	}
+	out := t.TempDir()
+	n := &night{o: Options{Out: out, SimRuns: 60, SimSeed: 1, Repro: "qgafuzz"}, bug: bug,
+		store: crashStore{dir: filepath.Join(out, "crashers")}, board: newBoard(io.Discard, false, time.Second),
+		rep: &Report{Targets: []Target{}, Crashes: []Crash{}}, deadln: time.Now().Add(time.Hour), reserve: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { n.simulate(ctx, 10*time.Second); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the simulation share is still shrinking 20s after the interruption")
+	}
+	if len(n.rep.Crashes) == 0 || len(n.rep.Errors) != 0 {
+		t.Fatalf("60 seeds with %s: crashes %+v, errors %q", bug, n.rep.Crashes, n.rep.Errors)
+	}
+	const said = "shrinking stopped after the interruption"
+	for _, c := range n.rep.Crashes {
+		if !strings.Contains(c.Summary, said) || strings.Contains(c.Summary, "budget") {
+			t.Errorf("summary %q does not say %q", c.Summary, said)
+		}
+		f, _ := os.ReadFile(filepath.Join(c.Dir, FileFailure))
+		if !strings.Contains(string(f), said) || strings.Contains(string(f), "budget") {
+			t.Errorf("failure.txt does not say %q:\n%s", said, f)
+		}
+	}
+	if !hasNote(n.rep.Notes, "sim: "+said+": ") {
+		t.Errorf("notes %q", n.rep.Notes)
+	}
+}
+
 // TestStoredSchedulesHonourTheBudget: the replays of the schedules stored
 // by earlier nights stop when their time is up, and the report says how
 // many were not checked.

@@ -39,7 +39,7 @@ func TestSimShare(t *testing.T) {
 		if !strings.HasPrefix(sig, "sim/") || len(rs) == 0 || SimSignature(rs[0]) != sig {
 			t.Fatalf("signature %q", sig)
 		}
-		files, summary, _, err := simCrashFiles(context.Background(), rs[0], sig, len(rs))
+		files, summary, _, err := simCrashFiles(context.Background(), rs[0], sig, len(rs), func() string { return "shrinking stopped" })
 		if err != nil {
 			t.Fatal(err)
 		}
