@@ -478,6 +478,79 @@ func absAddr(addr string) string {
 	return addr
 }
 
+// absCommand makes the program of a shell command line (its first word
+// after any NAME=value assignments) absolute when it is a relative path
+// (it has a slash), so that a printed command starts the same program
+// from any directory, and under go -C ROOT run, which runs qgafuzz in
+// ROOT. A program word that the shell would expand ($, `, \, ~, globs) is
+// left as it is, as are the command's other words.
+func absCommand(command string) string {
+	at := 0
+	for {
+		at += len(command[at:]) - len(strings.TrimLeft(command[at:], " \t"))
+		raw, word, ok := shellWord(command[at:])
+		switch {
+		case !ok || raw == "":
+			return command
+		case isAssignment(raw):
+			at += len(raw)
+			continue
+		case !strings.Contains(word, "/") || filepath.IsAbs(word):
+			return command
+		}
+		return command[:at] + sim.ShellQuote(absPath(word)) + command[at+len(raw):]
+	}
+}
+
+// shellWord reads the word that s starts with as sh would, when it is made
+// of plain characters and quoted strings only: raw is its text in s, word
+// its value. ok is false for a word sh would expand.
+func shellWord(s string) (raw, word string, ok bool) {
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case strings.IndexByte(" \t\n;&|<>()", c) >= 0:
+			return s[:i], b.String(), true
+		case c == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return "", "", false
+			}
+			b.WriteString(s[i+1 : i+1+end])
+			i += end + 2
+		case c == '"':
+			end := strings.IndexByte(s[i+1:], '"')
+			if end < 0 || strings.ContainsAny(s[i+1:i+1+end], "$`\\") {
+				return "", "", false
+			}
+			b.WriteString(s[i+1 : i+1+end])
+			i += end + 2
+		case strings.IndexByte("$`\\*?[#", c) >= 0 || c == '~' && i == 0:
+			return "", "", false
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return s, b.String(), true
+}
+
+// isAssignment reports whether the raw shell word w is NAME=value.
+func isAssignment(w string) bool {
+	name, _, ok := strings.Cut(w, "=")
+	if !ok || name == "" {
+		return false
+	}
+	for i, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // validAddr reports whether addr is a well-formed agent address.
 func validAddr(addr string) bool {
 	_, _, err := qga.ParseAddr(addr)

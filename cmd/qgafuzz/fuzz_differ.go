@@ -48,7 +48,7 @@ func diffEndpoints(ctx context.Context, f fuzzFlags) (agent, ref fuzz.Endpoint, 
 func replayCommand(f fuzzFlags, crasher string) string {
 	args := []string{"fuzz", "--target", "differential"}
 	if f.agentCmd != "" {
-		args = append(args, "--agent-cmd", f.agentCmd)
+		args = append(args, "--agent-cmd", absCommand(f.agentCmd))
 	} else {
 		args = append(args, "--agent", absAddr(f.agent))
 	}

@@ -211,3 +211,55 @@ func TestPrintedCommandsRunAsPrinted(t *testing.T) {
 		t.Errorf("the stored report does not have the printed reproduce line %q:\n%s", line, report)
 	}
 }
+
+// TestAbsCommand: the program of a printed --agent-cmd is made absolute
+// when it is a relative path, and nothing else of the command changes.
+func TestAbsCommand(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs := func(p string) string { return sim.ShellQuote(filepath.Join(wd, p)) }
+	for _, c := range []struct{ in, want string }{
+		{"./qemu-ga -m unix-listen -p {sock}", abs("qemu-ga") + " -m unix-listen -p {sock}"},
+		{"  bin/agent --listen unix:{sock}", "  " + abs("bin/agent") + " --listen unix:{sock}"},
+		{"'my dir/agent' x {sock}", abs("my dir/agent") + " x {sock}"},
+		{`"b"in/a"gent"; true {sock}`, abs("bin/agent") + "; true {sock}"},
+		{"FOO=1 BAR='a b' ./agent {sock}", "FOO=1 BAR='a b' " + abs("agent") + " {sock}"},
+		{"/usr/bin/qemu-ga -p {sock}", "/usr/bin/qemu-ga -p {sock}"},
+		{"qemu-ga -c ./conf -p {sock}", "qemu-ga -c ./conf -p {sock}"},
+		{"~/bin/agent {sock}", "~/bin/agent {sock}"},
+		{"$HOME/agent {sock}", "$HOME/agent {sock}"},
+		{`"$D"/agent {sock}`, `"$D"/agent {sock}`},
+		{`a\ b/agent {sock}`, `a\ b/agent {sock}`},
+		{"'open/agent {sock}", "'open/agent {sock}"},
+		{"./x*/agent {sock}", "./x*/agent {sock}"},
+		{"", ""},
+	} {
+		if got := absCommand(c.in); got != c.want {
+			t.Errorf("absCommand(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestFuzzReplayLineRelativeAgentCmd: a finding against an --agent-cmd
+// whose program is a relative path prints a replay line that works from
+// another directory (as under go -C ROOT run, which runs in ROOT).
+func TestFuzzReplayLineRelativeAgentCmd(t *testing.T) {
+	bin := buildQgafuzz(t)
+	t.Chdir(filepath.Dir(bin))
+	agentCmd := "./" + filepath.Base(bin) + " agent --plant-bug split-utf8 --listen unix:{sock}"
+	code, stdout, stderr := runCmdline("fuzz", "--target", "differential", "--time", "60s", "--max-findings", "1",
+		"--seed", "1", "--agent-cmd", agentCmd, "--out", t.TempDir())
+	if code != exitFinding {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFinding, stdout, stderr)
+	}
+	line, args := reproArgs(t, stdout)
+	if want := sim.ShellQuote(bin) + " agent --plant-bug split-utf8 --listen unix:{sock}"; !slices.Contains(args, want) {
+		t.Errorf("reproduce line %q lacks --agent-cmd %q", line, want)
+	}
+	t.Chdir(t.TempDir())
+	if code, stdout, stderr := runCmdline(args...); code != exitFinding || !strings.Contains(stdout, "FAIL: the replies differ") {
+		t.Errorf("%s (from another directory): exit %d, want %d\n%s\n%s", line, code, exitFinding, stdout, stderr)
+	}
+}
