@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -33,8 +35,8 @@ func names(t *testing.T, dir string) (files, hidden []string) {
 // directory once a batch, not once a file.
 func TestWriteBatches(t *testing.T) {
 	syncs := 0
-	defer func(f func(string)) { syncDir = f }(syncDir)
-	syncDir = func(dir string) { syncs++ }
+	defer func(f func(string) error) { syncDir = f }(syncDir)
+	syncDir = func(dir string) error { syncs++; return nil }
 	n := 2*batchFiles + 44
 	es := make([]Entry, n)
 	for i := range es {
@@ -60,6 +62,54 @@ func TestWriteBatches(t *testing.T) {
 	// Written again: every file is there already.
 	if res, err := Write(dir, Raw, es); err != nil || res.Written != 0 || res.Existing != n {
 		t.Errorf("Write again: %d written, %d existing, %v; want 0 and %d", res.Written, res.Existing, err, n)
+	}
+}
+
+// TestWriteReportsDirSyncFailure: a directory sync that fails after a
+// batch is in place is Write's error: the batch's files are there and
+// counted, but may not survive a crash, and the write stops, as it does
+// at a file that cannot be written.
+func TestWriteReportsDirSyncFailure(t *testing.T) {
+	syncs := 0
+	defer func(f func(string) error) { syncDir = f }(syncDir)
+	syncDir = func(dir string) error {
+		syncs++
+		return &fs.PathError{Op: "sync", Path: dir, Err: syscall.EIO}
+	}
+	es := make([]Entry, 2*batchFiles)
+	for i := range es {
+		es[i] = Entry{Name: fmt.Sprintf("in%03d", i), Data: []byte(fmt.Sprintf("input %d", i))}
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	res, err := Write(dir, Raw, es)
+	if !errors.Is(err, syscall.EIO) || !strings.HasPrefix(err.Error(), "corpus: ") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("the %d files just written to %s may not survive a crash", batchFiles, dir)) {
+		t.Errorf("Write with a failing directory sync: %v", err)
+	}
+	if files, hidden := names(t, dir); res.Written != batchFiles || len(files) != batchFiles || len(hidden) != 0 || syncs != 1 {
+		t.Errorf("%d written, %d files, temporary files %q, %d directory syncs; want %d, %[5]d, none and 1", res.Written, len(files), hidden, syncs, batchFiles)
+	}
+}
+
+// TestWriteDirAtomicReportsDirSyncFailure: a directory written whole
+// (minimize's --out) whose parent cannot be synced after the rename is in
+// place, and the error says it may not survive a crash.
+func TestWriteDirAtomicReportsDirSyncFailure(t *testing.T) {
+	parent := t.TempDir()
+	out := filepath.Join(parent, "min")
+	defer func(f func(string) error) { syncDir = f }(syncDir)
+	syncDir = func(dir string) error {
+		if dir == parent {
+			return &fs.PathError{Op: "sync", Path: dir, Err: syscall.EIO}
+		}
+		return nil
+	}
+	err := writeDirAtomic(out, []Entry{{Name: "a", Data: []byte("input a")}})
+	if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), out+" is in place, but may not survive a crash") {
+		t.Errorf("writeDirAtomic with a failing sync of its parent: %v", err)
+	}
+	if b, rerr := os.ReadFile(filepath.Join(out, "a")); rerr != nil || string(b) != "input a" {
+		t.Errorf("%s/a holds %q, %v", out, b, rerr)
 	}
 }
 

@@ -498,6 +498,7 @@ func (res *WriteResult) flush() error {
 	if len(files) == 0 {
 		return nil
 	}
+	written := res.Written
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, syncers)
@@ -530,11 +531,15 @@ func (res *WriteResult) flush() error {
 		res.Written++
 		res.Bytes += p.size
 	}
-	syncDir(res.Dir)
+	if err := syncDir(res.Dir); err != nil && res.Written > written {
+		// The files are in place and counted, but the renames may not
+		// survive a crash.
+		first = errors.Join(first, fmt.Errorf("corpus: %w (the %d files just written to %s may not survive a crash)", err, res.Written-written, res.Dir))
+	}
 	return first
 }
 
-// syncDir is fuzz.SyncDir, which a test counts.
+// syncDir is fuzz.SyncDir, which the tests count and make fail.
 var syncDir = fuzz.SyncDir
 
 // holds is holds for the file at path, or the one the batch will put

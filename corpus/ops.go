@@ -264,7 +264,9 @@ func writeDirAtomic(out string, es []Entry) error {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("corpus: %w", err)
 	}
-	fuzz.SyncDir(parent)
+	if err := syncDir(parent); err != nil {
+		return fmt.Errorf("corpus: %w (%s is in place, but may not survive a crash)", err, out)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"unicode"
 	"unicode/utf8"
 )
@@ -32,9 +33,17 @@ func WriteFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("fuzz: writing %s: %w", path, err)
 	}
-	SyncDir(dir)
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("fuzz: writing %s: %w: %w", path, ErrNotDurable, err)
+	}
 	return nil
 }
+
+// ErrNotDurable is the error (tested with errors.Is) of a write that put
+// its file in place but could not sync its directory: the file is there
+// and whole, but may not survive a crash of the machine. A caller that
+// must not lose what it writes (a crasher) goes on with its next file.
+var ErrNotDurable = errors.New("in place, but its directory could not be synced, so it may not survive a crash")
 
 // WriteTemp writes data, synced and readable by all, to a new temporary
 // file in dir named after base (see TempPattern) and returns its path, for
@@ -63,14 +72,34 @@ func WriteTemp(dir, base string, data []byte) (string, error) {
 }
 
 // SyncDir flushes the directory dir's entries to disk, so that a rename
-// into it survives a power cut as well as a kill. It is best effort: some
-// systems cannot open or sync a directory (Windows, some network file
-// systems), and the rename itself already succeeded.
-func SyncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
+// into it survives a power cut as well as a kill. A system that cannot
+// open or sync a directory (Windows, some network file systems) is not an
+// error: the rename itself succeeded, and nothing more can be done there.
+// Any other failure of the open or the sync (EIO, ENOSPC, EROFS...) is
+// returned, as os returns it: what was just renamed into dir may not
+// survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err == nil {
+		err = syncFile(d)
 		d.Close()
 	}
+	if err == nil || cannotSyncDirs(err) {
+		return nil
+	}
+	return err
+}
+
+// syncFile syncs an open directory (a variable for the tests, which make
+// it fail).
+var syncFile = (*os.File).Sync
+
+// cannotSyncDirs reports whether err, of opening or syncing a directory,
+// says that directories cannot be synced here (or opened: a directory
+// without read permission), rather than that the sync failed.
+func cannotSyncDirs(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission) ||
+		errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EISDIR)
 }
 
 // TempPattern is the pattern (for os.CreateTemp and os.MkdirTemp) of the
@@ -157,14 +186,14 @@ func (s CrashStore) Save(data []byte, report string) (Crasher, error) {
 		return c, nil
 	}
 	c.New = true
-	// The report first: a crasher on disk always has its report.
-	if err := WriteFileAtomic(c.Report, []byte(report)); err != nil {
-		return c, err
+	// The report first: a crasher on disk always has its report. A report
+	// in place but not synced does not stop the input from being written:
+	// a crasher is never dropped for a failing directory sync.
+	rerr := WriteFileAtomic(c.Report, []byte(report))
+	if rerr != nil && !errors.Is(rerr, ErrNotDurable) {
+		return c, rerr
 	}
-	if err := WriteFileAtomic(p, data); err != nil {
-		return c, err
-	}
-	return c, nil
+	return c, errors.Join(rerr, WriteFileAtomic(p, data))
 }
 
 // SaveFailure stores a failure with its report.

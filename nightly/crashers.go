@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -140,7 +141,9 @@ func (s crashStore) save(target, slug string, files map[string][]byte) (string, 
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if err := fuzz.WriteFileAtomic(filepath.Join(tmp, n), files[n]); err != nil {
+		// A file in place but not synced is kept, as the final rename's
+		// unsynced directory below is: a crash is never dropped for that.
+		if err := fuzz.WriteFileAtomic(filepath.Join(tmp, n), files[n]); err != nil && !errors.Is(err, fuzz.ErrNotDurable) {
 			os.RemoveAll(tmp)
 			return "", err
 		}
@@ -153,7 +156,9 @@ func (s crashStore) save(target, slug string, files map[string][]byte) (string, 
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("storing crash %s: %w", final, err)
 	}
-	fuzz.SyncDir(filepath.Dir(final))
+	// Not returned: the crash is in place, and save's callers would
+	// leave a crash whose save failed out of the report.
+	_ = fuzz.SyncDir(filepath.Dir(final))
 	return final, nil
 }
 
