@@ -320,7 +320,8 @@ func (o EngineOptions) nativeSeed(fn, name string) ([]byte, error) {
 }
 
 // store saves a crasher with the report of re-running it in process,
-// headed by the command that reproduces it and the engine's settings.
+// headed by the command that reproduces it, the engine's settings and the
+// crasher's signature (see signatureOf).
 func (o EngineOptions) store(data []byte, header string) (Crasher, error) {
 	var report string
 	repro := o.reproCommand(data)
@@ -332,18 +333,18 @@ func (o EngineOptions) store(data []byte, header string) (Crasher, error) {
 	for _, kv := range o.Env {
 		report += "engine environment: " + kv + "\n"
 	}
+	// The signature on a line of its own near the top, where tools and
+	// people find it without reading the engine's output.
+	f, sig, unknown := o.signatureOf(data)
+	report += signatureLine(sig, unknown)
 	report += header
-	// Re-run in process, unless the engine ran with settings (a planted
-	// bug) this process does not have: its own output is then the report.
-	if len(o.Env) == 0 {
-		if f := Run(o.Target, data); f != nil {
-			report += "re-run in process:\n" + f.Report()
-		} else {
-			report += "(does not fail when re-run in process: it depends on the engine's state or timing)\n"
-		}
+	// Without a failing re-run, the engine's own output (the header) is
+	// the report, and the signature line says why.
+	if f != nil {
+		report += "re-run in process:\n" + f.Report()
 	}
 	c, err := CrashStore{Dir: o.Out}.Save(data, report)
-	c.Repro = repro
+	c.Repro, c.Signature, c.NoSignature = repro, sig, unknown
 	return c, err
 }
 

@@ -166,6 +166,12 @@ type Crasher struct {
 	New bool
 	// Repro is the command that reproduces the crasher ("" when unknown).
 	Repro string
+	// Signature is the engine-independent signature (Failure.Signature)
+	// of re-running the crasher in process; "" when unknown, and
+	// NoSignature then says why. Set by engine runs (see GroupCrashers).
+	Signature, NoSignature string
+	// Size is the input's length in bytes.
+	Size int
 }
 
 // PathOf is where Save stores data: the name depends only on the input,
@@ -181,7 +187,7 @@ func (s CrashStore) Save(data []byte, report string) (Crasher, error) {
 		return Crasher{}, err
 	}
 	p := s.PathOf(data)
-	c := Crasher{Path: p, Report: p + ".txt"}
+	c := Crasher{Path: p, Report: p + ".txt", Size: len(data)}
 	if _, err := os.Stat(p); err == nil {
 		return c, nil
 	}

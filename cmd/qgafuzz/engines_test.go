@@ -116,9 +116,11 @@ const plantedSignature = "planted/panic runtime error: index out of range at git
 
 // checkPlantedCrashers checks what an engine run on the planted target
 // stored and printed: exit 1; every crasher under out with its report and
-// nothing else (no temporary file of an atomic write); each printed with a
-// reproduce line that, run as printed from elsewhere, fails (exit 1) with
-// the planted signature.
+// nothing else (no temporary file of an atomic write); each report headed
+// by a reproduce line that, run as printed from elsewhere, fails (exit 1)
+// with the planted signature, which the report gives on a line of its
+// own; the run's crashers printed as one group, of that signature, whose
+// reproduce line alone is printed, for its smallest input.
 func checkPlantedCrashers(t *testing.T, code int, stdout, out string) {
 	t.Helper()
 	if code != exitFinding {
@@ -128,6 +130,7 @@ func checkPlantedCrashers(t *testing.T, code int, stdout, out string) {
 	if err != nil || len(crashers) == 0 {
 		t.Fatalf("no crasher stored under --out (%v)", err)
 	}
+	checkPlantedGroup(t, stdout, out, crashers)
 	ents, err := os.ReadDir(out)
 	if err != nil {
 		t.Fatal(err)
@@ -148,14 +151,11 @@ func checkPlantedCrashers(t *testing.T, code int, stdout, out string) {
 		// The running binary, by path: the line works where qgafuzz is
 		// not on $PATH.
 		want := fuzz.PlantCrashEnv + "=1 " + sim.ShellQuote(qgafuzzBin(t)) + " repro --target planted " + c
-		if !strings.Contains(stdout, "reproduce with: "+want+"\n") {
-			t.Errorf("output lacks the reproduce line %q", want)
-		}
 		if !strings.HasPrefix(string(report), "planted: reproduce with: "+want+"\n") {
 			t.Errorf("report of %s is not headed by %q:\n%s", c, want, report)
 		}
-		if !strings.Contains(string(report), plantedSignature) {
-			t.Errorf("report of %s lacks the planted signature:\n%s", c, report)
+		if !strings.Contains(string(report), "\nsignature: "+plantedSignature) {
+			t.Errorf("report of %s lacks the planted signature line:\n%s", c, report)
 		}
 		// Run the line as a user pastes it, from elsewhere, with the
 		// variable unset.
@@ -166,6 +166,48 @@ func checkPlantedCrashers(t *testing.T, code int, stdout, out string) {
 		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitFinding ||
 			!strings.Contains(string(b), "repro: FAIL (deduplication signature: "+plantedSignature) {
 			t.Errorf("%s: want exit %d with the planted signature, got:\n%s", want, exitFinding, b)
+		}
+	}
+}
+
+// checkPlantedGroup checks that a planted run printed its crashers (some
+// of stored: an earlier run's may be there too) as one group of the
+// planted signature, with one reproduce line, for the smallest of them.
+func checkPlantedGroup(t *testing.T, stdout, out string, stored []string) {
+	t.Helper()
+	m := regexp.MustCompile(`qgafuzz fuzz: (\d+) crashers?, 1 distinct signature; every input is kept in (\S+)\n`).FindStringSubmatch(stdout)
+	if m == nil {
+		m = []string{"", "0", ""}
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 1 || n > len(stored) || m[2] != out {
+		t.Errorf("output lacks \"N crashers, 1 distinct signature; every input is kept in %s\" for N of 1 to %d", out, len(stored))
+	}
+	if !strings.Contains(stdout, "qgafuzz fuzz: signature "+plantedSignature) {
+		t.Errorf("output lacks the planted signature %q", plantedSignature)
+	}
+	printed := printedRepros(stdout)
+	if len(printed) != 1 {
+		t.Fatalf("%d reproduce lines printed, want one (one signature): %q", len(printed), printed)
+	}
+	size := func(p string) int64 {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	smallest := ""
+	for _, c := range stored {
+		if strings.HasSuffix(printed[0], " "+c) {
+			smallest = c
+		}
+	}
+	if smallest == "" {
+		t.Fatalf("the reproduce line %q names no stored crasher of %q", printed[0], stored)
+	}
+	for _, c := range stored {
+		if strings.Contains(stdout, filepath.Base(c)) && size(c) < size(smallest) {
+			t.Errorf("%s (%d bytes) is printed as the smallest, but %s has %d", smallest, size(smallest), c, size(c))
 		}
 	}
 }

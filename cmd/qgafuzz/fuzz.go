@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,9 +38,15 @@ source tree (the engines build the fuzz package): native Go fuzzing (go test
 tree), go-fuzz (scripts/gofuzz.sh) or libFuzzer (scripts/libfuzzer.sh). Seeds
 come from corpus/<target>/ and --corpus. Progress is printed as the engine runs;
 every crasher is stored under --out as the raw input (crash-<hash>) and a report
-(crash-<hash>.txt), each written atomically. For each one the command that
-reproduces it (qgafuzz repro, with the target and any planted bug) is printed
-and heads its report. The native engine stops about a second past --time by
+(crash-<hash>.txt), each written atomically. Its report is headed by the command
+that reproduces it (qgafuzz repro, with the target and any planted bug) and a
+"signature:" line: the signature of the input re-run in process (with any
+--plant-bug), as qgafuzz nightly files crashes (unknown, and said why, when
+the input does not fail again). At the end the crashers are grouped by signature
+("14 crashers, 1 distinct signature"): for each, how many inputs hit it (new,
+or stored by an earlier run), the smallest with its reproduce line, and the
+others by name. A crasher of unknown signature is a group of its own; every
+input stays on disk. The native engine stops about a second past --time by
 itself; one still running 10s past it (hung, or minimizing a slow crasher) is
 interrupted, and killed 10s later: what it wrote by then is kept. Ctrl-C or
 SIGTERM interrupts the engine at once (it is killed 10s later if need be).
@@ -56,7 +61,8 @@ first) is a finding; an agent that cannot be reached at all, or an --agent
 that hangs and then does not answer (qgafuzz cannot restart it), is an error
 (exit 3). --agent-cmd is
 run with sh -c, {sock} replaced by a fresh unix socket path. Each finding is
-stored as above; its reproduce line is the same command with --replay FILE,
+stored as above (without a signature) and printed as it is found, not grouped;
+its reproduce line is the same command with --replay FILE,
 which plays that one stream to both agents and compares the replies (exit 1
 while they differ).
 
@@ -73,11 +79,18 @@ standard error. Fields left out are ones the run did not measure:
   seconds          wall-clock time, an engine's build or agent's start included
   exit_code        the exit status; error: why the run failed (exit 2 or 3)
   interrupted      true when Ctrl-C or SIGTERM ended the run
-  findings[]       file (stored input), report, repro (the reproduce line)
+  findings[]       file (stored input), report, repro (the reproduce line),
+                   signature (engine runs; left out when unknown)
  engine runs (crashes: the engine's count; the others from its last status
  line, left out when it stopped before its first one):
   crashes, engine_seconds, execs, execs_per_second
   hard_stopped     true when the native engine overran --time and was stopped
+  distinct_signatures
+                   the known signatures among the crashers
+  crash_groups[]   one per signature, or per crasher of unknown signature:
+                   signature (or signature_unknown: why), inputs, new (stored
+                   first by this run), smallest (its file), repro (its
+                   reproduce line, as printed), files (smallest first)
   engine_corpus    inputs in the engine's corpus
   new_coverage     inputs added for new coverage (go-fuzz: coverage bits)
   corpus, corpus_before, corpus_after
@@ -361,10 +374,9 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 	if r, ok := harvestEngineCorpus(e, f.engine, o); ok {
 		j.CorpusBefore, j.CorpusAfter = ptr(r.Total-r.Added), ptr(r.Total)
 	}
-	for _, c := range res.Crashers {
-		fmt.Fprintf(e.stdout, "qgafuzz fuzz: crasher %s (report %s)\n  reproduce with: %s\n", c.Path, c.Report, c.Repro)
-	}
-	j.setEngine(res)
+	groups := fuzz.GroupCrashers(res.Crashers)
+	printCrashGroups(e.stdout, res.Crashers, groups)
+	j.setEngine(res, groups)
 	if res.HardStopped {
 		fmt.Fprintf(e.stderr, "qgafuzz fuzz: the engine was still running %v past --time %v (hung, or minimizing a slow crasher): it was interrupted (killed %v later if need be); what it wrote by then is kept\n",
 			engineGrace, f.time, engineGrace)
@@ -379,36 +391,6 @@ func runEngine(ctx context.Context, e *env, f fuzzFlags, t fuzz.Target, j *fuzzJ
 		return exitFinding
 	}
 	return exitOK
-}
-
-// doneLine is the summary of an engine's run. An engine that stopped
-// before its first status line (a crash within its first second) has no
-// counts to give, and "elapsed 0s, execs 0" would understate what ran.
-func doneLine(target, engine string, last fuzz.Progress, took time.Duration) string {
-	if last.Elapsed == 0 && last.Execs == 0 {
-		return fmt.Sprintf("qgafuzz fuzz: done: %s/%s: stopped after %v (build included), before its first status line",
-			target, engine, took.Round(100*time.Millisecond))
-	}
-	return fmt.Sprintf("qgafuzz fuzz: done: %s/%s", target, last)
-}
-
-// progressEvery is how often a progress line is printed at most:
-// libFuzzer reports every new input, hundreds of lines a minute.
-const progressEvery = 2 * time.Second
-
-// progressPrinter prints an engine's progress at most once per every
-// (elapsed time as the engine counts it), and always when the crash count
-// changes; the final line after the run gives the totals.
-func progressPrinter(w io.Writer, target string, every time.Duration) func(fuzz.Progress) {
-	printed, crashes := false, 0
-	var last time.Duration
-	return func(p fuzz.Progress) {
-		if printed && p.Elapsed-last < every && p.Crashes == crashes {
-			return
-		}
-		printed, last, crashes = true, p.Elapsed, p.Crashes
-		fmt.Fprintf(w, "qgafuzz fuzz: %s/%s\n", target, p)
-	}
 }
 
 // harvestEngineCorpus brings the inputs an engine found into the working

@@ -37,6 +37,11 @@ type fuzzJSON struct {
 	NewCoverage   *int     `json:"new_coverage,omitempty"`
 	// Crashes is the engine's crash count (engine runs only).
 	Crashes *int `json:"crashes,omitempty"`
+	// DistinctSignatures counts the known signatures of the run's
+	// crashers (engine runs only); CrashGroups groups the crashers by
+	// signature, a crasher of unknown signature being a group of its own.
+	DistinctSignatures *int             `json:"distinct_signatures,omitempty"`
+	CrashGroups        []crashGroupJSON `json:"crash_groups,omitempty"`
 	// HardStopped: the native engine overran --time by engineGrace and
 	// was stopped.
 	HardStopped bool `json:"hard_stopped,omitempty"`
@@ -75,8 +80,44 @@ type fuzzJSON struct {
 type fuzzFindingJSON struct {
 	File   string `json:"file"`   // the raw input
 	Report string `json:"report"` // its report
-	// Repro is the command that reproduces it, as printed.
+	// Repro is the command that reproduces it (engine runs: printed for
+	// the smallest input of each signature only).
 	Repro string `json:"repro,omitempty"`
+	// Signature: engine runs, left out when unknown (see crash_groups).
+	Signature string `json:"signature,omitempty"`
+}
+
+// crashGroupJSON is one group of an engine run's crashers in --json.
+type crashGroupJSON struct {
+	// Signature is left out when unknown; SignatureUnknown says why.
+	Signature        string `json:"signature,omitempty"`
+	SignatureUnknown string `json:"signature_unknown,omitempty"`
+	// Inputs is how many crashers hit it, New how many of them this run
+	// stored first (the others were stored by an earlier run).
+	Inputs int `json:"inputs"`
+	New    int `json:"new"`
+	// Smallest is the smallest input's file, Repro its reproduce line.
+	Smallest string `json:"smallest"`
+	Repro    string `json:"repro,omitempty"`
+	// Files is every input of the group, smallest first.
+	Files []string `json:"files"`
+}
+
+// crashGroupsJSON returns groups as --json gives them.
+func crashGroupsJSON(groups []fuzz.CrashGroup) []crashGroupJSON {
+	var out []crashGroupJSON
+	for _, g := range groups {
+		first := g.Smallest()
+		j := crashGroupJSON{Signature: g.Signature, Inputs: len(g.Crashers), New: g.New(), Smallest: first.Path, Repro: first.Repro}
+		if g.Signature == "" {
+			j.SignatureUnknown = first.NoSignature
+		}
+		for _, c := range g.Crashers {
+			j.Files = append(j.Files, c.Path)
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 // ptr returns a pointer to a copy of v.
@@ -89,8 +130,8 @@ func (j *fuzzJSON) setError(err any) {
 	}
 }
 
-// setEngine records an engine's result.
-func (j *fuzzJSON) setEngine(res fuzz.Result) {
+// setEngine records an engine's result and its crashers' groups.
+func (j *fuzzJSON) setEngine(res fuzz.Result, groups []fuzz.CrashGroup) {
 	if last := res.Last; last.Elapsed != 0 || last.Execs != 0 {
 		// As doneLine: an engine without a status line has no counts.
 		j.EngineSeconds = ptr(last.Elapsed.Seconds())
@@ -102,8 +143,10 @@ func (j *fuzzJSON) setEngine(res fuzz.Result) {
 	j.Crashes = ptr(res.Last.Crashes)
 	j.HardStopped = res.HardStopped
 	for _, c := range res.Crashers {
-		j.Findings = append(j.Findings, fuzzFindingJSON{File: c.Path, Report: c.Report, Repro: c.Repro})
+		j.Findings = append(j.Findings, fuzzFindingJSON{File: c.Path, Report: c.Report, Repro: c.Repro, Signature: c.Signature})
 	}
+	j.DistinctSignatures = ptr(fuzz.DistinctSignatures(groups))
+	j.CrashGroups = crashGroupsJSON(groups)
 }
 
 // setDiffStats records a differential run's counts; restarts those of an

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,42 +17,59 @@ import (
 // out apart from fuzzJSON so that a field added, renamed or dropped there
 // fails decodeFuzzJSON until the tests and docs follow.
 type fuzzJSONSchema struct {
-	Mode                   string   `json:"mode"`
-	Target                 string   `json:"target"`
-	Engine                 string   `json:"engine"`
-	Seconds                *float64 `json:"seconds"`
-	ExitCode               *int     `json:"exit_code"`
-	Error                  string   `json:"error"`
-	Interrupted            bool     `json:"interrupted"`
-	EngineSeconds          *float64 `json:"engine_seconds"`
-	Execs                  *int64   `json:"execs"`
-	ExecsPerSec            *float64 `json:"execs_per_second"`
-	EngineCorpus           *int     `json:"engine_corpus"`
-	NewCoverage            *int     `json:"new_coverage"`
-	Crashes                *int     `json:"crashes"`
-	HardStopped            bool     `json:"hard_stopped"`
-	Corpus                 string   `json:"corpus"`
-	CorpusBefore           *int     `json:"corpus_before"`
-	CorpusAfter            *int     `json:"corpus_after"`
-	Agent                  string   `json:"agent"`
-	Reference              string   `json:"reference"`
-	Seed                   *uint64  `json:"seed"`
-	Streams                *int64   `json:"streams"`
-	StreamsPerSec          *float64 `json:"streams_per_second"`
-	Bytes                  *int64   `json:"bytes"`
-	Divergences            *int     `json:"divergences"`
-	AgentDeaths            *int     `json:"agent_deaths"`
-	AgentHangs             *int     `json:"agent_hangs"`
-	AgentRestarts          *int     `json:"agent_restarts"`
-	StoppedEarly           bool     `json:"stopped_early"`
-	FirstDivergenceSeconds *float64 `json:"first_divergence_seconds"`
-	Replay                 string   `json:"replay"`
-	Writes                 *int     `json:"writes"`
-	Findings               []struct {
-		File   string `json:"file"`
-		Report string `json:"report"`
-		Repro  string `json:"repro"`
-	} `json:"findings"`
+	Mode                   string                 `json:"mode"`
+	Target                 string                 `json:"target"`
+	Engine                 string                 `json:"engine"`
+	Seconds                *float64               `json:"seconds"`
+	ExitCode               *int                   `json:"exit_code"`
+	Error                  string                 `json:"error"`
+	Interrupted            bool                   `json:"interrupted"`
+	EngineSeconds          *float64               `json:"engine_seconds"`
+	Execs                  *int64                 `json:"execs"`
+	ExecsPerSec            *float64               `json:"execs_per_second"`
+	EngineCorpus           *int                   `json:"engine_corpus"`
+	NewCoverage            *int                   `json:"new_coverage"`
+	Crashes                *int                   `json:"crashes"`
+	DistinctSignatures     *int                   `json:"distinct_signatures"`
+	CrashGroups            []fuzzCrashGroupSchema `json:"crash_groups"`
+	HardStopped            bool                   `json:"hard_stopped"`
+	Corpus                 string                 `json:"corpus"`
+	CorpusBefore           *int                   `json:"corpus_before"`
+	CorpusAfter            *int                   `json:"corpus_after"`
+	Agent                  string                 `json:"agent"`
+	Reference              string                 `json:"reference"`
+	Seed                   *uint64                `json:"seed"`
+	Streams                *int64                 `json:"streams"`
+	StreamsPerSec          *float64               `json:"streams_per_second"`
+	Bytes                  *int64                 `json:"bytes"`
+	Divergences            *int                   `json:"divergences"`
+	AgentDeaths            *int                   `json:"agent_deaths"`
+	AgentHangs             *int                   `json:"agent_hangs"`
+	AgentRestarts          *int                   `json:"agent_restarts"`
+	StoppedEarly           bool                   `json:"stopped_early"`
+	FirstDivergenceSeconds *float64               `json:"first_divergence_seconds"`
+	Replay                 string                 `json:"replay"`
+	Writes                 *int                   `json:"writes"`
+	Findings               []fuzzFindingSchema    `json:"findings"`
+}
+
+// fuzzFindingSchema is one of findings[].
+type fuzzFindingSchema struct {
+	File      string `json:"file"`
+	Report    string `json:"report"`
+	Repro     string `json:"repro"`
+	Signature string `json:"signature"`
+}
+
+// fuzzCrashGroupSchema is one of crash_groups[].
+type fuzzCrashGroupSchema struct {
+	Signature        string   `json:"signature"`
+	SignatureUnknown string   `json:"signature_unknown"`
+	Inputs           int      `json:"inputs"`
+	New              int      `json:"new"`
+	Smallest         string   `json:"smallest"`
+	Repro            string   `json:"repro"`
+	Files            []string `json:"files"`
 }
 
 // decodeFuzzJSON checks that stdout holds one JSON object of the schema
@@ -88,23 +106,38 @@ func printedRepros(text string) []string {
 	return lines
 }
 
-// checkFindings checks that each finding's files exist and that its repro
-// is a reproduce line the run printed (on standard error, with --json).
+// checkFindings checks that each finding's files exist, that its repro
+// names its file, and that the run printed (on standard error, with
+// --json) the repro of every finding of a differential run and, of an
+// engine run, that of each crash group's smallest input, a finding too.
 func checkFindings(t *testing.T, j fuzzJSONSchema, stderr string) {
 	t.Helper()
-	printed := printedRepros(stderr)
+	printed := strings.Join(printedRepros(stderr), "\n") + "\n"
 	for _, f := range j.Findings {
 		for _, p := range []string{f.File, f.Report} {
 			if _, err := os.Stat(p); err != nil {
 				t.Errorf("finding %+v: %v", f, err)
 			}
 		}
-		if f.Repro == "" || !strings.Contains(strings.Join(printed, "\n")+"\n", f.Repro+"\n") {
-			t.Errorf("finding's repro %q is not a printed reproduce line: %q", f.Repro, printed)
-		}
-		if !strings.Contains(f.Repro, f.File) {
+		if f.Repro == "" || !strings.Contains(f.Repro, f.File) {
 			t.Errorf("finding's repro %q does not name its file %s", f.Repro, f.File)
 		}
+		if j.Mode != "engine" && !strings.Contains(printed, f.Repro+"\n") {
+			t.Errorf("finding's repro %q is not a printed reproduce line: %q", f.Repro, printed)
+		}
+	}
+	grouped := 0
+	for _, g := range j.CrashGroups {
+		grouped += len(g.Files)
+		if g.Repro == "" || !strings.Contains(printed, g.Repro+"\n") {
+			t.Errorf("crash group's repro %q is not a printed reproduce line: %q", g.Repro, printed)
+		}
+		if !slices.ContainsFunc(j.Findings, func(f fuzzFindingSchema) bool { return f.File == g.Smallest && f.Repro == g.Repro }) {
+			t.Errorf("crash group's smallest %s (repro %q) is not a finding", g.Smallest, g.Repro)
+		}
+	}
+	if j.Mode == "engine" && grouped != len(j.Findings) {
+		t.Errorf("crash groups hold %d files, for %d findings", grouped, len(j.Findings))
 	}
 }
 
@@ -271,7 +304,7 @@ func TestFuzzJSONDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []reflect.Type{reflect.TypeFor[fuzzJSON](), reflect.TypeFor[fuzzFindingJSON]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[fuzzJSON](), reflect.TypeFor[fuzzFindingJSON](), reflect.TypeFor[crashGroupJSON]()} {
 		for f := range typ.Fields() {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 			if !strings.Contains(fuzzHelp, name) {

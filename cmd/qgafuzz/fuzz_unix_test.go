@@ -34,6 +34,24 @@ trap '' INT
 sleep 60
 `
 
+// fakeNativeEngine puts a "go" first on $PATH whose build of the native
+// engine (go test -c -o BIN) copies script there: the engine the test
+// runs, which takes the engine's flags and works in its directory.
+func fakeNativeEngine(t *testing.T, script string) {
+	t.Helper()
+	bin := t.TempDir()
+	engine := filepath.Join(bin, "engine")
+	if err := os.WriteFile(engine, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	goScript := "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -o ]; then cp \"$FAKE_ENGINE\" \"$2\"; fi; shift; done\n"
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(goScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("FAKE_ENGINE", engine)
+}
+
 // TestFuzzNativeEngineHardStop: a native engine that overruns --time (here
 // hung, ignoring SIGINT) is stopped a grace period past it and killed as
 // long later; the crasher it wrote is stored, and the run says it was
@@ -41,19 +59,8 @@ sleep 60
 func TestFuzzNativeEngineHardStop(t *testing.T) {
 	defer func(g time.Duration) { engineGrace = g }(engineGrace)
 	engineGrace = time.Second
-	// A "go" that "builds" the hanging engine.
-	bin := t.TempDir()
-	engine := filepath.Join(bin, "engine")
+	fakeNativeEngine(t, hangingNativeEngine)
 	pidfile := filepath.Join(t.TempDir(), "pid")
-	if err := os.WriteFile(engine, []byte(hangingNativeEngine), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	goScript := "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -o ]; then cp \"$HANG_ENGINE\" \"$2\"; fi; shift; done\n"
-	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(goScript), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Setenv("HANG_ENGINE", engine)
 	t.Setenv("HANG_PIDFILE", pidfile)
 	t.Cleanup(func() {
 		if b, err := os.ReadFile(pidfile); err == nil {
