@@ -78,6 +78,13 @@ type SocketOptions struct {
 	// the player cannot see when the agent has read it (TCP, or outside
 	// Linux).
 	Pause time.Duration
+	// Oracle marks the reference (a real qemu-ga), trusted to send its
+	// replies and nothing more: a stream that ends with qgatest.Fence is
+	// complete once the fence's reply has arrived, as a qemu-ga answers in
+	// order. An agent under test is watched for 5×Pause after its last
+	// expected reply, for extra bytes (a reply sent twice), which makes
+	// every stream that much longer.
+	Oracle bool
 }
 
 func (o *SocketOptions) defaults() {
@@ -196,17 +203,24 @@ func (s *SocketEndpoint) read(c net.Conn, more chan struct{}) {
 // wait waits until n bytes have arrived, the connection ended, nothing
 // arrived for idle, or the deadline passed. It reports the byte count.
 func (s *SocketEndpoint) wait(n int, idle time.Duration, deadline time.Time) (int, error) {
+	return s.waitFor(n, nil, idle, deadline)
+}
+
+// waitFor is wait, done when done(replies) says so instead of at n bytes
+// if done is not nil.
+func (s *SocketEndpoint) waitFor(n int, done func([]byte) bool, idle time.Duration, deadline time.Time) (int, error) {
 	last := -1
 	quiet := time.Now().Add(idle)
 	intr := s.intr
 	for {
 		s.mu.Lock()
 		have, eof := len(s.got), s.eof
+		ended := done != nil && done(s.got)
 		s.mu.Unlock()
 		now := time.Now()
 		end := s.until(deadline)
 		switch {
-		case have >= n:
+		case ended || done == nil && have >= n:
 			return have, nil
 		case eof != nil:
 			return have, fmt.Errorf("connection closed by the agent (%v) after %d of %d reply bytes", eof, have, n)
@@ -289,7 +303,22 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 			time.Sleep(s.Opts.Pause)
 		}
 	}
-	if err == nil {
+	switch {
+	case err != nil:
+	case s.Opts.Oracle && len(st.Ops) > 0 && bytes.Equal(st.Ops[len(st.Ops)-1].Data, qgatest.Fence):
+		// Every reply is in once the last fence's is: no pause for extra
+		// ones. Counted, for a stream with a fence before its last.
+		fences := 0
+		for _, op := range st.Ops {
+			if bytes.Equal(op.Data, qgatest.Fence) {
+				fences++
+			}
+		}
+		allIn := func(got []byte) bool {
+			return bytes.HasSuffix(got, qgatest.FenceReply) && bytes.Count(got, qgatest.FenceReply) >= fences
+		}
+		_, err = s.waitFor(expect, allIn, s.Opts.Idle, deadline)
+	default:
 		// All expected bytes, then a short pause for any extra ones.
 		if _, err = s.wait(expect, s.Opts.Idle, deadline); err == nil {
 			_, err = s.wait(expect+1, s.Opts.Pause*5, deadline)

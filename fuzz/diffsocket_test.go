@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qgafuzz/qgafuzz/fuzz"
+	"github.com/qgafuzz/qgafuzz/qga"
 	"github.com/qgafuzz/qgafuzz/qga/qgatest"
 )
 
@@ -121,5 +122,71 @@ func TestDifferInterruptDuringHang(t *testing.T) {
 	}
 	if found != 0 || st.Divergences != 0 {
 		t.Errorf("%d divergences reported (%d in stats) for a stream cut short by the interrupt", found, st.Divergences)
+	}
+}
+
+// TestOracleStreamEndsAtItsFence: the reference (Oracle) is done with a
+// stream that ends with the fence once the last fence's reply is in: it
+// neither waits 5×Pause for extra bytes, as an agent under test does, nor
+// stops short when its replies are longer than the in-process reference's
+// (pace), as another qemu-ga version's guest-info is.
+func TestOracleStreamEndsAtItsFence(t *testing.T) {
+	addr := serveBuggy(t, qga.NoBug)
+	ping := []byte(`{"execute":"guest-ping"}`)
+	st := qgatest.Stream{Ops: []qgatest.Op{{Data: qgatest.Fence}, {Data: ping}, {Data: qgatest.Fence}}}
+	want := qgatest.ReferenceReplies(qga.AgentConfig{}, st)
+
+	// A long Pause: the watch for extra bytes would take 10 s.
+	ep := fuzz.NewSocketEndpoint(addr, fuzz.SocketOptions{Pause: 2 * time.Second, Oracle: true})
+	defer ep.Close()
+	start := time.Now()
+	got, err := ep.Play(st, want)
+	if took := time.Since(start); err != nil || took > 5*time.Second {
+		t.Errorf("Play took %v (%v); want it done at the fence's reply, not 5×Pause later", took.Round(time.Millisecond), err)
+	}
+	if !bytes.Equal(got, bytes.Join(want, nil)) {
+		t.Errorf("replies %q, want %q", got, bytes.Join(want, nil))
+	}
+
+}
+
+// TestOracleWaitsForTheLastFence: a stream with two fences is done when
+// the second one's reply is in, however long after the first's it comes.
+func TestOracleWaitsForTheLastFence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "slow-fence.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var in []byte
+		buf := make([]byte, 4096)
+		answered := 0
+		for {
+			n, err := c.Read(buf)
+			in = append(in, buf[:n]...)
+			for ; answered < bytes.Count(in, qgatest.Fence); answered++ {
+				if answered > 0 {
+					time.Sleep(300 * time.Millisecond) // the second reply comes late
+				}
+				c.Write(qgatest.FenceReply)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	ep := fuzz.NewSocketEndpoint("unix:"+path, fuzz.SocketOptions{Idle: 2 * time.Second, Hang: 5 * time.Second, Oracle: true})
+	defer ep.Close()
+	st := qgatest.Stream{Ops: []qgatest.Op{{Data: qgatest.Fence}, {Data: qgatest.Fence}}}
+	got, err := ep.Play(st, make([][]byte, len(st.Ops)))
+	if want := bytes.Repeat(qgatest.FenceReply, 2); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("replies %q (%v), want %q", got, err, want)
 	}
 }

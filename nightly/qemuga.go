@@ -86,7 +86,7 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 	}
 	tr.CorpusBefore, tr.CorpusAfter = len(seeds), len(seeds)
 	groups := map[string][]*fuzz.Divergence{}
-	ref := fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{})
+	ref := fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{Oracle: true})
 	defer ref.Close()
 	agent := fuzz.InProcessEndpoint(qga.AgentConfig{Bug: n.bug})
 	// The divergences stored by earlier nights are replayed first, as the
@@ -162,7 +162,7 @@ func (n *night) againstQemuGA(ctx context.Context, d time.Duration) {
 		// flushed with the fence. If that fails, so do the replays, and
 		// the divergences are stored as found.
 		ref.Close()
-		ref = fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{})
+		ref = fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{Oracle: true})
 		defer ref.Close()
 		_ = ref.Reset()
 	}

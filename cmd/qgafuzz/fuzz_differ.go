@@ -33,6 +33,8 @@ func diffEndpoints(ctx context.Context, f fuzzFlags) (agent, ref fuzz.Endpoint, 
 		agent = fuzz.NewSocketEndpoint(f.agent, so)
 	}
 	if f.ref != "" {
+		// The reference is trusted to send its replies and nothing more.
+		so.Oracle = true
 		ref = fuzz.NewSocketEndpoint(f.ref, so)
 	}
 	return agent, ref, func() {

@@ -396,7 +396,7 @@ func reproQemuGA(e *env, path string, data []byte, bug qga.Bug, j *reproJSON) in
 	defer g.Close()
 	st := fuzz.Chunks(data)
 	pace := qgatest.ReferenceReplies(qga.AgentConfig{}, st)
-	ref := fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{})
+	ref := fuzz.NewSocketEndpoint("unix:"+g.Socket, fuzz.SocketOptions{Oracle: true})
 	defer ref.Close()
 	j.Writes = ptr(len(st.Ops))
 	want, err := ref.Play(st, pace)
