@@ -74,6 +74,8 @@ type Result struct {
 	// Err is set when the input could not be run (unreadable, undecodable).
 	Err      string
 	Duration time.Duration
+
+	packed []byte // the Features as EncodeFeatures packs them (measurePacked)
 }
 
 // Server is a running coverage server.
@@ -151,7 +153,7 @@ func (s *Server) kill() {
 
 // Run runs one input (inline) through target.
 func (s *Server) Run(target string, data []byte) (Result, error) {
-	rs, err := s.batch(context.Background(), []request{{Target: target, Data: data}}, nil)
+	rs, err := s.batch(context.Background(), []request{{Target: target, Data: data}}, nil, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -169,21 +171,33 @@ func (s *Server) Measure(ctx context.Context, target string, paths []string, pro
 		}
 		reqs[i] = request{Target: target, Path: abs}
 	}
-	return s.batch(ctx, reqs, progress)
+	return s.batch(ctx, reqs, progress, false)
 }
 
 // MeasureData is Measure for inputs in memory.
 func (s *Server) MeasureData(ctx context.Context, target string, inputs [][]byte, progress func(done int)) ([]Result, error) {
+	return s.measureData(ctx, target, inputs, progress, false)
+}
+
+// measurePacked is MeasureData leaving the features packed (see
+// DecodeFeatures), in Result.packed instead of Result.Features.
+func (s *Server) measurePacked(ctx context.Context, target string, inputs [][]byte, progress func(done int)) ([]Result, error) {
+	return s.measureData(ctx, target, inputs, progress, true)
+}
+
+// measureData is MeasureData, leaving the features packed if packed is.
+func (s *Server) measureData(ctx context.Context, target string, inputs [][]byte, progress func(done int), packed bool) ([]Result, error) {
 	reqs := make([]request, len(inputs))
 	for i, d := range inputs {
 		reqs[i] = request{Target: target, Data: d}
 	}
-	return s.batch(ctx, reqs, progress)
+	return s.batch(ctx, reqs, progress, packed)
 }
 
 // batch pipelines the requests through the server, restarting it after an
-// input that hangs or kills it.
-func (s *Server) batch(ctx context.Context, reqs []request, progress func(int)) ([]Result, error) {
+// input that hangs or kills it. packed leaves the features of each result
+// packed.
+func (s *Server) batch(ctx context.Context, reqs []request, progress func(int), packed bool) ([]Result, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -233,13 +247,18 @@ func (s *Server) batch(ctx context.Context, reqs []request, progress func(int)) 
 					s.kill()
 					return out, fmt.Errorf("corpus: coverage server: bad response: %w", err)
 				}
-				feats, err := DecodeFeatures(resp.Features)
+				r := Result{Size: resp.Size, Fail: resp.Fail, Report: resp.Report, Err: resp.Err, Duration: time.Duration(resp.Nanos)}
+				var err error
+				if packed {
+					r.packed, err = resp.Features, checkFeatures(resp.Features)
+				} else {
+					r.Features, err = DecodeFeatures(resp.Features)
+				}
 				if err != nil {
 					s.kill()
 					return out, err
 				}
-				out = append(out, Result{Features: feats, Size: resp.Size, Fail: resp.Fail,
-					Report: resp.Report, Err: resp.Err, Duration: time.Duration(resp.Nanos)})
+				out = append(out, r)
 			case <-timer.C:
 				s.kill()
 				out = append(out, processFailure(rest[i], fmt.Sprintf("hang: no result after %v", timeout), s.stderr.String()))

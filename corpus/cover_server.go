@@ -197,25 +197,42 @@ func EncodeFeatures(fs []uint32) []byte {
 
 // DecodeFeatures unpacks EncodeFeatures.
 func DecodeFeatures(b []byte) ([]uint32, error) {
+	if err := checkFeatures(b); err != nil {
+		return nil, err
+	}
 	// Sized exactly (one feature per varint, each ending in a byte below
-	// 0x80): a minimize or merge holds the features of every input of the
-	// corpus at once, and append's spare capacity was a good part of them.
+	// 0x80): a caller may hold the features of many inputs at once, and
+	// append's spare capacity was a good part of them.
 	n := 0
 	for _, c := range b {
 		if c < 0x80 {
 			n++
 		}
 	}
-	out := make([]uint32, 0, n)
+	return appendDecodedFeatures(make([]uint32, 0, n), b), nil
+}
+
+// checkFeatures returns an error if b is not what EncodeFeatures packs.
+func checkFeatures(b []byte) error {
+	for len(b) > 0 {
+		_, n := binary.Uvarint(b)
+		if n <= 0 {
+			return fmt.Errorf("corpus: bad feature encoding")
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// appendDecodedFeatures appends to dst the features packed in b, which
+// checkFeatures accepts.
+func appendDecodedFeatures(dst []uint32, b []byte) []uint32 {
 	prev := uint32(0)
 	for len(b) > 0 {
 		d, n := binary.Uvarint(b)
-		if n <= 0 {
-			return nil, fmt.Errorf("corpus: bad feature encoding")
-		}
 		prev += uint32(d)
-		out = append(out, prev)
+		dst = append(dst, prev)
 		b = b[n:]
 	}
-	return out, nil
+	return dst
 }

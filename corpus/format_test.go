@@ -635,3 +635,27 @@ func TestNativeLargeInput(t *testing.T) {
 		t.Fatalf("export again: %+v %v %v", res, probs, err)
 	}
 }
+
+// TestReadFileSized: ReadFile reads a file whole into a buffer of about
+// its size, not io.ReadAll's 512 bytes at least (more than twice a
+// corpus of small inputs, held whole while it is measured).
+func TestReadFileSized(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 100, 511, 512, 513, 5000, 70000} {
+		want := make([]byte, n)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		path := filepath.Join(dir, fmt.Sprint(n))
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := corpus.ReadFile(path)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: read %d, %v", n, len(got), err)
+		}
+		if cap(got) > n+n/8+16 {
+			t.Errorf("%d bytes read into a buffer of %d", n, cap(got))
+		}
+	}
+}

@@ -36,10 +36,18 @@ func Union(items []Item) map[uint32]bool {
 // Cover returns the indices (ascending) of a subset of items whose
 // features, with base, cover every feature of items. base may be nil.
 func Cover(items []Item, base map[uint32]bool) []int {
-	items = normalize(items)
-	a := prune(items, coverBySize(items, base), base)
-	b := prune(items, coverGreedy(items, base), base)
-	if len(b) < len(a) || (len(b) == len(a) && bytesOf(items, b) < bytesOf(items, a)) {
+	s := packItems(normalize(items))
+	return s.cover(s.numbered(base))
+}
+
+// cover is Cover over packed inputs; base is by feature number, or nil.
+func (s *featureSets) cover(base []bool) []int {
+	if base == nil {
+		base = make([]bool, len(s.values))
+	}
+	a := prune(s, coverBySize(s, base), base)
+	b := prune(s, coverGreedy(s, base), base)
+	if len(b) < len(a) || (len(b) == len(a) && bytesOf(s, b) < bytesOf(s, a)) {
 		a = b
 	}
 	sort.Ints(a)
@@ -48,21 +56,24 @@ func Cover(items []Item, base map[uint32]bool) []int {
 
 // normalize returns items whose feature lists are sorted and without
 // repeats (the server's are; hand-built ones may not be).
-// Lists that already are so are shared, not copied: those of a measured
-// corpus of tens of thousands of inputs are hundreds of MiB, and a copy
-// of them all doubled the memory of minimize and merge.
+// Lists that already are so are shared, not copied: as []uint32, those
+// of a corpus of tens of thousands of inputs are about 100 MiB.
 func normalize(items []Item) []Item {
 	out := make([]Item, len(items))
 	for i, it := range items {
-		fs := it.Features
-		if !strictlySorted(fs) {
-			fs = append([]uint32(nil), fs...)
-			slices.Sort(fs)
-			fs = slices.Compact(fs)
-		}
-		out[i] = Item{Size: it.Size, Features: fs}
+		out[i] = Item{Size: it.Size, Features: normalizeList(it.Features)}
 	}
 	return out
+}
+
+// normalizeList is normalize for one list.
+func normalizeList(fs []uint32) []uint32 {
+	if !strictlySorted(fs) {
+		fs = append([]uint32(nil), fs...)
+		slices.Sort(fs)
+		fs = slices.Compact(fs)
+	}
+	return fs
 }
 
 // strictlySorted reports whether fs is ascending without repeats.
@@ -75,34 +86,36 @@ func strictlySorted(fs []uint32) bool {
 	return true
 }
 
-func bytesOf(items []Item, idx []int) int {
+func bytesOf(s *featureSets, idx []int) int {
 	n := 0
 	for _, i := range idx {
-		n += items[i].Size
+		n += s.inputs[i].size
 	}
 	return n
 }
 
 // coverBySize is libFuzzer's merge: smallest first (more features first
 // among equal sizes), keeping each input that adds a feature.
-func coverBySize(items []Item, base map[uint32]bool) []int {
-	order := make([]int, len(items))
+func coverBySize(s *featureSets, base []bool) []int {
+	order := make([]int, s.len())
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(x, y int) bool {
-		a, b := items[order[x]], items[order[y]]
-		if a.Size != b.Size {
-			return a.Size < b.Size
+		a, b := s.inputs[order[x]], s.inputs[order[y]]
+		if a.size != b.size {
+			return a.size < b.size
 		}
-		return len(a.Features) > len(b.Features)
+		return a.count > b.count
 	})
-	have := map[uint32]bool{}
+	have := slices.Clone(base) // a feature of base is had from the start
 	var keep []int
+	var buf []uint32
 	for _, i := range order {
 		added := false
-		for _, f := range items[i].Features {
-			if !base[f] && !have[f] {
+		buf = s.numbers(buf[:0], i)
+		for _, f := range buf {
+			if !have[f] {
 				have[f], added = true, true
 			}
 		}
@@ -115,17 +128,19 @@ func coverBySize(items []Item, base map[uint32]bool) []int {
 
 // coverGreedy repeatedly takes the input that adds the most features
 // (lazily re-evaluated: an input's gain only shrinks).
-func coverGreedy(items []Item, base map[uint32]bool) []int {
-	h := &gainHeap{items: items}
-	for i, it := range items {
-		h.e = append(h.e, gainEntry{i, len(it.Features)})
+func coverGreedy(s *featureSets, base []bool) []int {
+	h := &gainHeap{inputs: s.inputs}
+	for i, in := range s.inputs {
+		h.e = append(h.e, gainEntry{i, in.count})
 	}
 	heap.Init(h)
-	have := map[uint32]bool{}
+	have := slices.Clone(base)
+	var buf []uint32
 	gain := func(i int) int {
 		n := 0
-		for _, f := range items[i].Features {
-			if !base[f] && !have[f] {
+		buf = s.numbers(buf[:0], i)
+		for _, f := range buf {
+			if !have[f] {
 				n++
 			}
 		}
@@ -144,7 +159,7 @@ func coverGreedy(items []Item, base map[uint32]bool) []int {
 			continue
 		}
 		keep = append(keep, top.i)
-		for _, f := range items[top.i].Features {
+		for _, f := range buf { // top.i's, from gain
 			have[f] = true
 		}
 	}
@@ -153,19 +168,22 @@ func coverGreedy(items []Item, base map[uint32]bool) []int {
 
 // prune drops kept inputs, largest first, whose every feature is also
 // given by another kept input or by base.
-func prune(items []Item, keep []int, base map[uint32]bool) []int {
-	count := map[uint32]int{}
+func prune(s *featureSets, keep []int, base []bool) []int {
+	count := make([]int32, len(s.values))
+	var buf []uint32
 	for _, i := range keep {
-		for _, f := range items[i].Features {
+		buf = s.numbers(buf[:0], i)
+		for _, f := range buf {
 			count[f]++
 		}
 	}
 	order := append([]int(nil), keep...)
-	sort.SliceStable(order, func(x, y int) bool { return items[order[x]].Size > items[order[y]].Size })
+	sort.SliceStable(order, func(x, y int) bool { return s.inputs[order[x]].size > s.inputs[order[y]].size })
 	dropped := map[int]bool{}
 	for _, i := range order {
 		redundant := true
-		for _, f := range items[i].Features {
+		buf = s.numbers(buf[:0], i)
+		for _, f := range buf {
 			if !base[f] && count[f] < 2 {
 				redundant = false
 				break
@@ -173,7 +191,7 @@ func prune(items []Item, keep []int, base map[uint32]bool) []int {
 		}
 		if redundant {
 			dropped[i] = true
-			for _, f := range items[i].Features {
+			for _, f := range buf {
 				count[f]--
 			}
 		}
@@ -190,8 +208,8 @@ func prune(items []Item, keep []int, base map[uint32]bool) []int {
 type gainEntry struct{ i, gain int }
 
 type gainHeap struct {
-	items []Item
-	e     []gainEntry
+	inputs []packedInput
+	e      []gainEntry
 }
 
 func (h *gainHeap) Len() int { return len(h.e) }
@@ -200,7 +218,7 @@ func (h *gainHeap) Less(a, b int) bool {
 	if x.gain != y.gain {
 		return x.gain > y.gain
 	}
-	if sx, sy := h.items[x.i].Size, h.items[y.i].Size; sx != sy {
+	if sx, sy := h.inputs[x.i].size, h.inputs[y.i].size; sx != sy {
 		return sx < sy
 	}
 	return x.i < y.i

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -41,8 +42,11 @@ func (t *Tool) logf(format string, args ...any) {
 
 // Measured is a set of inputs with their coverage.
 type Measured struct {
-	Entries  []Entry
-	Items    []Item // of Entries, in order
+	Entries []Entry
+	// Items are the sizes of Entries, in order, without their Features:
+	// those are kept packed (see InputFeatures), since as []uint32 the
+	// features of a corpus of tens of thousands of inputs take ~100 MiB.
+	Items    []Item
 	Failing  []Entry
 	Problems []Problem
 	Dups     int
@@ -51,8 +55,15 @@ type Measured struct {
 	// the server runs each input twice to drop unstable features).
 	Exec time.Duration
 
-	union    map[uint32]bool // the features, when Items are not kept
-	dupBytes int64           // the bytes of the Dups
+	features   *featureSets    // of Entries, in order, when kept
+	union      map[uint32]bool // the features, when not kept per input
+	dupBytes   int64           // the bytes of the Dups
+	entryBytes int64           // the bytes of Entries
+
+	// The hash of each entry's data, when the data was dropped once
+	// measured (see entries).
+	sums []uint64
+	seed maphash.Seed
 }
 
 // Features returns the number of distinct features of the set.
@@ -60,7 +71,53 @@ func (m *Measured) Features() int {
 	if m.union != nil {
 		return len(m.union)
 	}
+	if m.features != nil {
+		return len(m.features.values)
+	}
 	return len(Union(m.Items))
+}
+
+// InputFeatures returns the features of Entries[i], ascending, or nil when
+// they were not kept (Stats measures only their union).
+func (m *Measured) InputFeatures(i int) []uint32 {
+	if m.features == nil {
+		return nil
+	}
+	return m.features.features(i)
+}
+
+// entries returns Entries[idx...] with their data, read again when it
+// was dropped once measured: of a large corpus, minimize and merge write
+// a few hundred inputs, and holding the data of all doubled what they
+// hold besides the features.
+func (m *Measured) entries(idx []int) ([]Entry, error) {
+	out := make([]Entry, len(idx))
+	for i, k := range idx {
+		e := m.Entries[k]
+		if m.sums != nil {
+			data, _, err := readInput(e.Path, e.Format, true, nil)
+			if err == nil && (len(data) != m.Items[k].Size || maphash.Bytes(m.seed, data) != m.sums[k]) {
+				err = errors.New("it changed while the inputs were measured; run again")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("corpus: reading %s again: %w", e.Path, err)
+			}
+			e.Data = data
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// featureSet returns the set of the features of the inputs.
+func (m *Measured) featureSet() map[uint32]bool {
+	switch {
+	case m.union != nil:
+		return m.union
+	case m.features != nil:
+		return m.features.union()
+	}
+	return Union(m.Items)
 }
 
 // PerInput returns the measuring time per input.
@@ -85,13 +142,11 @@ func (m *Measured) ExecPerInput() time.Duration {
 // set aside (a corpus must not hold crashers: Go's engine would stop on
 // them before fuzzing), unreadable ones reported.
 func (t *Tool) Measure(ctx context.Context, target string, paths ...string) (*Measured, error) {
-	return t.measure(ctx, target, true, paths...)
+	return t.measure(ctx, target, keepData, paths...)
 }
 
-// measure is Measure; logRead logs the files it cannot read, which
-// ReadStats returns to its caller instead (logged, they were reported
-// twice).
-func (t *Tool) measure(ctx context.Context, target string, logRead bool, paths ...string) (*Measured, error) {
+// measure is Measure keeping what keep says.
+func (t *Tool) measure(ctx context.Context, target string, keep inputsKept, paths ...string) (*Measured, error) {
 	if t == nil || t.Server == nil {
 		return nil, errNoServer
 	}
@@ -103,33 +158,46 @@ func (t *Tool) measure(ctx context.Context, target string, logRead bool, paths .
 	if err != nil {
 		return nil, err
 	}
-	if logRead {
-		for _, p := range probs {
-			t.logf("%s", p)
-		}
+	for _, p := range probs {
+		t.logf("%s", p)
 	}
-	return t.measureEntries(ctx, target, es, probs)
+	return t.measureChunks(ctx, target, es, probs, keep)
 }
 
-// measureEntries measures the inputs es, read with the problems probs.
-func (t *Tool) measureEntries(ctx context.Context, target string, es []Entry, probs []Problem) (*Measured, error) {
-	return t.measureChunks(ctx, target, es, probs, true)
-}
+// inputsKept is what measureChunks keeps of each input it measures,
+// besides its path, name and format.
+type inputsKept int
+
+const (
+	keepData     inputsKept = iota // its data and features (Measure)
+	keepFeatures                   // its features and the hash of its data
+	keepUnion                      // none: the union of all features only
+)
 
 // measureChunk is how many inputs measureChunks gives the server at once.
 const measureChunk = 1024
 
-// measureChunks measures es a chunk at a time. Without items, the
-// features of each input are folded into the union and dropped (Items is
-// left empty, Features still counts them): stats needs no more, and the
-// features of every input of a large corpus are hundreds of MiB.
-func (t *Tool) measureChunks(ctx context.Context, target string, es []Entry, probs []Problem, items bool) (*Measured, error) {
+// measureChunks measures es a chunk at a time, keeping what keep says.
+// With keepUnion, the features of each input are folded into the union
+// and dropped (Items is left empty, Features still counts them): stats
+// needs no more, and the features of every input of a large corpus are
+// tens of MiB even packed. With keepFeatures, the data of each input is
+// dropped once measured (entries reads it again).
+func (t *Tool) measureChunks(ctx context.Context, target string, es []Entry, probs []Problem, keep inputsKept) (*Measured, error) {
 	all := Size(es)
 	es, dups := Dedup(es)
 	m := &Measured{Problems: probs, Dups: dups, dupBytes: all - Size(es)}
-	if !items {
+	switch keep {
+	case keepUnion:
 		m.union = map[uint32]bool{}
+	case keepFeatures:
+		m.seed = maphash.MakeSeed()
+		m.sums = []uint64{}
+		fallthrough
+	default:
+		m.features = newFeatureSets()
 	}
+	var features []uint32 // of one input, decoded
 	start := time.Now()
 	for off := 0; off < len(es); off += measureChunk {
 		chunk := es[off:min(off+measureChunk, len(es))]
@@ -137,7 +205,9 @@ func (t *Tool) measureChunks(ctx context.Context, target string, es []Entry, pro
 		for i, e := range chunk {
 			data[i] = e.Data
 		}
-		res, err := t.Server.MeasureData(ctx, target, data, func(done int) {
+		// Packed as the server sends them: decoded, each input's
+		// features would be garbage four times their packed size.
+		res, err := t.Server.measurePacked(ctx, target, data, func(done int) {
 			if t.Progress != nil {
 				t.Progress(target, off+done, len(es))
 			}
@@ -147,23 +217,35 @@ func (t *Tool) measureChunks(ctx context.Context, target string, es []Entry, pro
 		}
 		for i, r := range res {
 			e := chunk[i]
+			chunk[i].Data = nil // kept below if at all, not by es
 			m.Exec += r.Duration
 			switch {
 			case r.Err != "":
 				m.Problems = append(m.Problems, Problem{Path: e.Path, Err: fmt.Errorf("%s", r.Err)})
 				t.logf("skipping %s: %s", e.Path, r.Err)
+				continue
 			case r.Fail != "":
 				m.Failing = append(m.Failing, e)
 				t.logf("skipping %s: it fails (%s); keep crashers out of corpora", e.Path, r.Fail)
-			case items:
-				m.Entries = append(m.Entries, e)
-				m.Items = append(m.Items, Item{Size: len(e.Data), Features: r.Features})
-			default:
+				continue
+			}
+			features = appendDecodedFeatures(features[:0], r.packed) // valid: the batch checked
+			m.entryBytes += int64(len(e.Data))
+			switch keep {
+			case keepUnion:
 				m.Entries = append(m.Entries, Entry{Path: e.Path, Name: e.Name, Format: e.Format})
-				for _, f := range r.Features {
+				for _, f := range features {
 					m.union[f] = true
 				}
+				continue
+			case keepFeatures:
+				m.sums = append(m.sums, maphash.Bytes(m.seed, e.Data))
+				m.Entries = append(m.Entries, Entry{Path: e.Path, Name: e.Name, Format: e.Format})
+			default:
+				m.Entries = append(m.Entries, e)
 			}
+			m.Items = append(m.Items, Item{Size: len(e.Data)})
+			m.features.add(len(e.Data), normalizeList(features))
 		}
 	}
 	m.Elapsed = time.Since(start)
@@ -198,14 +280,13 @@ func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out s
 		return nil, err
 	}
 	start := time.Now()
-	m, err := t.Measure(ctx, target, dirs...)
+	m, err := t.measure(ctx, target, keepFeatures, dirs...)
 	if err != nil {
 		return nil, err
 	}
-	keep := Cover(m.Items, nil)
-	sel := make([]Entry, len(keep))
-	for i, k := range keep {
-		sel[i] = m.Entries[k]
+	sel, err := m.entries(m.features.cover(nil))
+	if err != nil {
+		return nil, err
 	}
 	if err := writeDirAtomic(out, sel); err != nil {
 		return nil, err
@@ -216,7 +297,7 @@ func (t *Tool) Minimize(ctx context.Context, target string, dirs []string, out s
 	}
 	return &MinimizeReport{Target: target,
 		FilesBefore: len(m.Entries) + m.Dups + len(m.Failing), FilesAfter: len(sel),
-		BytesBefore: Size(m.Entries) + Size(m.Failing) + m.dupBytes, BytesAfter: Size(sel),
+		BytesBefore: m.entryBytes + Size(m.Failing) + m.dupBytes, BytesAfter: Size(sel),
 		Duplicates: m.Dups, Failing: len(m.Failing), Skipped: Skipped(m.Problems),
 		FeaturesBefore: m.Features(), FeaturesAfter: after.Features(),
 		Elapsed: time.Since(start), PerInput: m.PerInput(), ExecPerInput: m.ExecPerInput(),
@@ -300,34 +381,25 @@ func (t *Tool) Merge(ctx context.Context, target, into string, dirs []string) (*
 		return nil, fmt.Errorf("corpus: %w", err)
 	}
 	dir, format := Layout(into, append(append([]Entry(nil), base.Entries...), base.Failing...))
-	cand, err := t.Measure(ctx, target, dirs...)
+	cand, err := t.measure(ctx, target, keepFeatures, dirs...)
 	if err != nil {
 		return nil, err
 	}
-	have := Union(base.Items)
-	keep := Cover(cand.Items, have)
-	sel := make([]Entry, len(keep))
-	for i, k := range keep {
-		sel[i] = cand.Entries[k]
+	have := base.featureSet()
+	keep := cand.features.cover(cand.features.numbered(have))
+	sel, err := cand.entries(keep)
+	if err != nil {
+		return nil, err
 	}
 	res, err := Write(dir, format, sel)
 	if err != nil {
 		return nil, err
 	}
-	all := append(append([]Item(nil), base.Items...), pick(cand.Items, keep)...)
 	return &MergeReport{Target: target, Dir: dir, Format: format, FilesBefore: len(base.Entries) + len(base.Failing) + base.Dups,
 		Candidates: len(cand.Entries), Added: res.Written, BytesAdded: res.Bytes,
-		FeaturesBefore: len(have), FeaturesAfter: len(Union(all)),
+		FeaturesBefore: len(have), FeaturesAfter: len(have) + cand.features.countNew(keep, have),
 		Skipped:  Skipped(base.Problems) + Skipped(cand.Problems),
 		Problems: append(append([]Problem(nil), base.Problems...), cand.Problems...)}, nil
-}
-
-func pick(items []Item, idx []int) []Item {
-	out := make([]Item, len(idx))
-	for i, k := range idx {
-		out[i] = items[k]
-	}
-	return out
 }
 
 // Stats describes a corpus directory.
@@ -396,7 +468,7 @@ func ReadStatsProgress(ctx context.Context, t *Tool, target string, progress fun
 	if t.Server == nil {
 		return nil, errNoServer
 	}
-	m, err := t.measureChunks(ctx, target, es, probs, false)
+	m, err := t.measureChunks(ctx, target, es, probs, keepUnion)
 	if err != nil {
 		return nil, err
 	}
