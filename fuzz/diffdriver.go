@@ -232,6 +232,14 @@ func playBoth(ref, agent Endpoint, s qgatest.Stream) (*Divergence, error) {
 	if detail == "" {
 		return nil, nil
 	}
+	if p, ok := agent.(interface{ sentAfterFence() int }); ok {
+		if n := p.sentAfterFence(); n > 0 {
+			// Bytes the user did not see asked for: say where the line
+			// between the stream's replies and the rest was drawn.
+			detail += fmt.Sprintf(" (the agent sent %d of its bytes after the fence's reply and before its reply to the guest-sync probe %s"+
+				" that qgafuzz sends after each stream to catch replies sent late or twice; the probe's reply is left out)", n, qgatest.Probe)
+		}
+	}
 	d := &Divergence{Input: s, Reference: want, Agent: got, Detail: detail, AgentHung: errors.Is(err, errHang)}
 	if ce, ok := agent.(*CommandEndpoint); ok && !ce.waitExit(500*time.Millisecond) {
 		d.AgentDied, d.AgentHung = true, false

@@ -66,7 +66,7 @@ func TestDifferFindsPlantedBugs(t *testing.T) {
 }
 
 // serveBuggy serves a reference agent with a planted bug on a unix socket.
-func serveBuggy(t *testing.T, bug qga.Bug) string {
+func serveBuggy(t testing.TB, bug qga.Bug) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "qgafuzz")
 	if err != nil {

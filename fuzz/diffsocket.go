@@ -22,7 +22,9 @@ import (
 // agent's only then, for example inside a UTF-8 sequence), so the player
 // waits after each write for the replies it expects or, when none is
 // expected, until the agent has read the write (unix sockets on Linux) or a
-// short pause, before the next write.
+// short pause, before the next write. A stream that ends with the fence is
+// closed by a barrier, not a pause: a guest-sync probe whose reply comes
+// after anything else the agent sends for the stream.
 
 // Endpoint is one side of a differential comparison.
 type Endpoint interface {
@@ -81,9 +83,11 @@ type SocketOptions struct {
 	// Oracle marks the reference (a real qemu-ga), trusted to send its
 	// replies and nothing more: a stream that ends with qgatest.Fence is
 	// complete once the fence's reply has arrived, as a qemu-ga answers in
-	// order. An agent under test is watched for 5×Pause after its last
-	// expected reply, for extra bytes (a reply sent twice), which makes
-	// every stream that much longer.
+	// order. An agent under test may send more (a reply sent twice, or
+	// late): after such a stream's fence reply it is sent qgatest.Probe,
+	// and what comes before the probe's reply is the stream's. A stream
+	// that does not end with the fence (the driver's all do; Play takes
+	// any) is watched for 5×Pause after its last expected reply instead.
 	Oracle bool
 }
 
@@ -120,6 +124,10 @@ type SocketEndpoint struct {
 	got  []byte
 	eof  error
 	more chan struct{}
+	// afterFence counts the bytes the agent sent, in the last Play,
+	// between the fence's reply and the probe's: bytes that the stream
+	// did not ask for, reported with a word on the probe.
+	afterFence int
 
 	// intr is closed, and intrAt (unix ns) set, by Interrupt.
 	intr     chan struct{}
@@ -250,9 +258,13 @@ func (s *SocketEndpoint) waitFor(n int, done func([]byte) bool, idle time.Durati
 // the agent has been silent for Opts.Idle and at most until Opts.Hang
 // after the stream began. After a write that expects no reply it waits
 // until the agent has read it, or Opts.Pause where that cannot be seen.
+// A stream that ends with qgatest.Fence is done at the last fence's
+// reply, and then, unless Opts.Oracle, at the reply to qgatest.Probe
+// (see probe), which is left out of the replies returned.
 func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) {
 	s.mu.Lock()
 	s.got = s.got[:0]
+	s.afterFence = 0
 	s.mu.Unlock()
 	if s.conn == nil {
 		if err := s.dial(); err != nil {
@@ -275,21 +287,7 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 			}
 			continue
 		}
-		end := s.until(deadline)
-		_ = s.conn.SetWriteDeadline(end)
-		if again := s.until(deadline); !again.Equal(end) {
-			// Interrupt came between the two lines above, and its own
-			// deadline may have been overwritten with the later one.
-			_ = s.conn.SetWriteDeadline(again)
-		}
-		if _, err = s.conn.Write(op.Data); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && !s.until(deadline).Before(deadline) {
-				// Not cut short by an interrupt: the agent has not read
-				// for the whole of Opts.Hang.
-				err = fmt.Errorf("%w: the agent does not read: writing to it: %w", errHang, err)
-			} else {
-				err = fmt.Errorf("writing to the agent: %w", err)
-			}
+		if err = s.write(op.Data, deadline); err != nil {
 			break
 		}
 		if i < len(pace) {
@@ -303,21 +301,31 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 			time.Sleep(s.Opts.Pause)
 		}
 	}
+	probeAt := -1
 	switch {
 	case err != nil:
-	case s.Opts.Oracle && len(st.Ops) > 0 && bytes.Equal(st.Ops[len(st.Ops)-1].Data, qgatest.Fence):
-		// Every reply is in once the last fence's is: no pause for extra
-		// ones. Counted, for a stream with a fence before its last.
+	case len(st.Ops) > 0 && bytes.Equal(st.Ops[len(st.Ops)-1].Data, qgatest.Fence):
+		// Every reply asked for is in once the last fence's is. Counted,
+		// for a stream with a fence before its last.
 		fences := 0
 		for _, op := range st.Ops {
 			if bytes.Equal(op.Data, qgatest.Fence) {
 				fences++
 			}
 		}
+		fenceEnd := -1
 		allIn := func(got []byte) bool {
-			return bytes.HasSuffix(got, qgatest.FenceReply) && bytes.Count(got, qgatest.FenceReply) >= fences
+			if bytes.HasSuffix(got, qgatest.FenceReply) && bytes.Count(got, qgatest.FenceReply) >= fences {
+				fenceEnd = len(got)
+			}
+			return fenceEnd >= 0
 		}
 		_, err = s.waitFor(expect, allIn, s.Opts.Idle, deadline)
+		// An agent that did not answer the fence has been quiet for
+		// Opts.Idle: its replies differ from the reference's as they are.
+		if err == nil && fenceEnd >= 0 && !s.Opts.Oracle {
+			probeAt, err = s.probe(fenceEnd)
+		}
 	default:
 		// All expected bytes, then a short pause for any extra ones.
 		if _, err = s.wait(expect, s.Opts.Idle, deadline); err == nil {
@@ -327,7 +335,83 @@ func (s *SocketEndpoint) Play(st qgatest.Stream, pace [][]byte) ([]byte, error) 
 	s.mu.Lock()
 	got := bytes.Clone(s.got)
 	s.mu.Unlock()
+	if probeAt >= 0 {
+		got = append(got[:probeAt], got[probeAt+len(qgatest.ProbeReply):]...)
+	}
 	return got, err
+}
+
+// write writes data, giving up at the stream's deadline (or sooner, after
+// an interrupt).
+func (s *SocketEndpoint) write(data []byte, deadline time.Time) error {
+	end := s.until(deadline)
+	_ = s.conn.SetWriteDeadline(end)
+	if again := s.until(deadline); !again.Equal(end) {
+		// Interrupt came between the two lines above, and its own
+		// deadline may have been overwritten with the later one.
+		_ = s.conn.SetWriteDeadline(again)
+	}
+	_, err := s.conn.Write(data)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded) && !s.until(deadline).Before(deadline):
+		// Not cut short by an interrupt: the agent has not read for the
+		// whole of Opts.Hang.
+		return fmt.Errorf("%w: the agent does not read: writing to it: %w", errHang, err)
+	}
+	return fmt.Errorf("writing to the agent: %w", err)
+}
+
+// probe is the barrier at the end of a fenced stream, the fence's reply
+// having ended at fenceEnd in s.got: it writes qgatest.Probe and waits
+// for its reply, which it returns the offset of. An agent that answers in
+// order sends whatever else the stream brings (a reply sent twice, or
+// late) before reading the probe, so the bytes in between stay in the
+// replies, as the stream's; a pause could only hope to see them. A probe
+// that is not answered (the agent closed the connection, went quiet for
+// Opts.Idle, or answered something else) is an error that says what
+// qgafuzz sent, since the agent's last bytes may answer it rather than
+// the stream.
+func (s *SocketEndpoint) probe(fenceEnd int) (int, error) {
+	deadline := time.Now().Add(s.Opts.Hang)
+	// The fence's reply says the agent has read the fence, unless an
+	// earlier request gave the same reply: the probe must not reach the
+	// agent in the fence's read.
+	waitUnread(s.conn, func() time.Time { return s.until(deadline) })
+	what := fmt.Sprintf("the guest-sync probe %s that qgafuzz sends after each stream's fence, to catch replies sent late or twice", qgatest.Probe)
+	if err := s.write(qgatest.Probe, deadline); err != nil {
+		return -1, fmt.Errorf("after the stream's fence was answered, sending %s: %w", what, err)
+	}
+	at := -1
+	answered := func(got []byte) bool {
+		if i := bytes.Index(got[fenceEnd:], qgatest.ProbeReply); i >= 0 {
+			at = fenceEnd + i
+		}
+		return at >= 0
+	}
+	have, err := s.waitFor(fenceEnd+len(qgatest.ProbeReply), answered, s.Opts.Idle, deadline)
+	s.mu.Lock()
+	after := bytes.Clone(s.got[fenceEnd:min(have, len(s.got))])
+	if at >= 0 {
+		s.afterFence = at - fenceEnd
+	}
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		return -1, fmt.Errorf("after the stream, waiting for the reply to %s (the agent sent %q after the fence's reply): %w", what, clip(after), err)
+	case at < 0:
+		return -1, fmt.Errorf("the agent did not answer %s (it sent %q after the fence's reply, then nothing for %v)", what, clip(after), s.Opts.Idle)
+	}
+	return at, nil
+}
+
+// sentAfterFence reports how many bytes the agent sent, in the last Play,
+// after the fence's reply and before the probe's.
+func (s *SocketEndpoint) sentAfterFence() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.afterFence
 }
 
 func (s *SocketEndpoint) closeConn() {

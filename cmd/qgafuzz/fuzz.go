@@ -54,17 +54,19 @@ SIGTERM interrupts the engine at once (it is killed 10s later if need be).
 With --agent or --agent-cmd, the differential target compares an agent behind a
 socket with the reference (the built-in reference agent, or --reference, e.g. a
 real qemu-ga): request streams, split at random points and with reconnects, go
-to both, each ending in a 0xFF flush and a guest-sync that resets the agent; a
-reply that differs (guest-info by structure), a hang (--hang) or the death of
-an --agent-cmd process (which is then restarted; after a hang it is killed
-first) is a finding; an agent that cannot be reached at all, or an --agent
-that hangs and then does not answer (qgafuzz cannot restart it), is an error
-(exit 3). --agent-cmd is
-run with sh -c, {sock} replaced by a fresh unix socket path. Each finding is
-stored as above (without a signature) and printed as it is found, not grouped;
-its reproduce line is the same command with --replay FILE,
-which plays that one stream to both agents and compares the replies (exit 1
-while they differ).
+to both, each ending in a 0xFF flush and a guest-sync that resets the agent
+(once that is answered, the agent under test gets one more guest-sync, id
+4242424243, whose reply is left out: what the agent sends before it, a reply
+sent late or twice, is the stream's, and a probe left unanswered is a
+finding); a reply that differs (guest-info by structure), a hang (--hang) or
+the death of an --agent-cmd process (which is then restarted; after a hang it
+is killed first) is a finding; an agent that cannot be reached at all, or an
+--agent that hangs and then does not answer (qgafuzz cannot restart it), is an
+error (exit 3). --agent-cmd is run with sh -c, {sock} replaced by a fresh unix
+socket path. Each finding is stored as above (without a signature) and printed
+as it is found, not grouped; its reproduce line is the same command with
+--replay FILE, which plays that one stream to both agents and compares the
+replies (exit 1 while they differ).
 
 Flags that the chosen mode would ignore are usage errors: --engine, --jobs
 and -v belong to engine runs; --hang, --max-findings and --seed to --agent or

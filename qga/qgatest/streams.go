@@ -42,6 +42,22 @@ var Fence = []byte("\xff\n{\"execute\":\"guest-sync\",\"arguments\":{\"id\":" + 
 // FenceReply is the reply that ends every stream's output.
 var FenceReply = []byte("{\"return\": " + strconv.FormatInt(FenceID, 10) + "}\n")
 
+// ProbeID is the guest-sync id of Probe, distinct from FenceID so that the
+// probe's reply is never taken for the fence's.
+const ProbeID = FenceID + 1
+
+// Probe is what the differential driver writes to an agent under test
+// once a stream's fence has been answered, as a barrier: an agent that
+// answers in order sends whatever the stream still owes (a reply sent
+// twice, or late) before the probe's reply. It has no 0xFF, which would
+// add an error reply: the fence has left the parser in its start state,
+// and a plain guest-sync is answered by ProbeReply alone, by qemu-ga 7.2
+// as by the reference agent. It changes no state an agent keeps.
+var Probe = []byte("{\"execute\":\"guest-sync\",\"arguments\":{\"id\":" + strconv.FormatInt(ProbeID, 10) + "}}")
+
+// ProbeReply is the reply to Probe.
+var ProbeReply = []byte("{\"return\": " + strconv.FormatInt(ProbeID, 10) + "}\n")
+
 // Bytes returns all bytes the stream writes.
 func (s Stream) Bytes() []byte {
 	var b []byte

@@ -1,12 +1,15 @@
 package qgatest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/qgafuzz/qgafuzz/qga"
 )
 
 // streamDigest hashes a stream's writes and reconnects.
@@ -46,6 +49,21 @@ func TestGenStreamGolden(t *testing.T) {
 	} {
 		if got := streamDigest(GenStream(rand.New(rand.NewPCG(1, c.stream)), StreamOptions{LongString: 64})); got != c.want {
 			t.Errorf("stream (1, %d) on %s: digest %s, want %s", c.stream, runtime.GOARCH, got, c.want)
+		}
+	}
+}
+
+// TestProbeAfterFence: the probe, written after any stream's fence, is
+// answered by ProbeReply alone, and changes none of the stream's replies
+// (the differential driver cuts it out of an agent under test's).
+func TestProbeAfterFence(t *testing.T) {
+	for i := range uint64(200) {
+		st := GenStream(rand.New(rand.NewPCG(2, i)), StreamOptions{LongString: 512})
+		want := ReferenceReplies(qga.AgentConfig{}, st)
+		st.Ops = append(st.Ops, Op{Data: Probe})
+		got := ReferenceReplies(qga.AgentConfig{}, st)
+		if n := len(want); !bytes.Equal(bytes.Join(got[:n], nil), bytes.Join(want, nil)) || !bytes.Equal(got[n], ProbeReply) {
+			t.Fatalf("stream (2, %d) %s: replies with the probe %q, want %q then %q", i, st, got, want, ProbeReply)
 		}
 	}
 }
