@@ -86,10 +86,12 @@ func strictlySorted(fs []uint32) bool {
 	return true
 }
 
-func bytesOf(s *featureSets, idx []int) int {
-	n := 0
+// bytesOf sums in an int64: on a 32-bit platform the inputs of a cover
+// can pass 2 GiB, now that their data is not held.
+func bytesOf(s *featureSets, idx []int) int64 {
+	n := int64(0)
 	for _, i := range idx {
-		n += s.inputs[i].size
+		n += int64(s.inputs[i].size)
 	}
 	return n
 }

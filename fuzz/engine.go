@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -260,19 +261,24 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 		}
 		c, serr := o.store(data, fmt.Sprintf("seed %s fails (native Go fuzzing replays the seeds first); go test said:\n%s\n\n",
 			seed, r.Output))
-		if serr != nil {
+		if serr != nil && !errors.Is(serr, ErrNotDurable) {
 			return res, serr
 		}
 		res.Crashers = append(res.Crashers, c)
 		res.Last.Crashes++
-		return res, nil
+		return res, serr
 	}
+	// A crasher stored but whose directory could not be synced is kept
+	// and counted like any other: the scratch directory that held the
+	// later ones is gone, so stopping at it would lose them.
+	var notDurable error
 	for _, f := range r.Crashers {
 		c, serr := o.store(f.Data, fmt.Sprintf("found by native Go fuzzing (as %s/%s in its scratch directory, removed after the run); go test said:\n%s\n\n",
 			fn, f.Name, withoutScratchRerun(r.Output, o.reproCommand(f.Data))))
-		if serr != nil {
+		if serr != nil && !errors.Is(serr, ErrNotDurable) {
 			return res, serr
 		}
+		notDurable = errors.Join(notDurable, serr)
 		res.Crashers = append(res.Crashers, c)
 		res.Last.Crashes++
 	}
@@ -288,7 +294,7 @@ func runNative(ctx context.Context, o EngineOptions) (Result, error) {
 	if res.Last.Elapsed > 0 {
 		res.Last.ExecsPerSec = float64(res.Last.Execs) / res.Last.Elapsed.Seconds()
 	}
-	return res, nil
+	return res, notDurable
 }
 
 // nativeSeed returns the seed that go test names "seed#N" (the N-th f.Add

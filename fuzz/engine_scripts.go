@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -231,6 +232,7 @@ func collectDir(o EngineOptions, dir string, keep func(string) bool, header func
 		return nil, err
 	}
 	var out []Crasher
+	var notDurable error
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !keep(e.Name()) {
 			continue
@@ -241,9 +243,12 @@ func collectDir(o EngineOptions, dir string, keep func(string) bool, header func
 			return out, err
 		}
 		c, err := o.store(data, header(path))
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrNotDurable) {
 			return out, err
 		}
+		// Stored, but its directory not synced: kept and returned with
+		// the others, the error said at the end.
+		notDurable = errors.Join(notDurable, err)
 		for _, p := range []string{path, path + ".quoted", path + ".output"} {
 			_ = os.Remove(p)
 		}
@@ -254,5 +259,5 @@ func collectDir(o EngineOptions, dir string, keep func(string) bool, header func
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out, notDurable
 }

@@ -199,7 +199,13 @@ func (s CrashStore) Save(data []byte, report string) (Crasher, error) {
 	if rerr != nil && !errors.Is(rerr, ErrNotDurable) {
 		return c, rerr
 	}
-	return c, errors.Join(rerr, WriteFileAtomic(p, data))
+	// A failing write of the input is its own error: joined with the
+	// report's ErrNotDurable, errors.Is would take it for stored.
+	werr := WriteFileAtomic(p, data)
+	if werr != nil && !errors.Is(werr, ErrNotDurable) {
+		return c, werr
+	}
+	return c, errors.Join(rerr, werr)
 }
 
 // SaveFailure stores a failure with its report.

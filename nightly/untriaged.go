@@ -2,6 +2,7 @@ package nightly
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,7 +80,11 @@ func (n *night) keepUntriaged(target string, crashers [][]byte, why string, inte
 		}
 		if err != nil {
 			n.rep.Errors = append(n.rep.Errors, fmt.Sprintf("%s: keeping an untriaged crasher: %v", target, err))
-			continue
+			if !errors.Is(err, fuzz.ErrNotDurable) {
+				continue
+			}
+			// In place: it must be marked kept, or dropUntriaged
+			// removes the file an earlier night kept at this path.
 		}
 		kept = append(kept, p)
 		if n.keptUntriaged == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -184,7 +185,10 @@ func runDiffer(ctx context.Context, e *env, f fuzzFlags, j *fuzzJSON) int {
 			c, err := store.Save(input, report)
 			if err != nil {
 				storeErr = err
-			} else {
+			}
+			if err == nil || errors.Is(err, fuzz.ErrNotDurable) {
+				// Stored (perhaps not yet durably): a finding on disk
+				// is in the JSON.
 				j.Findings = append(j.Findings, fuzzFindingJSON{File: c.Path, Report: c.Report, Repro: repro})
 			}
 			fmt.Fprintf(e.stdout, "qgafuzz fuzz: FINDING (saved as %s)\n%s\n", c.Path, report)
