@@ -204,7 +204,7 @@ func (b *Batch) RunContext(ctx context.Context) (*Summary, error) {
 					return
 				}
 				o := b.Options
-				o.Seed, o.Steps, o.Trace = b.From+i, steps, false
+				o.Seed, o.Steps, o.Trace, o.TraceTo = b.From+i, steps, false, nil
 				o.RunProgress = nil // the batch reports its own
 				r, err := Run(o)
 				if err != nil {

@@ -335,7 +335,7 @@ func (w *world) checkCall(k int32, raw []byte, err error) {
 	if !ok {
 		return
 	}
-	if req := w.calls[k-1].request; req > 0 {
+	if req := w.request(k); req > 0 {
 		if found, _ := w.chk.find(key, req); found {
 			return
 		}
@@ -349,14 +349,14 @@ func (w *world) whose(key string) string {
 	switch {
 	case !found:
 		return "a value that no reply the client read carries"
-	case tag <= 0 || int(tag) > len(w.writeCall):
+	case tag <= 0 || tag > w.writes:
 		return "the reply to bytes no call wrote (another writer on the channel)"
 	}
-	j := w.writeCall[tag-1]
+	j := w.writeCall(tag)
 	if j <= 0 || int(j) > len(w.calls) {
 		return fmt.Sprintf("the reply to host write %d", tag)
 	}
-	if tag == w.calls[j-1].request {
+	if tag == w.request(j) {
 		return fmt.Sprintf("the reply to call #%d (%s)", j, w.callOp(j).describe())
 	}
 	return fmt.Sprintf("the reply to a resynchronisation request sent by call #%d", j)

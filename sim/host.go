@@ -164,8 +164,11 @@ func (t *transport) Write(p []byte) (int, error) {
 
 // hostWrite sends one write of session sess and returns its tag.
 func (w *world) hostWrite(p []byte, sess int32) int32 {
-	w.writeCall = append(w.writeCall, w.call)
-	tag := int32(len(w.writeCall))
+	w.writes++
+	tag := w.writes
+	if w.call == 0 {
+		w.strayWrites = append(w.strayWrites, tag)
+	}
 	w.tr.add(w.now, "host", "write", p, "")
 	w.send(&w.h2a, NewChunk(p, tag), SiteH2A, sess)
 	return tag

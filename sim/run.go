@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime/debug"
 	"strings"
@@ -62,6 +63,12 @@ type Options struct {
 	// Trace keeps the trace lines in Result.Trace (the hash is always
 	// computed).
 	Trace bool
+	// TraceTo, if set, receives the trace lines as the run makes them, in
+	// blocks of about 64 KiB, instead of Result.Trace (which stays nil,
+	// whatever Trace says): a long run's trace, some 2.5 KB a step, then
+	// need not fit in memory. WriteTraceFrom makes a trace file of them.
+	// Run fails if a write to it fails. A Batch ignores it.
+	TraceTo io.Writer
 	// AgentBug plants a bug in the reference agent (qga.AgentConfig.Bug).
 	AgentBug qga.Bug
 	// NewAgent replaces the reference agent (tests of the invariants).
@@ -138,7 +145,8 @@ type world struct {
 	strike       strike    // a reconnect armed to kill the host in a call
 	calls        []callRec // calls made, in order (call k is calls[k-1])
 	quietOps     []Op      // the ops of the quiet phase's calls (after the workload's)
-	writeCall    []int32   // the call of each host write (write tag t is writeCall[t-1])
+	writes       int32     // host writes so far: the last one's tag
+	strayWrites  []int32   // the tags of host writes made between calls (none so far)
 	events       []Event
 	viol         []Violation
 	stats        Stats
@@ -161,7 +169,7 @@ func newWorld(cfg *runConfig) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{cfg: cfg, resync: resync, tr: newTracer(cfg.opts.Trace), chk: newChecker(),
+	w := &world{cfg: cfg, resync: resync, tr: newTracer(cfg.opts.Trace, cfg.opts.TraceTo), chk: newChecker(),
 		calls: make([]callRec, 0, len(cfg.ops)+livenessCalls)}
 	w.virtualNow = func() time.Time { return Epoch.Add(w.now) }
 	w.readable = func() bool { return w.host.rxLen > 0 || w.host.dead }
@@ -238,10 +246,15 @@ func execute(cfg *runConfig) (*Result, error) {
 	}
 	w.main()
 	w.stats.Virtual = w.now
+	if w.tr.to != nil {
+		if w.tr.flush(); w.tr.err != nil {
+			return nil, fmt.Errorf("sim: writing the trace of seed %d: %w", cfg.seed, w.tr.err)
+		}
+	}
 	res := &Result{Seed: cfg.seed, Client: cfg.client, Faults: Specs(cfg.faults), Ops: cfg.ops,
 		Events: w.events, Violations: w.viol, TraceHash: w.tr.sum(), TraceLines: w.tr.n,
 		Stats: w.stats, Replayed: cfg.replay, AgentBug: cfg.opts.AgentBug}
-	if cfg.opts.Trace {
+	if cfg.opts.Trace && w.tr.to == nil {
 		res.Trace = w.tr.out
 	}
 	return res, nil

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -106,6 +107,21 @@ func Replay(s *Schedule, trace bool) (*Result, error) {
 // Options.RunProgress does for Run: a long replay says how far it is. It
 // changes nothing in the replay.
 func ReplayReporting(s *Schedule, trace bool, progress func(RunProgress), every time.Duration) (*Result, error) {
+	return replayReporting(s, &Options{Trace: trace, RunProgress: progress, RunProgressEvery: every})
+}
+
+// ReplayTo is ReplayReporting writing the trace lines to trace as the
+// replay makes them (Options.TraceTo), not keeping them in Result.Trace.
+func ReplayTo(s *Schedule, trace io.Writer, progress func(RunProgress), every time.Duration) (*Result, error) {
+	if trace == nil {
+		return nil, errors.New("sim: ReplayTo: no trace writer (nil io.Writer)")
+	}
+	return replayReporting(s, &Options{TraceTo: trace, RunProgress: progress, RunProgressEvery: every})
+}
+
+// replayReporting replays s with the trace and progress settings of o.
+func replayReporting(s *Schedule, o *Options) (*Result, error) {
+	progress := o.RunProgress
 	if s == nil {
 		return nil, errors.New("sim: Replay: no schedule (nil Schedule)")
 	}
@@ -113,8 +129,8 @@ func ReplayReporting(s *Schedule, trace bool, progress func(RunProgress), every 
 	if err != nil {
 		return nil, fmt.Errorf("sim: schedule: %w", err)
 	}
-	opts := &Options{Seed: s.Seed, Client: s.Client, Trace: trace, Steps: len(s.Ops),
-		RunProgress: progress, RunProgressEvery: every}
+	opts := &Options{Seed: s.Seed, Client: s.Client, Trace: o.Trace, TraceTo: o.TraceTo, Steps: len(s.Ops),
+		RunProgress: progress, RunProgressEvery: o.RunProgressEvery}
 	if s.AgentBug != "" {
 		opts.AgentBug, _ = qga.ParseBug(s.AgentBug) // checked
 	}
@@ -212,18 +228,18 @@ func replayFaults(s *Schedule, faults []Fault, opts *Options, progress bool) (*R
 
 // Save writes the schedule as indented JSON.
 func (s *Schedule) Save(path string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
+	return writeFile(path, func(w *bufio.Writer) error {
+		err := writeScheduleJSON(w, s, func(s *Schedule) any { return s }, 0, "  ")
+		w.WriteByte('\n')
 		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	})
 }
 
 // LoadSchedule reads a schedule file, or the header of a trace file
 // written by WriteTrace. Its errors name the file, and the line where the
 // JSON does not parse.
 func LoadSchedule(path string) (*Schedule, error) {
-	b, err := os.ReadFile(path)
+	b, err := readScheduleFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +248,57 @@ func LoadSchedule(path string) (*Schedule, error) {
 		return nil, fmt.Errorf("sim: %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// readScheduleFile returns what parseSchedule needs of the file at path:
+// of a trace file, its header line (and the blank lines before it), since
+// the rest, some 2.5 KB a step, is not read; of anything else, all of it.
+func readScheduleFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	var head []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		if head == nil {
+			head = line // no copy of a header line of many megabytes
+		} else {
+			head = append(head, line...)
+		}
+		if err == io.EOF {
+			return head, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			if _, ok := headerSchedule(t); ok {
+				return head, nil
+			}
+			break
+		}
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		return nil, err
+	}
+	return append(head, rest...), nil
+}
+
+// headerSchedule returns the schedule a trace's header line holds, if
+// line is one.
+func headerSchedule(line []byte) (json.RawMessage, bool) {
+	var head struct {
+		Actor    string          `json:"actor"`
+		Schedule json.RawMessage `json:"schedule"`
+	}
+	if err := json.Unmarshal(line, &head); err == nil && head.Actor == "sim" && len(head.Schedule) > 0 && string(head.Schedule) != "null" {
+		return head.Schedule, true
+	}
+	return nil, false
 }
 
 // ParseSchedule decodes a schedule (JSON), or takes it from the first line
@@ -253,13 +320,9 @@ func parseSchedule(b []byte) (*Schedule, error) {
 	}
 	var s *Schedule
 	first, _, _ := bytes.Cut(t, []byte{'\n'})
-	var head struct {
-		Actor    string          `json:"actor"`
-		Schedule json.RawMessage `json:"schedule"`
-	}
-	if err := json.Unmarshal(first, &head); err == nil && head.Actor == "sim" && len(head.Schedule) > 0 && string(head.Schedule) != "null" {
+	if raw, ok := headerSchedule(first); ok {
 		s = new(Schedule)
-		if err := json.Unmarshal(head.Schedule, s); err != nil {
+		if err := json.Unmarshal(raw, s); err != nil {
 			return nil, fmt.Errorf("line %d (the trace's header): %w", lineAt(b, int64(lead)), err)
 		}
 	} else {

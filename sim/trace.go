@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -35,10 +34,19 @@ type TraceLine struct {
 type tracer struct {
 	h    hash.Hash
 	keep bool
-	out  []byte
-	bin  []byte // binary events not hashed yet
-	n    int
+	// to, if not nil, takes the lines in blocks of about traceBlock bytes
+	// (Options.TraceTo), so that out never holds more than one block: a
+	// long run's trace (some 2.5 KB a step) need not fit in memory.
+	to  io.Writer
+	err error // the first error writing to to; later blocks are dropped
+	out []byte
+	bin []byte // binary events not hashed yet
+	n   int
 }
+
+// traceBlock is how many bytes of lines the tracer holds before writing
+// them to Options.TraceTo.
+const traceBlock = 64 << 10
 
 // Binary events are hashed in batches of about binBatch bytes: three
 // hash writes per event cost a tenth of the tracer. Bytes of more than
@@ -48,8 +56,14 @@ const (
 	binDirect = 256
 )
 
-func newTracer(keep bool) tracer {
-	return tracer{h: sha256.New(), keep: keep, bin: make([]byte, 0, 2*binBatch)}
+// newTracer returns a tracer that only hashes, keeps the lines (keep), or
+// writes them to to (if not nil).
+func newTracer(keep bool, to io.Writer) tracer {
+	t := tracer{h: sha256.New(), keep: keep || to != nil, to: to, bin: make([]byte, 0, 2*binBatch)}
+	if to != nil {
+		t.out = make([]byte, 0, traceBlock+4<<10)
+	}
+	return t
 }
 
 // add records one event. Every event is hashed in a binary form (time,
@@ -97,6 +111,17 @@ func (t *tracer) add(ts time.Duration, actor, event string, data []byte, info st
 		l = appendJSONString(l, info)
 	}
 	t.out = append(l, "}\n"...)
+	if t.to != nil && len(t.out) >= traceBlock {
+		t.flush()
+	}
+}
+
+// flush writes the lines held to t.to.
+func (t *tracer) flush() {
+	if t.err == nil && len(t.out) > 0 {
+		_, t.err = t.to.Write(t.out)
+	}
+	t.out = t.out[:0]
 }
 
 func (t *tracer) sum() string {
@@ -151,15 +176,28 @@ func WriteTrace(path string, r *Result) error {
 	if r.Trace == nil {
 		return fmt.Errorf("sim: the run of seed %d did not keep its trace", r.Seed)
 	}
-	head, err := json.Marshal(traceHeader{Actor: "sim", Event: "schedule", Schedule: r.Schedule()})
-	if err != nil {
-		return err
+	return WriteTraceFrom(path, r, bytes.NewReader(r.Trace))
+}
+
+// WriteTraceFrom is WriteTrace for a run whose trace lines went to
+// Options.TraceTo (or ReplayTo): lines reads them back, and they are
+// copied to path after the header, which needs the finished run. The
+// file is the one WriteTrace would write had the run kept its trace.
+func WriteTraceFrom(path string, r *Result, lines io.Reader) error {
+	if r == nil {
+		return errors.New("sim: WriteTraceFrom: no run (nil Result)")
 	}
-	var b bytes.Buffer
-	b.Write(head)
-	b.WriteByte('\n')
-	b.Write(r.Trace)
-	return os.WriteFile(path, b.Bytes(), 0o644)
+	return writeFile(path, func(w *bufio.Writer) error {
+		err := writeScheduleJSON(w, r.Schedule(), func(s *Schedule) any {
+			return traceHeader{Actor: "sim", Event: "schedule", Schedule: s}
+		}, 1, "")
+		if err != nil {
+			return err
+		}
+		w.WriteByte('\n')
+		_, err = w.ReadFrom(lines)
+		return err
+	})
 }
 
 // ReadTrace decodes trace lines (a header line, if present, is skipped).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -105,12 +107,37 @@ func describeRequest(cmd string, args any) string {
 	return cmd
 }
 
-// callRec is one call made: the tag of its request (its last write), 0
-// if it wrote none. Its op is not kept: a workload call's is in the
-// workload (call k is step k), and the quiet phase's few are kept apart,
-// so that a run's records cost 4 bytes a call.
+// callRec is one call made: the number of host writes made by its end.
+// A call's writes are the tags after the previous call's count up to its
+// own, strays aside (request, writeCall), so that no record is kept per
+// write. Its op is not kept either: a workload call's is in the workload
+// (call k is step k), and the quiet phase's few are kept apart, so that a
+// run's records cost 4 bytes a call.
 type callRec struct {
-	request int32
+	writes int32
+}
+
+// request returns the tag of call k's request (its last write), 0 if it
+// wrote none.
+func (w *world) request(k int32) int32 {
+	n, prev := w.calls[k-1].writes, int32(0)
+	if k > 1 {
+		prev = w.calls[k-2].writes
+	}
+	if n > prev && !slices.Contains(w.strayWrites, n) {
+		return n
+	}
+	return 0
+}
+
+// writeCall returns the call that made host write tag, 0 if none did (a
+// write between calls); tag is one of the writes made so far.
+func (w *world) writeCall(tag int32) int32 {
+	if slices.Contains(w.strayWrites, tag) {
+		return 0
+	}
+	// The counts only grow: a call's record starts at the count before it.
+	return int32(sort.Search(len(w.calls), func(i int) bool { return w.calls[i].writes >= tag })) + 1
 }
 
 // callOp returns the op of call k.
@@ -131,13 +158,12 @@ const (
 // doCall runs one call of the workload through the session's client and
 // checks what it returned. It reports whether the call succeeded.
 func (w *world) doCall(op Op) bool {
-	w.calls = append(w.calls, callRec{})
+	w.calls = append(w.calls, callRec{writes: w.writes})
 	k := int32(len(w.calls))
 	if k > int32(len(w.cfg.ops)) {
 		w.quietOps = append(w.quietOps, op)
 	}
 	w.chk.startCall()
-	first := int32(len(w.writeCall)) + 1
 	w.call, w.callDeadline = k, w.now+op.Deadline
 	cmd, args := op.request()
 	w.tr.add(w.now, "host", "call", nil, "#"+itoa(int64(k))+" "+describeRequest(cmd, args)+" deadline "+fmtDur(op.Deadline))
@@ -146,9 +172,7 @@ func (w *world) doCall(op Op) bool {
 	err := w.host.client.Execute(ctx, cmd, args, &raw)
 	w.endStrike(k)
 	w.call, w.callDeadline = 0, 0
-	if n := int32(len(w.writeCall)); n >= first {
-		w.calls[k-1].request = n // the client's last write in a call is the request
-	}
+	w.calls[k-1].writes = w.writes // its last write, if any, is its request
 	w.stats.count(err)
 	if err == nil {
 		w.tr.add(w.now, "host", "result", nil, "#"+itoa(int64(k))+" ok "+string(clip(raw, 200)))

@@ -56,12 +56,20 @@ func (j *simJSON) emit(e *env) int {
 }
 
 func simOne(e *env, f *simFlags, o sim.Options) int {
-	o.Trace = f.trace != ""
+	var spool *traceSpool
+	if f.trace != "" {
+		spool = newTraceSpool(f.trace)
+		defer spool.remove()
+		spool.stream(&o)
+	}
 	start := time.Now()
 	r, err := sim.Run(o)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz sim:", errText(err))
 		return exitUsage
+	}
+	if spool != nil {
+		spool.res = r
 	}
 	out := reportOut(e, f)
 	j := &simJSON{Mode: "run", Client: r.Client, Faults: orSwarm(o.Faults), Steps: len(r.Ops), Runs: 1,
@@ -69,6 +77,8 @@ func simOne(e *env, f *simFlags, o sim.Options) int {
 	r.WriteText(out)
 	code := exitOK
 	if f.checkDet {
+		// The hash is the same whether or not the trace is kept.
+		o.Trace, o.TraceTo = false, nil
 		again, _ := sim.Run(o)
 		j.Determinism = "ok"
 		if again == nil || again.TraceHash != r.TraceHash {
@@ -89,7 +99,7 @@ func simOne(e *env, f *simFlags, o sim.Options) int {
 		}
 	}
 	j.Seconds = time.Since(start).Seconds()
-	if c := writeFiles(e, f, traced, j.First, out, j.Files); c != exitOK {
+	if c := writeFiles(e, f, traced, j.First, out, j.Files, spool); c != exitOK {
 		return c
 	}
 	if f.jsonOut {
@@ -148,17 +158,24 @@ func simBatch(e *env, f *simFlags, o sim.Options, from, to uint64) int {
 		// Without a minimal replay (--no-shrink, or shrinking failed) the
 		// files are the failing seed's own; the batch dropped its trace.
 		traced := j.First.MinimalResult
+		var spool *traceSpool
 		if traced == nil {
 			traced = first
 			if f.trace != "" {
-				o.Seed, o.Trace = first.Seed, true
+				spool = newTraceSpool(f.trace)
+				defer spool.remove()
+				o.Seed = first.Seed
+				spool.stream(&o)
 				if traced, err = sim.Run(o); err != nil {
 					fmt.Fprintln(e.stderr, "qgafuzz sim: tracing the first failure:", errText(err))
 					return exitUsage
 				}
+				if spool != nil {
+					spool.res = traced
+				}
 			}
 		}
-		if c := writeFiles(e, f, traced, j.First, out, j.Files); c != exitOK {
+		if c := writeFiles(e, f, traced, j.First, out, j.Files, spool); c != exitOK {
 			return c
 		}
 	}
@@ -189,7 +206,20 @@ func simReplay(e *env, f *simFlags) int {
 				p.Seed, p.Step, p.Steps, p.Virtual.Round(time.Millisecond), p.Elapsed.Seconds())
 		}
 	}
-	r, err := sim.ReplayReporting(s, f.trace != "", progress, f.progress)
+	var spool *traceSpool
+	if f.trace != "" {
+		spool = newTraceSpool(f.trace)
+		defer spool.remove()
+	}
+	var r *sim.Result
+	if w := spool.writer(); w != nil {
+		r, err = sim.ReplayTo(s, w, progress, f.progress)
+	} else {
+		r, err = sim.ReplayReporting(s, f.trace != "", progress, f.progress)
+	}
+	if spool != nil {
+		spool.res = r
+	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, "qgafuzz sim: --replay:", errText(err))
 		return exitUsage
@@ -229,13 +259,13 @@ func simReplay(e *env, f *simFlags) int {
 	// --schedule the minimal schedule of its failure.
 	traceOnly := *f
 	traceOnly.schedule = ""
-	if c := writeFiles(e, &traceOnly, r, nil, out, j.Files); c != exitOK {
+	if c := writeFiles(e, &traceOnly, r, nil, out, j.Files, spool); c != exitOK {
 		return c
 	}
 	if f.schedule != "" {
 		if j.First == nil || j.First.Minimal == nil {
 			fmt.Fprintln(out, "no minimal schedule (the replay did not fail, or shrinking failed): --schedule not written")
-		} else if c := writeFiles(e, &simFlags{schedule: f.schedule}, r, j.First, out, j.Files); c != exitOK {
+		} else if c := writeFiles(e, &simFlags{schedule: f.schedule}, r, j.First, out, j.Files, nil); c != exitOK {
 			return c
 		}
 	}
@@ -283,12 +313,20 @@ func shrinkFailureContext(ctx context.Context, e *env, f *simFlags, r *sim.Resul
 }
 
 // writeFiles writes --trace (the trace of r) and --schedule (the minimal
-// schedule of the failure, else r's schedule). The replay commands it
-// prints name the files by absolute path, so that they work from any
-// directory.
-func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Writer, files map[string]string) int {
+// schedule of the failure, else r's schedule). r's trace lines are in
+// spool if it holds r's, else kept in r. The replay commands it prints
+// name the files by absolute path, so that they work from any directory.
+func writeFiles(e *env, f *simFlags, r *sim.Result, fail *sim.Failure, out io.Writer, files map[string]string, spool *traceSpool) int {
 	if f.trace != "" && r != nil {
-		if err := sim.WriteTrace(f.trace, r); err != nil {
+		lines, err := spool.lines(r)
+		if err == nil {
+			if lines != nil {
+				err = sim.WriteTraceFrom(f.trace, r, lines)
+			} else {
+				err = sim.WriteTrace(f.trace, r)
+			}
+		}
+		if err != nil {
 			fmt.Fprintln(e.stderr, "qgafuzz sim: --trace:", errText(err))
 			return exitUsage
 		}
