@@ -14,19 +14,23 @@ import (
 // step) would not fit in memory. writeFiles then copies them after the
 // header.
 type traceSpool struct {
-	f   *os.File
-	res *sim.Result // the run whose lines the file holds, once it ran
+	f        *os.File
+	res      *sim.Result // the run whose lines the file holds, once it ran
+	unlinked bool        // the file has no name: the system frees it at exit
 }
 
 // newTraceSpool makes the temporary file for a trace to be written to
 // path, or returns nil if it cannot: the run then keeps its trace in
 // memory, and writing path reports the error, as it did before spools.
+// The file is removed from its directory at once where an open file can
+// be (not on Windows): a run killed or interrupted mid-way (a long one,
+// gigabytes of lines) then leaves nothing behind.
 func newTraceSpool(path string) *traceSpool {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return nil
 	}
-	return &traceSpool{f: f}
+	return &traceSpool{f: f, unlinked: os.Remove(f.Name()) == nil}
 }
 
 // stream sets o to write its trace to the spool, or to keep it if there is
@@ -64,6 +68,8 @@ func (s *traceSpool) lines(r *sim.Result) (io.Reader, error) {
 func (s *traceSpool) remove() {
 	if s != nil {
 		s.f.Close()
-		os.Remove(s.f.Name())
+		if !s.unlinked {
+			os.Remove(s.f.Name())
+		}
 	}
 }

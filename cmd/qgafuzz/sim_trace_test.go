@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/qgafuzz/qgafuzz/sim"
@@ -70,5 +72,36 @@ func TestSimTraceSpooled(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Fatalf("the trace files' directory holds %q, want only the three traces", names)
+	}
+}
+
+// TestTraceSpoolHasNoName: where an open file can be removed (not
+// Windows), the spool is nameless from the start, so a traced run that is
+// killed or interrupted leaves no temporary file, of gigabytes perhaps,
+// beside --trace; the spool still holds the lines written to it.
+func TestTraceSpoolHasNoName(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows cannot remove an open file")
+	}
+	dir := t.TempDir()
+	s := newTraceSpool(filepath.Join(dir, "trace.jsonl"))
+	if s == nil {
+		t.Fatal("no spool")
+	}
+	defer s.remove()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the directory holds %v while the run writes its trace, want nothing a kill would leave", ents)
+	}
+	if _, err := s.f.WriteString("line\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := &sim.Result{}
+	s.res = r
+	lines, err := s.lines(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(lines); string(b) != "line\n" {
+		t.Errorf("the spool gives back %q, want %q", b, "line\n")
 	}
 }
