@@ -156,7 +156,9 @@ func TestQemuGATriageAfterInterrupt(t *testing.T) {
 		start := time.Now()
 		n.againstQemuGA(ctx, time.Minute)
 		cancel()
-		if took := time.Since(start); took > interruptAfter+after+3*time.Second {
+		// The slack covers the stream in flight and stopping qemu-ga,
+		// which take seconds when the machine is busy (go test ./...).
+		if took := time.Since(start); took > interruptAfter+after+6*time.Second {
 			t.Errorf("%v after the Ctrl-C for triage: the share took %v, Ctrl-C at %v", after, took, interruptAfter)
 		}
 		minimized := 0
